@@ -1,0 +1,78 @@
+"""The interface every store kind implements, and the values and errors connectors exchange.
+
+Results carry counts and keyed digests of record keys only: they travel through Step Functions
+state and into evidence, so they must never hold personal data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Protocol
+
+from pydantic import BaseModel, Field
+
+# Maps a record key (already canonicalised to text) to a keyed digest; see privacy.digests.
+KeyDigester = Callable[[str], str]
+# Maps an attribute value to its keyed hash for the keyed_hash masking strategy.
+KeyedHasher = Callable[[str], str]
+
+
+class StoreThrottled(Exception):
+    """The store refused the call for rate reasons; the workflow retries with backoff."""
+
+
+class StoreUnavailable(Exception):
+    """The store failed in a way a retry may fix (5xx, timeouts)."""
+
+
+class StoreMisconfigured(Exception):
+    """The store does not match the data map (missing table, index, bucket or list): no retry helps."""
+
+
+class InvalidIdentifier(ValueError):
+    """An identifier value does not match its data-map pattern (it could widen a key prefix)."""
+
+
+@dataclass(frozen=True)
+class Subject:
+    """A data subject's identifiers, resolved from the email through the data map's links.
+
+    Values are personal data: never log a Subject, only counts and HMACs derived from it.
+    """
+
+    identifiers: Mapping[str, str]
+
+    def get(self, name: str) -> str | None:
+        return self.identifiers.get(name)
+
+    def __repr__(self) -> str:  # keep identifiers out of tracebacks and logs
+        return f"Subject(identifiers={sorted(self.identifiers)})"
+
+
+class FindResult(BaseModel):
+    """What a store holds about a subject."""
+
+    found: int = 0
+    # Records still holding personal data (for anonymise stores, those not yet masked).
+    personal: int = 0
+    key_digests: list[str] = Field(default_factory=list)
+
+
+class EraseResult(BaseModel):
+    """What an erasure did in one store."""
+
+    found: int = 0
+    deleted: int = 0
+    anonymised: int = 0
+    kept: int = 0
+    key_digests: list[str] = Field(default_factory=list)
+    exceptions: list[str] = Field(default_factory=list, description="Why records were kept, if any")
+
+
+class Connector(Protocol):
+    """Finds and erases a subject's records in one store (more operations arrive with later rights)."""
+
+    def find(self, subject: Subject) -> FindResult: ...
+
+    def erase(self, subject: Subject) -> EraseResult: ...

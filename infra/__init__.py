@@ -1,0 +1,1 @@
+"""CDK constructs and stacks, one construct per concern."""

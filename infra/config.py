@@ -1,0 +1,54 @@
+"""Deploy-time configuration read from CDK context (cdk.json or -c key=value), validated once."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from aws_cdk import App
+from pydantic import BaseModel, ConfigDict, Field
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class DeployConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    account: str = Field(default="123456789012", pattern=r"^\d{12}$")
+    region: str = "us-east-1"
+    datamap: Path = ROOT / "datamap.yaml"
+    deploy_sample_stores: bool = True
+    object_lock_years: int = Field(default=7, ge=1, le=100)
+    export_expiry_days: int = Field(default=7, ge=1, le=365)
+    sender_email: str = "privacy@example.com"
+    form_origin: str = "http://127.0.0.1:8080"
+    alarm_email: str = ""
+    store_task_concurrency: int = Field(default=4, ge=1, le=40)
+    verification_timeout_hours: int = Field(default=24, ge=1, le=720)
+    # First retry delay of workflow tasks; the local cloud runs waits in real time, so it lowers this.
+    retry_interval_seconds: int = Field(default=2, ge=1, le=60)
+
+    @classmethod
+    def from_app(cls, app: App) -> DeployConfig:
+        """Context values win; account/region fall back to the CDK CLI's env, then to safe defaults
+
+        so that `python app.py` synthesizes with no AWS credentials at all.
+        """
+        values: dict[str, object] = {}
+        for name in cls.model_fields:
+            value = app.node.try_get_context(name)
+            if value is not None:
+                values[name] = value
+        values.setdefault("account", os.environ.get("CDK_DEFAULT_ACCOUNT") or "123456789012")
+        values.setdefault("region", os.environ.get("CDK_DEFAULT_REGION") or "us-east-1")
+        if os.environ.get("DATAMAP"):
+            values["datamap"] = os.environ["DATAMAP"]
+        datamap = Path(str(values.get("datamap", "datamap.yaml")))
+        values["datamap"] = datamap if datamap.is_absolute() else ROOT / datamap
+        for number in ("object_lock_years", "export_expiry_days", "store_task_concurrency", "retry_interval_seconds"):
+            if isinstance(values.get(number), str):
+                values[number] = int(str(values[number]))
+        for flag in ("deploy_sample_stores",):
+            if isinstance(values.get(flag), str):
+                values[flag] = str(values[flag]).lower() in {"1", "true", "yes"}
+        return cls.model_validate(values)

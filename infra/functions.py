@@ -1,0 +1,63 @@
+"""The Lambda functions: thin handlers over the shared domain package, all built the same way."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from functions.privacy.datamap import DataMap
+
+from .lambda_code import RUNTIME, code_asset, dependency_layer
+
+SERVICE = "privacy-engine"
+
+
+class PrivacyFunctions(Construct):
+    """Creates each handler under functions/handlers with the common configuration."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, datamap: DataMap, environment: dict[str, str]) -> None:
+        super().__init__(scope, construct_id)
+        self._code = code_asset(datamap)
+        self._layer = dependency_layer(self, "Dependencies")
+        self._environment = {
+            "DATAMAP_FILE": "datamap.json",
+            "POWERTOOLS_SERVICE_NAME": SERVICE,
+            "POWERTOOLS_METRICS_NAMESPACE": "PrivacyEngine",
+            "POWERTOOLS_LOG_LEVEL": "INFO",
+            **environment,
+        }
+        self.plan = self._function("Plan", "plan", "Resolves the subject and plans one task per store")
+        self.store_task = self._function(
+            "StoreTask", "store_task", "Erases the subject from one store, or re-checks it", timeout=Duration.minutes(15)
+        )
+        self.complete = self._function("Complete", "complete", "Aggregates outcomes and writes completion evidence")
+
+    def _function(
+        self, construct_id: str, module: str, description: str, timeout: Duration = Duration.minutes(1)
+    ) -> lambda_.Function:
+        log_group = logs.LogGroup(
+            self, f"{construct_id}Logs", retention=logs.RetentionDays.ONE_YEAR, removal_policy=RemovalPolicy.DESTROY
+        )
+        # Own role instead of AWSLambdaBasicExecutionRole (logs:* on *): write to this log group only.
+        role = iam.Role(self, f"{construct_id}Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
+        log_group.grant_write(role)
+        return lambda_.Function(
+            self,
+            construct_id,
+            role=role,
+            runtime=RUNTIME,
+            architecture=lambda_.Architecture.X86_64,
+            handler=f"functions.handlers.{module}.handler",
+            code=self._code,
+            layers=[self._layer],
+            description=description,
+            memory_size=512,
+            timeout=timeout,
+            tracing=lambda_.Tracing.ACTIVE,
+            environment=self._environment,
+            log_group=log_group,
+            logging_format=lambda_.LoggingFormat.JSON,
+        )
