@@ -1,0 +1,41 @@
+# The two commands of the quick start: `make demo` and `make test`. Everything else is a helper.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: all venv synth demo up test test-unit test-e2e lint clean
+
+all: venv
+
+$(VENV)/.installed: requirements.txt
+	@test -x $(PY) || python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements.txt
+	@touch $@
+
+venv: $(VENV)/.installed
+
+synth: venv  ## synthesize the CDK app into cdk.out (no AWS credentials needed)
+	$(PY) app.py
+
+demo: venv  ## deploy into the in-process local cloud, seed subjects, erase one, print the report
+	$(PY) -m local demo
+
+up: venv synth  ## run the local cloud in the foreground (AWS_PORT, API_PORT, SEED, DATAMAP)
+	$(PY) -m local up
+
+test: venv lint  ## the whole suite
+	$(PY) -m pytest -q
+
+test-unit: venv
+	$(PY) -m pytest -q tests/unit
+
+test-e2e: venv
+	$(PY) -m pytest -q tests/e2e
+
+lint: venv
+	$(VENV)/bin/ruff check app.py infra functions local tests
+
+clean:
+	rm -rf cdk.out .build .local
