@@ -10,7 +10,7 @@ from functions.privacy.datamap import DataMap, Store, StoreKind
 DYNAMODB_READ = ["dynamodb:Query", "dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:DescribeTable"]
 DYNAMODB_WRITE = ["dynamodb:BatchWriteItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]
 S3_OBJECT = ["s3:GetObject", "s3:GetObjectVersion", "s3:DeleteObject", "s3:DeleteObjectVersion"]
-SES_CONTACTS = ["ses:GetContact", "ses:DeleteContact"]
+SES_CONTACTS = ["ses:GetContact", "ses:GetContactList", "ses:DeleteContact"]
 
 
 def _table_arns(stack: Stack, store: Store, with_indexes: bool = True) -> list[str]:
@@ -33,7 +33,9 @@ def store_statements(stack: Stack, datamap: DataMap, *, write: bool) -> list[iam
     for store in datamap.stores.values():
         if store.kind is StoreKind.DYNAMODB:
             statements.append(
-                iam.PolicyStatement(actions=DYNAMODB_READ + (DYNAMODB_WRITE if write else []), resources=_table_arns(stack, store))
+                iam.PolicyStatement(
+                    actions=DYNAMODB_READ + (DYNAMODB_WRITE if write else []), resources=_table_arns(stack, store)
+                )
             )
         elif store.kind is StoreKind.S3:
             prefix = _s3_prefix(store)
@@ -54,7 +56,7 @@ def store_statements(stack: Stack, datamap: DataMap, *, write: bool) -> list[iam
         elif store.kind is StoreKind.SES_CONTACT_LIST:
             statements.append(
                 iam.PolicyStatement(
-                    actions=SES_CONTACTS if write else ["ses:GetContact"],
+                    actions=SES_CONTACTS if write else ["ses:GetContact", "ses:GetContactList"],
                     resources=[stack.format_arn(service="ses", resource="contact-list", resource_name=store.resource)],
                 )
             )
@@ -65,6 +67,8 @@ def resolution_statements(stack: Stack, datamap: DataMap) -> list[iam.PolicyStat
     """Read access to the stores that resolve one identifier into another (email -> customer id)."""
     stores = {i.resolved_by.store for i in datamap.identifiers.values() if i.resolved_by}
     return [
-        iam.PolicyStatement(actions=["dynamodb:Query", "dynamodb:GetItem"], resources=_table_arns(stack, datamap.stores[s]))
+        iam.PolicyStatement(
+            actions=["dynamodb:Query", "dynamodb:GetItem"], resources=_table_arns(stack, datamap.stores[s])
+        )
         for s in sorted(stores)
     ]

@@ -69,7 +69,9 @@ class SampleDataStoresStack(Stack):
                 description="Marketing mailing lists (one topic each)",
                 topics=[
                     ses.CfnContactList.TopicProperty(
-                        topic_name=topic, display_name=topic.replace("-", " ").title(), default_subscription_status="OPT_OUT"
+                        topic_name=topic,
+                        display_name=topic.replace("-", " ").title(),
+                        default_subscription_status="OPT_OUT",
                     )
                     for topic in store.topics
                 ],

@@ -31,7 +31,10 @@ class PrivacyFunctions(Construct):
         }
         self.plan = self._function("Plan", "plan", "Resolves the subject and plans one task per store")
         self.store_task = self._function(
-            "StoreTask", "store_task", "Erases the subject from one store, or re-checks it", timeout=Duration.minutes(15)
+            "StoreTask",
+            "store_task",
+            "Erases the subject from one store, or re-checks it",
+            timeout=Duration.minutes(15),
         )
         self.complete = self._function("Complete", "complete", "Aggregates outcomes and writes completion evidence")
 

@@ -25,17 +25,31 @@ def _ack(stack: Stack, finding: str, reason: str) -> None:
 
 def acknowledge_privacy_stack(stack: Stack, datamap: DataMap, logical_ids: dict[str, str]) -> None:
     """``logical_ids``: audit bucket and function logical ids, which appear in the finding ids."""
-    _ack(stack, "L1", "Python 3.11 is the interpreter the whole test suite and the local cloud run on; "
-         "moving the runtime is a tested change, not a default.")
+    _ack(
+        stack,
+        "L1",
+        "Python 3.11 is the interpreter the whole test suite and the local cloud run on; "
+        "moving the runtime is a tested change, not a default.",
+    )
     for action in ("kms:GenerateDataKey*", "kms:ReEncrypt*"):
         _ack(stack, f"IAM5[Action::{action}]", "CDK's grantEncryptDecrypt on the stack's one data key (not '*').")
-    _ack(stack, "IAM5[Resource::*]", "Only X-Ray trace upload and Step Functions log delivery, which support no "
-         "resource-level permissions (checked in tests/infra/test_privacy_stack.py).")
-    _ack(stack, f"IAM5[Resource::<{logical_ids['audit_bucket']}.Arn>/requests/*]",
-         "Evidence objects are created per request under requests/; put and get only, never delete.")
+    _ack(
+        stack,
+        "IAM5[Resource::*]",
+        "Only X-Ray trace upload and Step Functions log delivery, which support no "
+        "resource-level permissions (checked in tests/infra/test_privacy_stack.py).",
+    )
+    _ack(
+        stack,
+        f"IAM5[Resource::<{logical_ids['audit_bucket']}.Arn>/requests/*]",
+        "Evidence objects are created per request under requests/; put and get only, never delete.",
+    )
     for function in ("plan", "store_task", "complete"):
-        _ack(stack, f"IAM5[Resource::<{logical_ids[function]}.Arn>:*]",
-             "Invoke permission on the stack's own function and its versions, as CDK's grantInvoke writes it.")
+        _ack(
+            stack,
+            f"IAM5[Resource::<{logical_ids[function]}.Arn>:*]",
+            "Invoke permission on the stack's own function and its versions, as CDK's grantInvoke writes it.",
+        )
     for store in datamap.stores_of_kind(StoreKind.S3).values():
         _ack(stack, f"IAM5[Resource::arn:<AWS::Partition>:s3:::{store.resource}/{_s3_prefix(store)}*]",
              "Subjects' objects live under the data map's key prefix; access stops at that prefix.")  # fmt: skip

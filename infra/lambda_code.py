@@ -11,7 +11,6 @@ import hashlib
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct

@@ -17,7 +17,9 @@ from .workflows import RequestWorkflow
 
 
 class PrivacyStack(Stack):
-    def __init__(self, scope: Construct, construct_id: str, *, config: DeployConfig, datamap: DataMap, **kwargs) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, *, config: DeployConfig, datamap: DataMap, **kwargs
+    ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         storage = PrivacyStorage(self, "Storage", export_expiry_days=config.export_expiry_days)
         audit = AuditBucket(
@@ -42,9 +44,13 @@ class PrivacyStack(Stack):
             # Evidence is written once and read back for idempotency; never deleted. ListBucket makes a
             # missing record answer NoSuchKey instead of AccessDenied.
             function.add_to_role_policy(
-                iam.PolicyStatement(actions=["s3:GetObject", "s3:PutObject"], resources=[audit.bucket.arn_for_objects("requests/*")])
+                iam.PolicyStatement(
+                    actions=["s3:GetObject", "s3:PutObject"], resources=[audit.bucket.arn_for_objects("requests/*")]
+                )
             )
-            function.add_to_role_policy(iam.PolicyStatement(actions=["s3:ListBucket"], resources=[audit.bucket.bucket_arn]))
+            function.add_to_role_policy(
+                iam.PolicyStatement(actions=["s3:ListBucket"], resources=[audit.bucket.bucket_arn])
+            )
             storage.key.grant_encrypt_decrypt(function)
         for statement in store_statements(self, datamap, write=True):
             functions.store_task.add_to_role_policy(statement)

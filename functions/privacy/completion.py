@@ -21,7 +21,11 @@ def request_status(outcomes: list[dict[str, Any]], rechecks: list[dict[str, Any]
 
 
 def complete_request(
-    request_id: str, outcomes: list[dict[str, Any]], rechecks: list[dict[str, Any]], settings: Settings, clients: Clients
+    request_id: str,
+    outcomes: list[dict[str, Any]],
+    rechecks: list[dict[str, Any]],
+    settings: Settings,
+    clients: Clients,
 ) -> dict[str, Any]:
     """Write the completion record linking every store record by hash; idempotent by key."""
     table = clients.resource_table(settings.REQUESTS_TABLE)

@@ -183,15 +183,9 @@ class DataMap(_Model):
                 if recipient not in self.recipients:
                     problems.append(f"categories.{name}: unknown recipient {recipient!r}")
         for name, ident in self.identifiers.items():
-            res = ident.resolved_by
-            if res is None:
-                continue
-            if res.store not in self.stores:
-                problems.append(f"identifiers.{name}.resolved_by: unknown store {res.store!r}")
-            elif self.stores[res.store].kind is not StoreKind.DYNAMODB:
-                problems.append(f"identifiers.{name}.resolved_by: store {res.store!r} is not a dynamodb table")
-            if res.from_identifier not in self.identifiers:
-                problems.append(f"identifiers.{name}.resolved_by: unknown identifier {res.from_identifier!r}")
+            if ident.resolved_by is not None:
+                found = self._resolution_problems(ident.resolved_by)
+                problems.extend(f"identifiers.{name}.resolved_by: {p}" for p in found)
         for name, store in self.stores.items():
             problems.extend(f"stores.{name}: {p}" for p in self._store_problems(store))
         if not problems:
@@ -215,6 +209,21 @@ class DataMap(_Model):
             problems.append("ses_contact_list stores are looked up by the subject identifier (the email)")
         if store.erasure.mode == "anonymise" and store.kind is not StoreKind.DYNAMODB:
             problems.append("anonymise is only supported for dynamodb stores")
+        return problems
+
+    def _resolution_problems(self, res: Resolution) -> list[str]:
+        problems = []
+        store = self.stores.get(res.store)
+        if store is None:
+            problems.append(f"unknown store {res.store!r}")
+        elif store.kind is not StoreKind.DYNAMODB:
+            problems.append(f"store {res.store!r} is not a dynamodb table")
+        elif store.lookup.identifier != res.from_identifier:
+            # The lookup query runs with the `from` value, so the store must be looked up by that identifier.
+            looked_up_by = store.lookup.identifier
+            problems.append(f"store {res.store!r} is looked up by {looked_up_by!r}, not {res.from_identifier!r}")
+        if res.from_identifier not in self.identifiers:
+            problems.append(f"unknown identifier {res.from_identifier!r}")
         return problems
 
     def _resolution_cycles(self) -> list[str]:

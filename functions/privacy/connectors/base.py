@@ -6,9 +6,11 @@ state and into evidence, so they must never hold personal data.
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from pydantic import BaseModel, Field
 
@@ -18,15 +20,19 @@ KeyDigester = Callable[[str], str]
 KeyedHasher = Callable[[str], str]
 
 
-class StoreThrottled(Exception):
+class StoreError(Exception):
+    """A store call failed for a reason with no more specific name; the message holds no personal data."""
+
+
+class StoreThrottled(StoreError):
     """The store refused the call for rate reasons; the workflow retries with backoff."""
 
 
-class StoreUnavailable(Exception):
+class StoreUnavailable(StoreError):
     """The store failed in a way a retry may fix (5xx, timeouts)."""
 
 
-class StoreMisconfigured(Exception):
+class StoreMisconfigured(StoreError):
     """The store does not match the data map (missing table, index, bucket or list): no retry helps."""
 
 
@@ -48,6 +54,28 @@ class Subject:
 
     def __repr__(self) -> str:  # keep identifiers out of tracebacks and logs
         return f"Subject(identifiers={sorted(self.identifiers)})"
+
+
+def identifier_value(subject: Subject, name: str, pattern: re.Pattern[str]) -> str | None:
+    """The subject's value for an identifier, checked against its data-map pattern before any store call.
+
+    None means the subject has no such identifier (e.g. not a customer): there is nothing to look up.
+    """
+    value = subject.get(name)
+    return None if value is None else check_identifier(name, value, pattern)
+
+
+def check_identifier(name: str, value: str, pattern: re.Pattern[str] | str) -> str:
+    """Return ``value`` if it matches the identifier's pattern, else raise InvalidIdentifier (without the value)."""
+    # fullmatch, not match: a pattern's `$` also matches before a trailing newline.
+    if not re.fullmatch(pattern, value):
+        raise InvalidIdentifier(f"identifier {name} does not match its data-map pattern")
+    return value
+
+
+def canonical_json(key: Mapping[str, Any]) -> str:
+    """The canonical text of a record key (sorted keys, no spaces) that KeyDigester digests."""
+    return json.dumps(key, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 class FindResult(BaseModel):

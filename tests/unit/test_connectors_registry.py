@@ -1,0 +1,48 @@
+"""connector_for picks the connector by store kind and hands it the right client."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from functions.privacy.connectors.base import StoreMisconfigured
+from functions.privacy.connectors.dynamodb import DynamoDBConnector
+from functions.privacy.connectors.registry import connector_for
+from functions.privacy.connectors.s3 import S3Connector
+from functions.privacy.connectors.ses_contact_list import SesContactListConnector
+from functions.privacy.datamap import StoreKind, load_datamap
+
+DATAMAP = load_datamap(Path(__file__).resolve().parents[2] / "datamap.yaml")
+
+
+class RecordingClients:
+    def __init__(self) -> None:
+        self.services: list[str] = []
+
+    def client(self, service: str) -> Any:
+        self.services.append(service)
+        return object()
+
+
+@pytest.mark.parametrize(
+    ("store", "kind", "service"),
+    [
+        ("customers", DynamoDBConnector, "dynamodb"),
+        ("orders", DynamoDBConnector, "dynamodb"),
+        ("uploads", S3Connector, "s3"),
+        ("newsletter", SesContactListConnector, "sesv2"),
+    ],
+)
+def test_each_sample_store_gets_its_connector(store, kind, service):
+    clients = RecordingClients()
+    connector = connector_for(store, DATAMAP.stores[store], clients, str, str, DATAMAP)
+    assert isinstance(connector, kind)
+    assert clients.services == [service]
+
+
+def test_a_kind_without_a_connector_is_misconfigured():
+    store = DATAMAP.stores["newsletter"].model_copy(update={"kind": StoreKind.SES_SUPPRESSION})
+    with pytest.raises(StoreMisconfigured, match="no connector for kind ses_suppression"):
+        connector_for("suppression", store, RecordingClients(), str, str, DATAMAP)

@@ -1,0 +1,209 @@
+"""The data map model: the sample is valid, and each kind of mistake is rejected naming the entry at fault."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from functions.privacy.datamap import (
+    DataMapError,
+    StoreKind,
+    json_schema,
+    load_datamap,
+    parse_datamap,
+    with_resource_names,
+)
+from functions.privacy.datamap_schema import SCHEMA_PATH
+
+SAMPLE = Path(__file__).resolve().parents[2] / "datamap.yaml"
+
+
+def test_sample_data_map_loads():
+    datamap = load_datamap(SAMPLE)
+
+    assert datamap.subject_identifier == "email"
+    assert datamap.resolution_order() == ["email", "customer_id"]
+    assert set(datamap.stores) == {"customers", "orders", "uploads", "newsletter"}
+    assert datamap.stores["orders"].erasure.mode == "anonymise"
+    assert datamap.stores["customers"].lookup.index == "by-email"
+    assert set(datamap.stores_of_kind(StoreKind.DYNAMODB)) == {"customers", "orders"}
+    assert datamap.categories["orders"].retention_days() == 7 * 365
+    assert datamap.categories["location"].retention_days() == 13 * 30
+
+
+def test_resource_names_are_filled_with_account_and_region():
+    datamap = with_resource_names(load_datamap(SAMPLE), "123456789012", "eu-west-2")
+    assert datamap.stores["uploads"].resource == "dsr-sample-uploads-123456789012-eu-west-2"
+    assert datamap.stores["orders"].resource == "dsr-sample-orders"
+
+
+def _set(path: str, value: Any) -> Callable[[dict[str, Any]], None]:
+    def change(raw: dict[str, Any]) -> None:
+        *parents, last = path.split(".")
+        node = raw
+        for part in parents:
+            node = node[part]
+        node[last] = value
+
+    return change
+
+
+def _delete(path: str) -> Callable[[dict[str, Any]], None]:
+    def change(raw: dict[str, Any]) -> None:
+        *parents, last = path.split(".")
+        node = raw
+        for part in parents:
+            node = node[part]
+        del node[last]
+
+    return change
+
+
+BROKEN = {
+    "unknown category": (_set("stores.orders.categories", ["orders", "invoices"]), "stores.orders", "'invoices'"),
+    "key template without trailing slash": (
+        _set("stores.uploads.lookup.key_template", "users/{customer_id}"),
+        "stores.uploads",
+        "must end with '/'",
+    ),
+    "key template with the wrong placeholder": (
+        _set("stores.uploads.lookup.key_template", "users/{email}/"),
+        "stores.uploads",
+        "must use exactly {customer_id}",
+    ),
+    "key template that does not parse": (
+        _set("stores.uploads.lookup.key_template", "users/{customer_id/"),
+        "stores.uploads",
+        "bad key_template",
+    ),
+    "index that does not exist": (
+        _set("stores.customers.lookup.index", "by-mail"),
+        "stores.customers",
+        "index 'by-mail' does not exist",
+    ),
+    "lookup on a non-key attribute without an index": (
+        _delete("stores.customers.lookup.index"),
+        "stores.customers",
+        "not the partition key",
+    ),
+    "anonymising a key attribute": (
+        _set("stores.orders.erasure.attributes.order_id", {"strategy": "null"}),
+        "stores.orders",
+        "cannot anonymise key attributes ['order_id']",
+    ),
+    "anonymise with no attributes": (
+        _set("stores.orders.erasure.attributes", {}),
+        "stores.orders.erasure",
+        "at least one attribute",
+    ),
+    "anonymise without a reason": (
+        _delete("stores.orders.erasure.reason"),
+        "stores.orders.erasure",
+        "needs a reason",
+    ),
+    "anonymise outside dynamodb": (
+        _set("stores.uploads.erasure", {"mode": "anonymise", "reason": "r", "attributes": {"a": {"strategy": "null"}}}),
+        "stores.uploads",
+        "only supported for dynamodb",
+    ),
+    "unknown identifier in a lookup": (
+        _set("stores.orders.lookup.identifier", "account_id"),
+        "stores.orders",
+        "unknown identifier 'account_id'",
+    ),
+    "resolution from an unknown store": (
+        _set("identifiers.customer_id.resolved_by.store", "crm"),
+        "identifiers.customer_id.resolved_by",
+        "unknown store 'crm'",
+    ),
+    "resolution through a store looked up by another identifier": (
+        _set("identifiers.customer_id.resolved_by.store", "orders"),
+        "identifiers.customer_id.resolved_by",
+        "looked up by 'customer_id', not 'email'",
+    ),
+    "resolution through a store that is not a table": (
+        _set("identifiers.customer_id.resolved_by.store", "uploads"),
+        "identifiers.customer_id.resolved_by",
+        "not a dynamodb table",
+    ),
+    "bad retention duration": (_set("categories.location.retention", "13 months"), "categories.location.retention", ""),
+    "empty retention duration": (_set("categories.location.retention", "P"), "categories.location.retention", ""),
+    "unknown legal basis": (
+        _set("categories.marketing.legal_basis", "because"),
+        "categories.marketing.legal_basis",
+        "",
+    ),
+    "unknown recipient": (_set("categories.contact.recipients", ["data_broker"]), "categories.contact", "data_broker"),
+    "fixed mask without a value": (
+        _set("stores.orders.erasure.attributes.buyer_name", {"strategy": "fixed"}),
+        "stores.orders.erasure.attributes.buyer_name",
+        "needs a value",
+    ),
+    "unknown store kind": (_set("stores.uploads.kind", "ftp"), "stores.uploads.kind", ""),
+    "dynamodb store without a key schema": (_delete("stores.orders.table"), "stores.orders", "table key schema"),
+    "identifier pattern that does not compile": (
+        _set("identifiers.customer_id.pattern", "^[a-z"),
+        "identifiers.customer_id.pattern",
+        "does not compile",
+    ),
+    "misspelt field": (_set("stores.orders.lookup.key_atribute", "customer_id"), "stores.orders.lookup", ""),
+}
+
+
+@pytest.mark.parametrize("change,entry,detail", BROKEN.values(), ids=BROKEN.keys())
+def test_broken_data_map_is_rejected_naming_the_entry(sample_raw, change, entry, detail):
+    change(sample_raw)
+
+    with pytest.raises(DataMapError) as raised:
+        parse_datamap(sample_raw)
+
+    message = str(raised.value)
+    assert entry in message
+    assert detail in message
+
+
+def test_a_resolution_cycle_is_rejected(sample_raw):
+    sample_raw["identifiers"]["email"]["resolved_by"] = {"store": "orders", "from": "customer_id", "attribute": "email"}
+    sample_raw["stores"]["orders"]["lookup"] = {"identifier": "customer_id", "key_attribute": "customer_id"}
+
+    with pytest.raises(DataMapError, match="resolution cycle"):
+        parse_datamap(sample_raw)
+
+
+def test_every_problem_is_reported_at_once(sample_raw):
+    sample_raw["stores"]["orders"]["categories"] = ["invoices"]
+    sample_raw["stores"]["customers"]["lookup"]["index"] = "by-mail"
+
+    with pytest.raises(DataMapError) as raised:
+        parse_datamap(sample_raw)
+    assert "stores.orders: unknown category 'invoices'" in str(raised.value)
+    assert "stores.customers: lookup: index 'by-mail'" in str(raised.value)
+
+
+def test_unreadable_and_non_mapping_files_are_rejected(tmp_path):
+    with pytest.raises(DataMapError, match="cannot read data map"):
+        load_datamap(tmp_path / "missing.yaml")
+    listing = tmp_path / "list.json"
+    listing.write_text("[1, 2]")
+    with pytest.raises(DataMapError, match="mapping at the top level"):
+        load_datamap(listing)
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("stores: [")
+    with pytest.raises(DataMapError, match="not valid YAML"):
+        load_datamap(broken)
+
+
+def test_json_form_loads_like_the_yaml(tmp_path, sample_raw):
+    path = tmp_path / "datamap.json"
+    path.write_text(json.dumps(sample_raw))
+    assert load_datamap(path) == load_datamap(SAMPLE)
+
+
+def test_committed_json_schema_is_up_to_date():
+    # Regenerate with: python -m functions.privacy.datamap_schema
+    assert SCHEMA_PATH == Path(__file__).resolve().parents[2] / "docs" / "datamap.schema.json"
+    assert SCHEMA_PATH.read_text(encoding="utf-8") == json.dumps(json_schema(), indent=2, sort_keys=True) + "\n"
