@@ -1,0 +1,123 @@
+"""The erasure use case without Step Functions: plan -> erase every store -> re-check -> evidence (moto)."""
+
+from __future__ import annotations
+
+import json
+
+import boto3
+import pytest
+
+from functions.privacy import evidence, requests
+from functions.privacy.aws import Clients
+from functions.privacy.completion import complete_request
+from functions.privacy.planning import RequestTypeNotSupported, plan_request
+from functions.privacy.requests import RequestType
+from functions.privacy.runtime import lambda_environment
+from functions.privacy.settings import Settings
+from functions.privacy.store_tasks import erase_store, recheck_store
+from local.inspect import holdings
+from local.seed import seed_sample_subjects
+
+AUDIT = "audit-bucket"
+
+
+@pytest.fixture
+def engine(aws, tables, bucket, contact_list, datamap, tmp_path):
+    """The engine's own resources (requests table, Object Lock audit bucket, HMAC key) and its settings."""
+    dynamodb = aws.client("dynamodb")
+    dynamodb.create_table(
+        TableName="requests",
+        KeySchema=[{"AttributeName": "request_id", "KeyType": "HASH"}, {"AttributeName": "record", "KeyType": "RANGE"}],
+        AttributeDefinitions=[
+            {"AttributeName": "request_id", "AttributeType": "S"},
+            {"AttributeName": "record", "AttributeType": "S"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    s3 = aws.client("s3")
+    s3.create_bucket(Bucket=AUDIT, ObjectLockEnabledForBucket=True)
+    s3.put_object_lock_configuration(
+        Bucket=AUDIT,
+        ObjectLockConfiguration={
+            "ObjectLockEnabled": "Enabled",
+            "Rule": {"DefaultRetention": {"Mode": "COMPLIANCE", "Days": 1}},
+        },
+    )
+    key = aws.client("kms").create_key(KeySpec="HMAC_256", KeyUsage="GENERATE_VERIFY_MAC")["KeyMetadata"]["Arn"]
+    datamap_file = tmp_path / "datamap.json"
+    datamap_file.write_text(datamap.model_dump_json(by_alias=True))
+    env = {"REQUESTS_TABLE": "requests", "AUDIT_BUCKET": AUDIT, "HMAC_KEY_ID": key, "DATAMAP_FILE": str(datamap_file)}
+    with lambda_environment(env):
+        yield Settings.load(), Clients(boto3.session.Session(region_name="us-east-1"))
+
+
+def _erase(request_id, settings, clients):
+    plan = plan_request(request_id, settings, clients)
+    outcomes = [erase_store(request_id, t["store"], settings, clients) for t in plan["tasks"]]
+    rechecks = [recheck_store(request_id, t["store"], settings, clients) for t in plan["tasks"]]
+    return plan, outcomes, complete_request(request_id, outcomes, rechecks, settings, clients)
+
+
+def test_erasure_removes_the_subject_keeps_orders_anonymised_for_tax_and_leaves_others(engine, datamap):
+    settings, clients = engine
+    alice, *others = seed_sample_subjects(datamap, clients)
+    before = {o["email"]: holdings(datamap, clients, o) for o in others}
+    record = requests.create_request(clients.resource_table("requests"), RequestType.ERASURE, {"email": alice["email"]})
+
+    plan, outcomes, result = _erase(record.request_id, settings, clients)
+
+    assert result["status"] == "completed"
+    assert {t["store"] for t in plan["tasks"]} == set(datamap.stores)
+    by_store = {o["store"]: o for o in outcomes}
+    assert by_store["customers"]["deleted"] == 1
+    assert by_store["orders"]["anonymised"] == 3 and by_store["orders"]["exceptions"]
+    assert by_store["uploads"]["deleted"] == 4  # two files, two versions each
+    assert by_store["newsletter"]["deleted"] == 1
+    after = holdings(datamap, clients, alice)
+    assert {name: counts["personal"] for name, counts in after.items()} == dict.fromkeys(datamap.stores, 0)
+    assert after["orders"]["found"] == 3  # invoices kept, masked
+    assert {o["email"]: holdings(datamap, clients, o) for o in others} == before
+
+    body = json.loads(
+        clients.client("s3").get_object(Bucket=AUDIT, Key=evidence.completion_key(record.request_id))["Body"].read()
+    )
+    assert body["subject"].startswith("hmac-sha256:")
+    assert body["stores"]["orders"]["exceptions"] == [datamap.stores["orders"].erasure.reason]
+    raw = json.dumps(body) + "".join(
+        clients.client("s3").get_object(Bucket=AUDIT, Key=o["evidence_key"])["Body"].read().decode() for o in outcomes
+    )
+    for value in alice.values():
+        assert value not in raw
+
+
+def test_rerunning_a_store_task_returns_the_recorded_outcome_and_writes_nothing_new(engine, datamap):
+    settings, clients = engine
+    alice = seed_sample_subjects(datamap, clients, count=1)[0]
+    record = requests.create_request(clients.resource_table("requests"), RequestType.ERASURE, {"email": alice["email"]})
+    _, first, _ = _erase(record.request_id, settings, clients)
+
+    again = [erase_store(record.request_id, o["store"], settings, clients) for o in first]
+
+    assert again == first  # same counts, same evidence hash: nothing deleted twice
+    versions = clients.client("s3").list_object_versions(Bucket=AUDIT)["Versions"]
+    assert len(versions) == len(first) + 1  # one record per store plus the completion record
+
+
+def test_unknown_address_gets_an_empty_but_complete_erasure(engine, datamap):
+    settings, clients = engine
+    seed_sample_subjects(datamap, clients)
+    record = requests.create_request(
+        clients.resource_table("requests"), RequestType.ERASURE, {"email": "nobody@example.org"}
+    )
+    _, outcomes, result = _erase(record.request_id, settings, clients)
+    assert result["status"] == "completed"
+    assert all(o["found"] == 0 for o in outcomes)
+
+
+def test_request_types_without_a_workflow_yet_fail_by_name(engine):
+    settings, clients = engine
+    record = requests.create_request(
+        clients.resource_table("requests"), RequestType.ACCESS, {"email": "alice@example.com"}
+    )
+    with pytest.raises(RequestTypeNotSupported, match="access"):
+        plan_request(record.request_id, settings, clients)
