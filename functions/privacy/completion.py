@@ -44,15 +44,12 @@ def complete_request(
         stores.setdefault(check["store"], {"status": "failed"})["recheck"] = {
             k: check[k] for k in ("found", "residual", "kept", "error") if k in check
         }
-    key = evidence.completion_key(request_id)
-    body, digest = evidence.write_record(
+    key, body, digest = evidence.append_request_event(
         clients.client("s3"),
         settings.AUDIT_BUCKET,
-        key,
+        request_id,
+        "completed",
         {
-            "kind": "request_event",
-            "event": "completed",
-            "request_id": request_id,
             "request_type": record.type.value,
             "jurisdiction": record.jurisdiction.value,
             "subject": record.subject_hmac,

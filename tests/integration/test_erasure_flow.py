@@ -78,9 +78,8 @@ def test_erasure_removes_the_subject_keeps_orders_anonymised_for_tax_and_leaves_
     assert after["orders"]["found"] == 3  # invoices kept, masked
     assert {o["email"]: holdings(datamap, clients, o) for o in others} == before
 
-    body = json.loads(
-        clients.client("s3").get_object(Bucket=AUDIT, Key=evidence.completion_key(record.request_id))["Body"].read()
-    )
+    body = json.loads(clients.client("s3").get_object(Bucket=AUDIT, Key=result["evidence_key"])["Body"].read())
+    assert result["evidence_key"].startswith(evidence.chain_prefix(record.request_id))
     assert body["subject"].startswith("hmac-sha256:")
     assert body["stores"]["orders"]["exceptions"] == [datamap.stores["orders"].erasure.reason]
     raw = json.dumps(body) + "".join(
@@ -99,6 +98,8 @@ def test_rerunning_a_store_task_returns_the_recorded_outcome_and_writes_nothing_
     again = [erase_store(record.request_id, o["store"], settings, clients) for o in first]
 
     assert again == first  # same counts, same evidence hash: nothing deleted twice
+    rechecks = [recheck_store(record.request_id, o["store"], settings, clients) for o in first]
+    complete_request(record.request_id, again, rechecks, settings, clients)
     versions = clients.client("s3").list_object_versions(Bucket=AUDIT)["Versions"]
     assert len(versions) == len(first) + 1  # one record per store plus the completion record
 
