@@ -54,7 +54,9 @@ def signed_body(digest: dict[str, Any]) -> bytes:
     return canonical({k: v for k, v in digest.items() if k not in {"signature", "signing_key", "signing_algorithm"}})
 
 
-def write_digest(s3: Any, kms: Any, bucket: str, signing_key: str, now: datetime | None = None) -> dict[str, Any] | None:
+def write_digest(
+    s3: Any, kms: Any, bucket: str, signing_key: str, now: datetime | None = None
+) -> dict[str, Any] | None:
     """Digest every record written since the previous digest's cut-off; None if there is nothing new.
 
     Idempotent for a given ``now``: the digest key is derived from the cut-off time.

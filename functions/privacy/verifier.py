@@ -132,8 +132,11 @@ def _verify_digests(
                 report.problems.append(Problem("removed_record", entry["key"], f"listed in digest {key} but missing"))
             elif actual != entry["sha256"]:
                 report.problems.append(
-                    Problem("modified_record", entry["key"], f"sha256 {actual[:12]}… but digest {key} says "
-                            f"{entry['sha256'][:12]}…")  # fmt: skip
+                    Problem(
+                        "modified_record",
+                        entry["key"],
+                        f"sha256 {actual[:12]}… but digest {key} says {entry['sha256'][:12]}…",
+                    )  # fmt: skip
                 )
     return digested
 
