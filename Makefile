@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: all venv synth demo up test test-unit test-e2e lint clean
+.PHONY: all venv synth demo up test test-unit test-e2e lint openapi clean
 
 all: venv
 
@@ -33,6 +33,9 @@ test-unit: venv
 
 test-e2e: venv
 	$(PY) -m pytest -q tests/e2e
+
+openapi: venv  ## regenerate docs/openapi.json from the intake API's routes (a test fails when it drifts)
+	$(PY) -m functions.handlers.intake > docs/openapi.json
 
 lint: venv
 	$(VENV)/bin/ruff check app.py infra functions local tests

@@ -25,6 +25,6 @@ def build_app(app: App) -> dict[str, object]:
     stacks["privacy"] = privacy
     if "datastores" in stacks:
         acknowledge_sample_stack(stacks["datastores"])  # type: ignore[arg-type]
-    acknowledge_privacy_stack(privacy, datamap, privacy.logical_ids())
+    acknowledge_privacy_stack(privacy, datamap, privacy.logical_ids(), api_waf=config.api_requests_per_ip > 0)
     apply_governance(app)
     return stacks

@@ -25,8 +25,20 @@ class DeployConfig(BaseModel):
     alarm_email: str = ""
     store_task_concurrency: int = Field(default=4, ge=1, le=40)
     verification_timeout_hours: int = Field(default=24, ge=1, le=720)
+    # Overrides the hours when set: the local cloud's tests let codes expire in seconds.
+    verification_timeout_seconds: int | None = Field(default=None, ge=5, le=720 * 3600)
+    # Stage-wide API throttling (requests per second, and burst); per-client limits belong in a WAF.
+    api_throttle_rate: int = Field(default=10, ge=1, le=10000)
+    api_throttle_burst: int = Field(default=20, ge=1, le=5000)
+    # WAF rate-based rule: requests per client IP per 5 minutes before it is blocked (0 = no WAF).
+    api_requests_per_ip: int = Field(default=100, ge=0, le=2_000_000_000)
     # First retry delay of workflow tasks; the local cloud runs waits in real time, so it lowers this.
     retry_interval_seconds: int = Field(default=2, ge=1, le=60)
+
+    @property
+    def verification_timeout(self) -> int:
+        """Seconds a one-time code stays valid (the workflow's task-token timeout)."""
+        return self.verification_timeout_seconds or self.verification_timeout_hours * 3600
 
     @classmethod
     def from_app(cls, app: App) -> DeployConfig:
@@ -45,7 +57,17 @@ class DeployConfig(BaseModel):
             values["datamap"] = os.environ["DATAMAP"]
         datamap = Path(str(values.get("datamap", "datamap.yaml")))
         values["datamap"] = datamap if datamap.is_absolute() else ROOT / datamap
-        for number in ("object_lock_years", "export_expiry_days", "store_task_concurrency", "retry_interval_seconds"):
+        for number in (
+            "object_lock_years",
+            "export_expiry_days",
+            "store_task_concurrency",
+            "retry_interval_seconds",
+            "verification_timeout_hours",
+            "verification_timeout_seconds",
+            "api_throttle_rate",
+            "api_throttle_burst",
+            "api_requests_per_ip",
+        ):
             if isinstance(values.get(number), str):
                 values[number] = int(str(values[number]))
         for flag in ("deploy_sample_stores",):

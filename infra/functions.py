@@ -37,6 +37,14 @@ class PrivacyFunctions(Construct):
             timeout=Duration.minutes(15),
         )
         self.complete = self._function("Complete", "complete", "Aggregates outcomes and writes completion evidence")
+        # API Gateway gives up on an integration after 29 s; the intake answers well within that.
+        self.intake = self._function(
+            "Intake", "intake", "Request intake API: file, verify, status", timeout=Duration.seconds(29)
+        )
+        self.send_code = self._function("SendCode", "send_code", "Emails the one-time code and parks the task token")
+        self.reject_unverified = self._function(
+            "RejectUnverified", "reject_unverified", "Records a request whose requester never verified"
+        )
 
     def _function(
         self, construct_id: str, module: str, description: str, timeout: Duration = Duration.minutes(1)

@@ -23,7 +23,9 @@ def _ack(stack: Stack, finding: str, reason: str) -> None:
     Validations.of(stack).acknowledge(Acknowledgment(id=f"AwsSolutions::AwsSolutions-{finding}", reason=reason))
 
 
-def acknowledge_privacy_stack(stack: Stack, datamap: DataMap, logical_ids: dict[str, str]) -> None:
+def acknowledge_privacy_stack(
+    stack: Stack, datamap: DataMap, logical_ids: dict[str, str], *, api_waf: bool = True
+) -> None:
     """``logical_ids``: audit bucket and function logical ids, which appear in the finding ids."""
     _ack(
         stack,
@@ -44,12 +46,35 @@ def acknowledge_privacy_stack(stack: Stack, datamap: DataMap, logical_ids: dict[
         f"IAM5[Resource::<{logical_ids['audit_bucket']}.Arn>/requests/*]",
         "Evidence objects are created per request under requests/; put and get only, never delete.",
     )
-    for function in ("plan", "store_task", "complete"):
+    for function in ("plan", "store_task", "complete", "send_code", "reject_unverified"):
         _ack(
             stack,
             f"IAM5[Resource::<{logical_ids[function]}.Arn>:*]",
             "Invoke permission on the stack's own function and its versions, as CDK's grantInvoke writes it.",
         )
+    _ack(
+        stack,
+        "APIG4",
+        "The intake API is public by design: requesters are anonymous until they prove control of the email "
+        "address with the one-time code; reading a status needs the request's status token.",
+    )
+    _ack(
+        stack,
+        "COG4",
+        "Requesters have no accounts (and must not need one to exercise their rights); see APIG4.",
+    )
+    if not api_waf:
+        _ack(
+            stack,
+            "APIG3",
+            "The per-client WAF rule was switched off in the deploy configuration (api_requests_per_ip=0), "
+            "e.g. because Firewall Manager attaches the organisation's web ACL; stage throttling still applies.",
+        )
+    _ack(
+        stack,
+        "IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]",
+        "API Gateway's account-level logging role; the managed policy only lets API Gateway write its own logs.",
+    )
     for store in datamap.stores_of_kind(StoreKind.S3).values():
         _ack(stack, f"IAM5[Resource::arn:<AWS::Partition>:s3:::{store.resource}/{_s3_prefix(store)}*]",
              "Subjects' objects live under the data map's key prefix; access stops at that prefix.")  # fmt: skip

@@ -8,6 +8,7 @@ from constructs import Construct
 
 from functions.privacy.datamap import DataMap
 
+from .api import IntakeApi
 from .audit import AuditBucket
 from .config import DeployConfig
 from .datastore_access import resolution_statements, store_statements
@@ -39,8 +40,7 @@ class PrivacyStack(Stack):
         storage.requests_table.grant_read_write_data(functions.plan)
         for statement in resolution_statements(self, datamap):
             functions.plan.add_to_role_policy(statement)
-        for function in (functions.store_task, functions.complete):
-            storage.requests_table.grant_read_data(function)
+        for function in (functions.store_task, functions.complete, functions.intake, functions.reject_unverified):
             # Evidence is written once and read back for idempotency; never deleted. ListBucket makes a
             # missing record answer NoSuchKey instead of AccessDenied.
             function.add_to_role_policy(
@@ -52,9 +52,26 @@ class PrivacyStack(Stack):
                 iam.PolicyStatement(actions=["s3:ListBucket"], resources=[audit.bucket.bucket_arn])
             )
             storage.key.grant_encrypt_decrypt(function)
+        for function in (functions.store_task, functions.complete):
+            storage.requests_table.grant_read_data(function)
+        # Intake creates requests and checks codes; verification issues codes and records rejections.
+        storage.requests_table.grant(functions.intake, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem")
+        for function in (functions.send_code, functions.reject_unverified):
+            storage.requests_table.grant(function, "dynamodb:GetItem", "dynamodb:UpdateItem")
+        storage.key.grant_encrypt_decrypt(functions.send_code)
+        storage.idempotency_table.grant(
+            functions.intake, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"
+        )
+        functions.intake.add_environment("IDEMPOTENCY_TABLE", storage.idempotency_table.table_name)
+        functions.intake.add_environment("FORM_ORIGIN", config.form_origin)
+        functions.send_code.add_environment("SENDER_EMAIL", config.sender_email)
+        functions.send_code.add_to_role_policy(
+            iam.PolicyStatement(actions=["ses:SendEmail"], resources=self._sender_identities(config.sender_email))
+        )
         for statement in store_statements(self, datamap, write=True):
             functions.store_task.add_to_role_policy(statement)
-        for function in (functions.plan, functions.store_task, functions.complete):
+        hmac_users = (functions.plan, functions.store_task, functions.complete, functions.intake, functions.send_code)
+        for function in hmac_users:
             storage.hmac_key.grant(function, "kms:GenerateMac")
 
         workflow = RequestWorkflow(
@@ -63,14 +80,31 @@ class PrivacyStack(Stack):
             plan=functions.plan,
             store_task=functions.store_task,
             complete=functions.complete,
+            send_code=functions.send_code,
+            reject_unverified=functions.reject_unverified,
             requests_table=storage.requests_table,
             store_task_concurrency=config.store_task_concurrency,
             retry_interval_seconds=config.retry_interval_seconds,
+            verification_timeout_seconds=config.verification_timeout,
+        )
+        functions.intake.add_environment("STATE_MACHINE_ARN", workflow.state_machine.state_machine_arn)
+        workflow.state_machine.grant_start_execution(functions.intake)
+        # SendTaskSuccess/Failure: the verify route resumes (or fails) the task waiting for the code.
+        workflow.state_machine.grant_task_response(functions.intake)
+        api = IntakeApi(
+            self,
+            "Api",
+            handler=functions.intake,
+            form_origin=config.form_origin,
+            throttle_rate=config.api_throttle_rate,
+            throttle_burst=config.api_throttle_burst,
+            requests_per_ip=config.api_requests_per_ip,
         )
         self.state_machine = workflow.state_machine
         self.audit_bucket = audit.bucket
         self.requests_table = storage.requests_table
         self.functions = functions
+        self.api = api
 
         for name, value in {
             "RequestStateMachineArn": workflow.state_machine.state_machine_arn,
@@ -80,6 +114,11 @@ class PrivacyStack(Stack):
             "HmacKeyArn": storage.hmac_key.key_arn,
         }.items():
             CfnOutput(self, name, value=value)
+
+    def _sender_identities(self, sender: str) -> list[str]:
+        """ses:SendEmail is authorised on the sending identity: the address itself or its verified domain."""
+        domain = sender.rsplit("@", 1)[-1]
+        return [self.format_arn(service="ses", resource="identity", resource_name=name) for name in (sender, domain)]
 
     def logical_ids(self) -> dict[str, str]:
         """Logical ids that cdk-nag finding ids refer to (see governance.py)."""
@@ -92,4 +131,6 @@ class PrivacyStack(Stack):
             "plan": of(self.functions.plan),
             "store_task": of(self.functions.store_task),
             "complete": of(self.functions.complete),
+            "send_code": of(self.functions.send_code),
+            "reject_unverified": of(self.functions.reject_unverified),
         }

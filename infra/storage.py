@@ -1,4 +1,4 @@
-"""The stack's own state: KMS keys, the requests table and the export bucket."""
+"""The stack's own state: KMS keys, the requests and idempotency tables and the export bucket."""
 
 from __future__ import annotations
 
@@ -42,6 +42,21 @@ class PrivacyStorage(Construct):
                 point_in_time_recovery_enabled=True
             ),
             removal_policy=RemovalPolicy.RETAIN,
+        )
+        # Powertools Idempotency records for the intake API (a double-submitted form files one request).
+        # They hold the first answer, status token included, so: the stack key, and gone within the hour.
+        self.idempotency_table = dynamodb.Table(
+            self,
+            "IdempotencyTable",
+            partition_key=dynamodb.Attribute(name="id", type=dynamodb.AttributeType.STRING),
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            time_to_live_attribute="expiration",
+            encryption=dynamodb.TableEncryption.CUSTOMER_MANAGED,
+            encryption_key=self.key,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            removal_policy=RemovalPolicy.DESTROY,
         )
         self.access_logs = s3.Bucket(
             self,

@@ -23,9 +23,12 @@ class RequestWorkflow(Construct):
         plan: lambda_.IFunction,
         store_task: lambda_.IFunction,
         complete: lambda_.IFunction,
+        send_code: lambda_.IFunction,
+        reject_unverified: lambda_.IFunction,
         requests_table: dynamodb.ITable,
         store_task_concurrency: int,
         retry_interval_seconds: int,
+        verification_timeout_seconds: int,
     ) -> None:
         super().__init__(scope, construct_id)
         log_group = logs.LogGroup(
@@ -41,6 +44,9 @@ class RequestWorkflow(Construct):
                 "PlanFunctionArn": plan.function_arn,
                 "StoreTaskFunctionArn": store_task.function_arn,
                 "CompleteFunctionArn": complete.function_arn,
+                "SendCodeFunctionArn": send_code.function_arn,
+                "RejectUnverifiedFunctionArn": reject_unverified.function_arn,
+                "VerificationTimeoutSeconds": str(verification_timeout_seconds),
                 "RequestsTableName": requests_table.table_name,
                 "StoreTaskConcurrency": str(store_task_concurrency),
                 "RetryIntervalSeconds": str(retry_interval_seconds),
@@ -49,8 +55,8 @@ class RequestWorkflow(Construct):
             tracing_enabled=True,
             logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
         )
-        for function in (plan, store_task, complete):
+        for function in (plan, store_task, complete, send_code, reject_unverified):
             function.grant_invoke(self.state_machine)
-        requests_table.grant(self.state_machine, "dynamodb:UpdateItem")
+        requests_table.grant(self.state_machine, "dynamodb:GetItem", "dynamodb:UpdateItem")
         if requests_table.encryption_key is not None:
             requests_table.encryption_key.grant_encrypt_decrypt(self.state_machine)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import calendar
 import uuid
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from enum import Enum
 from typing import Any
@@ -31,6 +32,18 @@ class Jurisdiction(str, Enum):
     CCPA = "CCPA"
 
 
+class RequestStatus(str, Enum):
+    """Where a request stands, as the requester and operators see it."""
+
+    PENDING_VERIFICATION = "pending_verification"
+    VERIFIED = "verified"
+    IN_PROGRESS = "in_progress"
+    COMPLETED = "completed"
+    PARTIALLY_COMPLETED = "partially_completed"
+    FAILED = "failed"
+    REJECTED_UNVERIFIED = "rejected_unverified"
+
+
 class RequestNotFound(LookupError):
     """No request with that id (or its identifiers were already removed on closing)."""
 
@@ -45,6 +58,7 @@ class RequestRecord(BaseModel):
     subject_hmac: str | None = None
     completed_at: str | None = None
     evidence_key: str | None = None
+    failure: str | None = None
 
 
 def iso(moment: datetime) -> str:
@@ -66,6 +80,11 @@ def due_at(received: datetime, jurisdiction: Jurisdiction) -> datetime:
     return add_months(received, 1)
 
 
+def new_request_id() -> str:
+    """Random, so ids say nothing about the requester or how many requests there are."""
+    return f"req-{uuid.uuid4()}"
+
+
 def create_request(
     table: Any,
     request_type: RequestType,
@@ -75,11 +94,15 @@ def create_request(
     received: datetime | None = None,
     request_id: str | None = None,
     status: str = "verified",
+    attributes: Mapping[str, Any] | None = None,
 ) -> RequestRecord:
-    """Store a new request; the caller starts the workflow named after its id."""
+    """Store a new request; the caller starts the workflow named after its id.
+
+    ``attributes`` are extra record attributes the caller owns (e.g. the status token's digest).
+    """
     received = received or datetime.now(UTC)
     record = RequestRecord(
-        request_id=request_id or f"req-{uuid.uuid4()}",
+        request_id=request_id or new_request_id(),
         type=request_type,
         jurisdiction=jurisdiction,
         status=status,
@@ -88,6 +111,7 @@ def create_request(
     )
     item = {"request_id": record.request_id, "record": RECORD, **record.model_dump(mode="json", exclude_none=True)}
     item["subject"] = dict(identifiers)
+    item.update(attributes or {})
     table.put_item(Item=item, ConditionExpression="attribute_not_exists(request_id)")
     return record
 
@@ -97,6 +121,11 @@ def _get_item(table: Any, request_id: str) -> dict[str, Any]:
     if item is None:
         raise RequestNotFound(f"request {request_id} does not exist")
     return item
+
+
+def request_item(table: Any, request_id: str) -> dict[str, Any]:
+    """The raw record, including identifiers and verification attributes (never log it)."""
+    return _get_item(table, request_id)
 
 
 def get_request(table: Any, request_id: str) -> RequestRecord:

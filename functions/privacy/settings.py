@@ -22,6 +22,11 @@ class Settings(BaseModel):
     HMAC_KEY_ID: str
     DATAMAP_FILE: str = "datamap.json"
     EXPORT_BUCKET: str = ""
+    # Intake and verification only (other functions do not get them):
+    STATE_MACHINE_ARN: str = ""
+    IDEMPOTENCY_TABLE: str = ""
+    SENDER_EMAIL: str = ""
+    FORM_ORIGIN: str = ""
 
     @classmethod
     def load(cls) -> Settings:

@@ -99,7 +99,16 @@ def test_request_state_machine_is_the_asl_file_inline(template):
     assert len(machines) == 1
     (machine,) = machines.values()
     definition = json.dumps(machine["Properties"]["DefinitionString"])
-    for state in ("PlanStoreTasks", "EraseFromStores", "RecheckStores", "WriteEvidence", "CloseRequest"):
+    for state in (
+        "ReadVerificationStatus",
+        "SendVerificationCode",
+        "RejectUnverified",
+        "PlanStoreTasks",
+        "EraseFromStores",
+        "RecheckStores",
+        "WriteEvidence",
+        "CloseRequest",
+    ):
         assert state in definition
     assert machine["Properties"]["LoggingConfiguration"]["Level"] == "ALL"
     assert machine["Properties"]["TracingConfiguration"] == {"Enabled": True}
@@ -141,6 +150,9 @@ def test_functions_use_powertools_and_their_own_log_groups(template):
         "functions.handlers.plan.handler",
         "functions.handlers.store_task.handler",
         "functions.handlers.complete.handler",
+        "functions.handlers.intake.handler",
+        "functions.handlers.send_code.handler",
+        "functions.handlers.reject_unverified.handler",
     }
     for function in functions.values():
         props = function["Properties"]

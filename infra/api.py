@@ -1,0 +1,256 @@
+"""The request intake API: API Gateway REST in front of the intake Lambda (proxy integration).
+
+API Gateway validates bodies against models before the Lambda runs, throttles the stage, and logs
+access without personal data (no source IP, no user agent, no path parameters). The Lambda validates
+again in full (Powertools) and answers CORS for the form's origin only.
+"""
+
+from __future__ import annotations
+
+import json
+
+from aws_cdk import CfnOutput, RemovalPolicy, Stack, aws_wafv2
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from functions.privacy import intake
+from functions.privacy.requests import Jurisdiction, RequestType
+
+STAGE = "v1"
+# Access log fields: enough to operate the API, nothing that identifies a person.
+ACCESS_LOG = {
+    "requestId": "$context.requestId",
+    "requestTime": "$context.requestTimeEpoch",
+    "httpMethod": "$context.httpMethod",
+    "resourcePath": "$context.resourcePath",
+    "status": "$context.status",
+    "responseLength": "$context.responseLength",
+    "latency": "$context.responseLatency",
+    "integrationStatus": "$context.integration.status",
+    "integrationLatency": "$context.integration.latency",
+    "errorType": "$context.error.responseType",
+}
+
+
+def _string(**kwargs) -> apigw.JsonSchema:
+    return apigw.JsonSchema(type=apigw.JsonSchemaType.STRING, **kwargs)
+
+
+def file_request_schema() -> apigw.JsonSchema:
+    """The body of POST /requests, derived from the same constants as the Lambda's pydantic model."""
+    return apigw.JsonSchema(
+        schema=apigw.JsonSchemaVersion.DRAFT4,
+        title="FileRequest",
+        type=apigw.JsonSchemaType.OBJECT,
+        required=["type", "email"],
+        additional_properties=False,
+        properties={
+            "type": _string(enum=[t.value for t in RequestType]),
+            "email": _string(min_length=3, max_length=intake.MAX_EMAIL, pattern=r"^[^@\s]+@[^@\s]+$"),
+            "jurisdiction": _string(enum=[j.value for j in Jurisdiction]),
+            "corrections": apigw.JsonSchema(
+                type=apigw.JsonSchemaType.OBJECT,
+                min_properties=1,
+                max_properties=intake.MAX_CORRECTIONS,
+                additional_properties=_string(max_length=intake.MAX_CORRECTION_VALUE),
+            ),
+            "note": _string(max_length=intake.MAX_NOTE),
+        },
+    )
+
+
+def verify_schema() -> apigw.JsonSchema:
+    return apigw.JsonSchema(
+        schema=apigw.JsonSchemaVersion.DRAFT4,
+        title="VerifyCode",
+        type=apigw.JsonSchemaType.OBJECT,
+        required=["code"],
+        additional_properties=False,
+        properties={"code": _string(pattern=intake.CODE_PATTERN)},
+    )
+
+
+class IntakeApi(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        handler: lambda_.IFunction,
+        form_origin: str,
+        throttle_rate: int,
+        throttle_burst: int,
+        requests_per_ip: int,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        access_logs = logs.LogGroup(
+            self, "AccessLogs", retention=logs.RetentionDays.ONE_YEAR, removal_policy=RemovalPolicy.DESTROY
+        )
+        self.api = apigw.RestApi(
+            self,
+            "Api",
+            rest_api_name="privacy-requests",
+            description="Privacy request intake: file, verify with the emailed code, read the status",
+            endpoint_types=[apigw.EndpointType.REGIONAL],
+            cloud_watch_role=True,  # execution logging (errors only) needs the account's CloudWatch role
+            deploy_options=apigw.StageOptions(
+                stage_name=STAGE,
+                throttling_rate_limit=throttle_rate,
+                throttling_burst_limit=throttle_burst,
+                access_log_destination=apigw.LogGroupLogDestination(access_logs),
+                access_log_format=apigw.AccessLogFormat.custom(json.dumps(ACCESS_LOG)),
+                logging_level=apigw.MethodLoggingLevel.ERROR,
+                data_trace_enabled=False,  # would log full request bodies: emails, notes, codes
+                metrics_enabled=True,
+                tracing_enabled=True,
+            ),
+        )
+        validator = self.api.add_request_validator(
+            "Validator", validate_request_body=True, validate_request_parameters=True
+        )
+        file_model = self.api.add_model(
+            "FileRequestModel", content_type="application/json", model_name="FileRequest", schema=file_request_schema()
+        )
+        verify_model = self.api.add_model(
+            "VerifyCodeModel", content_type="application/json", model_name="VerifyCode", schema=verify_schema()
+        )
+        # One integration; no test-invoke permissions (they would double the Lambda permissions).
+        integration = apigw.LambdaIntegration(handler, allow_test_invoke=False)
+
+        requests_resource = self.api.root.add_resource("requests")
+        request_resource = requests_resource.add_resource("{request_id}")
+        verify_resource = request_resource.add_resource("verify")
+        requests_resource.add_method(
+            "POST",
+            integration,
+            request_validator=validator,
+            request_models={"application/json": file_model},
+            request_parameters={"method.request.header.Idempotency-Key": False},
+        )
+        verify_resource.add_method(
+            "POST",
+            integration,
+            request_validator=validator,
+            request_models={"application/json": verify_model},
+            request_parameters={"method.request.path.request_id": True},
+        )
+        request_resource.add_method(
+            "GET",
+            integration,
+            request_validator=validator,
+            # Optional on purpose: a missing token gets the same 404 as a wrong one, from the Lambda.
+            request_parameters={"method.request.path.request_id": True, "method.request.header.X-Status-Token": False},
+        )
+        # Preflight goes to the Lambda too (Powertools answers CORS for the configured origin only),
+        # keeping one source of truth for CORS instead of MOCK integrations here.
+        for resource in (requests_resource, request_resource, verify_resource):
+            resource.add_method("OPTIONS", integration)
+
+        cors = {"Access-Control-Allow-Origin": f"'{form_origin}'", "Vary": "'Origin'"}
+        for name, response_type, status, error in (
+            ("BadRequestBody", apigw.ResponseType.BAD_REQUEST_BODY, "400", "invalid_request"),
+            ("RequestTooLarge", apigw.ResponseType.REQUEST_TOO_LARGE, "413", "body_too_large"),
+            ("Default4xx", apigw.ResponseType.DEFAULT_4_XX, None, "api_error"),
+            ("Default5xx", apigw.ResponseType.DEFAULT_5_XX, None, "api_error"),
+        ):
+            self.api.add_gateway_response(
+                f"{name}Response",
+                type=response_type,
+                status_code=status,
+                response_headers=cors,
+                # messageString is already a quoted JSON string; the validator's detail is not escaped, so it stays out.
+                templates={"application/json": f'{{"error": "{error}", "message": $context.error.messageString}}'},
+            )
+
+        if requests_per_ip:
+            self._protect_with_waf(requests_per_ip)
+
+        stack = Stack.of(self)
+        # Built from parts rather than api.url, whose stage reference the local cloud cannot resolve.
+        self.url = f"https://{self.api.rest_api_id}.execute-api.{stack.region}.{stack.url_suffix}/{STAGE}/"
+        CfnOutput(stack, "ApiUrl", value=self.url, description="Base URL of the request intake API")
+
+    def _protect_with_waf(self, requests_per_ip: int) -> None:
+        """A web ACL on the stage: a body-size limit, and a rate limit per client IP. Stage throttling is
+        shared by everyone, so without the latter one abuser (say, filing requests for other people's
+        addresses to flood them with codes) could starve legitimate requesters."""
+        wafv2 = aws_wafv2
+        json_type = "APPLICATION_JSON"
+        acl = wafv2.CfnWebACL(
+            self,
+            "WebAcl",
+            scope="REGIONAL",
+            default_action=wafv2.CfnWebACL.DefaultActionProperty(allow={}),
+            visibility_config=_visibility("PrivacyIntakeApi"),
+            # WAF reads the first 16 KB of a body, the same as the intake's own limit.
+            association_config=wafv2.CfnWebACL.AssociationConfigProperty(
+                request_body={
+                    "API_GATEWAY": wafv2.CfnWebACL.RequestBodyAssociatedResourceTypeConfigProperty(
+                        default_size_inspection_limit="KB_16"
+                    )
+                }
+            ),
+            custom_response_bodies={
+                "BodyTooLarge": wafv2.CfnWebACL.CustomResponseBodyProperty(
+                    content_type=json_type, content=json.dumps(_error("body_too_large", intake.BODY_TOO_LARGE))
+                ),
+                "TooManyRequests": wafv2.CfnWebACL.CustomResponseBodyProperty(
+                    content_type=json_type, content=json.dumps(_error("too_many_requests", "Too many requests."))
+                ),
+            },
+            rules=[
+                wafv2.CfnWebACL.RuleProperty(
+                    name="BodyTooLarge",
+                    priority=0,
+                    action=_block(413, "BodyTooLarge"),
+                    statement=wafv2.CfnWebACL.StatementProperty(
+                        size_constraint_statement=wafv2.CfnWebACL.SizeConstraintStatementProperty(
+                            comparison_operator="GT",
+                            size=intake.MAX_BODY_BYTES,
+                            field_to_match=wafv2.CfnWebACL.FieldToMatchProperty(
+                                body=wafv2.CfnWebACL.BodyProperty(oversize_handling="MATCH")
+                            ),
+                            text_transformations=[wafv2.CfnWebACL.TextTransformationProperty(priority=0, type="NONE")],
+                        )
+                    ),
+                    visibility_config=_visibility("BodyTooLarge"),
+                ),
+                wafv2.CfnWebACL.RuleProperty(
+                    name="RequestsPerClient",
+                    priority=1,
+                    action=_block(429, "TooManyRequests"),
+                    statement=wafv2.CfnWebACL.StatementProperty(
+                        rate_based_statement=wafv2.CfnWebACL.RateBasedStatementProperty(
+                            limit=requests_per_ip, aggregate_key_type="IP", evaluation_window_sec=300
+                        )
+                    ),
+                    visibility_config=_visibility("RequestsPerClient"),
+                ),
+            ],
+        )
+        wafv2.CfnWebACLAssociation(
+            self, "WebAclAssociation", resource_arn=self.api.deployment_stage.stage_arn, web_acl_arn=acl.attr_arn
+        )
+
+
+def _error(error: str, message: str) -> dict[str, str]:
+    return {"error": error, "message": message}  # the intake API's ErrorBody shape
+
+
+def _visibility(metric: str) -> aws_wafv2.CfnWebACL.VisibilityConfigProperty:
+    # Sampled requests would keep client IPs and bodies (emails, notes): metrics only.
+    return aws_wafv2.CfnWebACL.VisibilityConfigProperty(
+        cloud_watch_metrics_enabled=True, metric_name=metric, sampled_requests_enabled=False
+    )
+
+
+def _block(status: int, body_key: str) -> aws_wafv2.CfnWebACL.RuleActionProperty:
+    return aws_wafv2.CfnWebACL.RuleActionProperty(
+        block=aws_wafv2.CfnWebACL.BlockActionProperty(
+            custom_response=aws_wafv2.CfnWebACL.CustomResponseProperty(
+                response_code=status, custom_response_body_key=body_key
+            )
+        )
+    )

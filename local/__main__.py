@@ -1,0 +1,114 @@
+"""Command line of the local cloud: `python -m local up` runs it in the foreground, `python -m local demo` the demo."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+from .cloud import LocalCloud
+
+log = logging.getLogger("local")
+
+
+def seed_subjects() -> list[dict[str, str]]:
+    """Seed the sample subjects with `local.seed` if that module exists; its absence means no seeding."""
+    try:
+        from local import seed
+    except ModuleNotFoundError as exc:
+        if exc.name == "local.seed":
+            return []
+        raise
+    from functions.privacy.aws import Clients
+
+    from .inspect import local_datamap
+
+    return seed.seed_sample_subjects(local_datamap(), Clients())
+
+
+def flatten_outputs(deployed: dict[str, dict[str, str]]) -> dict[str, str]:
+    """Every stack's outputs in one mapping (stacks are deployed in order; a clash is reported, last one wins)."""
+    flat: dict[str, str] = {}
+    for stack, outputs in deployed.items():
+        for key, value in outputs.items():
+            if key in flat and flat[key] != value:
+                log.warning("output %s of stack %s hides the value of an earlier stack", key, stack)
+            flat[key] = value
+    return flat
+
+
+def describe(cloud: LocalCloud, deployed: dict[str, dict[str, str]], subjects: list[dict[str, str]]) -> dict[str, Any]:
+    """The content of outputs.json: how scripts and tests outside the project find the local cloud."""
+    return {
+        "aws_endpoint": cloud.endpoint,
+        "region": cloud.region,
+        "account": "123456789012",
+        # api_url: the local REST API (http://127.0.0.1:${API_PORT:-8080}) is added here by the engineer who
+        # builds the local API server; until it runs, the key is absent rather than pointing at nothing.
+        **flatten_outputs(deployed),
+        "stacks": deployed,
+        "sample_subjects": subjects,
+        "outbox": str(cloud.state_dir / "outbox"),
+    }
+
+
+def write_json(path: Path, content: dict[str, Any]) -> None:
+    partial = path.with_name(f".{path.name}.partial")  # readers never see a half-written file
+    partial.write_text(json.dumps(content, indent=2) + "\n")
+    partial.replace(path)
+
+
+def up(cdk_out: Path, state_dir: Path, seed: bool) -> int:
+    """Run the local cloud in the foreground until Ctrl-C (or SIGTERM)."""
+    port = int(os.environ.get("AWS_PORT", "4566"))
+    if not (cdk_out / "manifest.json").exists():
+        print(f"{cdk_out}/manifest.json not found: synthesize first (make synth)", file=sys.stderr)
+        return 2
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    outputs_file = state_dir / "outputs.json"
+    outputs_file.unlink(missing_ok=True)  # a stale file would say "ready" before this run is
+    with LocalCloud(port=port, state_dir=state_dir) as cloud:
+        deployed = cloud.deploy(cdk_out)
+        subjects = seed_subjects() if seed else []
+        write_json(outputs_file, describe(cloud, deployed, subjects))
+        print(f"Local cloud ready: AWS endpoint {cloud.endpoint}, outputs in {outputs_file}", flush=True)
+        try:
+            while not stop.wait(0.5):
+                pass
+        except KeyboardInterrupt:
+            pass
+        print("Stopping the local cloud", flush=True)
+    outputs_file.unlink(missing_ok=True)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m local", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("up", help="run the local cloud in the foreground (AWS_PORT, SEED=0)")
+    run.add_argument("--cdk-out", type=Path, default=Path("cdk.out"), help="synthesized cloud assembly")
+    run.add_argument("--state-dir", type=Path, default=Path(".local"), help="outputs.json, outbox, code cache")
+    run.add_argument("--no-seed", action="store_true", help="do not seed sample subjects (also SEED=0)")
+    commands.add_parser("demo", help="deploy, seed, erase one subject and report (make demo)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    for noisy in ("botocore", "boto3", "urllib3", "moto"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    if args.command == "demo":
+        from .demo import main as demo
+
+        return demo()
+    args.state_dir.mkdir(parents=True, exist_ok=True)
+    seed = not args.no_seed and os.environ.get("SEED", "1") != "0"
+    return up(args.cdk_out, args.state_dir, seed)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,58 @@
+"""Drive the deployed request workflow from outside: file a request, wait for its execution, read results.
+
+Used by the demo, the end-to-end tests and (later) the operator CLI; it talks to AWS APIs only, so it
+works the same against the local cloud and a real account.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from functions.privacy import requests
+from functions.privacy.aws import Clients
+from functions.privacy.requests import Jurisdiction, RequestType
+
+TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
+
+
+def start_request(
+    clients: Clients,
+    outputs: dict[str, str],
+    request_type: RequestType,
+    email: str,
+    jurisdiction: Jurisdiction = Jurisdiction.GDPR,
+) -> tuple[str, str]:
+    """Record a verified request and start its execution, named after the request id."""
+    table = clients.resource_table(outputs["RequestsTableName"])
+    record = requests.create_request(table, request_type, {"email": email}, jurisdiction)
+    execution = clients.client("stepfunctions").start_execution(
+        stateMachineArn=outputs["RequestStateMachineArn"],
+        name=record.request_id,
+        input=f'{{"request_id": "{record.request_id}"}}',
+    )
+    return record.request_id, execution["executionArn"]
+
+
+def wait_for_execution(clients: Clients, execution_arn: str, timeout: float = 120.0) -> dict[str, Any]:
+    sfn = clients.client("stepfunctions")
+    deadline = time.monotonic() + timeout
+    while True:
+        execution = sfn.describe_execution(executionArn=execution_arn)
+        if execution["status"] in TERMINAL:
+            return execution
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"execution {execution_arn} still {execution['status']} after {timeout}s")
+        time.sleep(0.2)
+
+
+def failed_states(clients: Clients, execution_arn: str) -> list[str]:
+    """Names of errors in the execution history (for reporting why an execution failed)."""
+    sfn = clients.client("stepfunctions")
+    events = sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"]
+    errors = []
+    for event in events:
+        for key, value in event.items():
+            if key.endswith("FailedEventDetails") and isinstance(value, dict):
+                errors.append(f"{event['type']}: {value.get('error')}: {str(value.get('cause', ''))[:300]}")
+    return errors

@@ -1,0 +1,68 @@
+"""One local cloud per test session: the real app synthesized, deployed into moto, sample subjects seeded.
+
+Tests that change data seed their own people with `fresh_subject` so they never depend on order.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from functions.privacy.aws import Clients
+from functions.privacy.datamap import DataMap
+from local.cloud import LocalCloud
+from local.inspect import local_datamap
+from local.seed import seed_sample_subjects, seed_subject
+from local.synth import synthesize
+
+# Context for the test deployment (on top of local.synth.LOCAL_CONTEXT).
+E2E_CONTEXT: dict[str, Any] = {"verification_timeout_seconds": 30}
+
+
+@dataclass
+class LocalCloudSession:
+    cloud: LocalCloud
+    outputs: dict[str, str]
+    state_dir: Path
+    outbox: Path
+    datamap: DataMap
+    clients: Clients
+    subjects: list[dict[str, str]]
+
+
+@pytest.fixture(scope="session")
+def local_cloud() -> Iterator[LocalCloudSession]:
+    os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+    state_dir = Path(tempfile.mkdtemp(prefix="local-cloud-"))
+    cdk_out = synthesize(state_dir / "cdk.out", E2E_CONTEXT)
+    with LocalCloud(port=0, state_dir=state_dir) as cloud:
+        outputs: dict[str, str] = {}
+        for stack_outputs in cloud.deploy(cdk_out).values():
+            outputs.update(stack_outputs)
+        datamap = local_datamap()
+        clients = Clients()
+        subjects = seed_sample_subjects(datamap, clients)
+        yield LocalCloudSession(cloud, outputs, state_dir, state_dir / "outbox", datamap, clients, subjects)
+
+
+_numbers = itertools.count(1)
+
+
+@pytest.fixture
+def fresh_subject(local_cloud: LocalCloudSession):
+    """Seed a new person across every store; returns their identifiers."""
+
+    def make(label: str = "person") -> dict[str, str]:
+        n = next(_numbers)
+        person = (f"{label.title()} Test{n}", f"{label}.{n}@example.com", f"T{n:05d}")
+        return seed_subject(local_cloud.datamap, local_cloud.clients, person, datetime.now(UTC))
+
+    return make

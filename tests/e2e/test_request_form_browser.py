@@ -1,0 +1,93 @@
+"""The request form in real headless Chromium (Debian's package, driven by Playwright): file an erasure,
+read the code from the outbox, enter it and see the request complete."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from local.inspect import holdings
+from tests.e2e import intake_support as support
+from tests.e2e.intake_support import other_code, read_code
+
+pytestmark = pytest.mark.e2e
+
+CHROMIUM = Path("/usr/bin/chromium")
+# Browser downloads are impossible here: Playwright drives the system Chromium.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--headless",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="module")
+def intake(local_cloud):
+    with support.serve_api(local_cloud) as served:
+        yield served
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.exists() and not shutil.which("chromium"):
+        pytest.fail("Chromium is missing: apt-get install chromium (see .ci/run)")
+    from playwright.sync_api import sync_playwright  # imported here: only this module needs it
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context()
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    yield page
+    context.close()
+
+
+def test_a_requester_erases_their_data_through_the_form(page, intake, local_cloud, fresh_subject):
+    from playwright.sync_api import expect
+
+    erin = fresh_subject("erin")
+    page.goto(intake.url + "/")
+
+    # Submitting an empty form shows errors beside the fields, summarised at the top, without a request.
+    page.get_by_role("button", name="Send request").click()
+    expect(page.locator("#type-error")).to_have_text("Choose what you would like us to do")
+    expect(page.locator("#email-error")).to_have_text("Enter your email address")
+    expect(page.get_by_label("Your email address")).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#error-summary")).to_be_focused()
+
+    # Keyboard only: the labels name every control.
+    page.get_by_label("Erase my data").check()
+    page.get_by_label("Your email address").fill(erin["email"])
+    page.get_by_label("Your email address").press("Enter")
+
+    expect(page.locator("#verify-request-id")).to_have_text(re.compile(r"^req-"))
+    expect(page.locator("#step-verify-heading")).to_be_focused()
+    expect(page.locator("#step-request")).to_be_hidden()
+    request_id = page.locator("#verify-request-id").inner_text()
+    code = read_code(intake.outbox, request_id)
+
+    page.get_by_label("Verification code").fill(other_code(code))
+    page.get_by_role("button", name="Confirm").click()
+    expect(page.locator("#code-error")).to_contain_text("4 tries left")
+    expect(page.get_by_label("Verification code")).to_have_attribute("aria-invalid", "true")
+
+    page.get_by_label("Verification code").fill(code)
+    page.get_by_label("Verification code").press("Enter")
+
+    expect(page.locator("#status-value")).to_have_attribute("data-status", "completed", timeout=120_000)
+    expect(page.locator("#status-value")).to_have_text("Completed")
+    expect(page.locator("#status-request-id")).to_have_text(request_id)
+    assert all(c["personal"] == 0 for c in holdings(local_cloud.datamap, local_cloud.clients, erin).values())

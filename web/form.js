@@ -1,0 +1,266 @@
+// The request form: file a request, confirm it with the emailed code, follow its status.
+// Nothing is stored in the browser: the status token lives in this page's memory only.
+"use strict";
+
+(function () {
+  const API = (document.documentElement.dataset.apiUrl || "").replace(/\/$/, "");
+  const TERMINAL = new Set(["completed", "partially_completed", "failed", "rejected_unverified"]);
+  const STATUS_TEXT = {
+    pending_verification: "Waiting for the code from your email",
+    verified: "Confirmed: we are working on it",
+    in_progress: "In progress",
+    completed: "Completed",
+    partially_completed: "Partly completed: some of it could not be done yet",
+    failed: "We could not complete it; our privacy team will contact you",
+    rejected_unverified: "Not carried out: the email address was not confirmed in time",
+  };
+  const TYPE_TEXT = {
+    access: "A copy of your data", erasure: "Erase your data", rectification: "Correct your data",
+    restriction: "Stop using your data for now", objection: "Object to how your data is used",
+    opt_out: "Stop marketing, do not sell or share",
+  };
+  const FIELDS = ["type", "email", "jurisdiction", "corrections", "note", "code"];
+  const state = { requestId: null, token: null, idempotencyKey: null, polling: null };
+
+  const $ = (id) => document.getElementById(id);
+
+  function randomKey() {
+    if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
+    const bytes = new Uint8Array(16);
+    crypto.getRandomValues(bytes);
+    return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+  }
+
+  // ---- errors: beside each field, and summarised at the top with links to the fields
+
+  function clearErrors() {
+    for (const name of FIELDS) {
+      const error = $(name + "-error");
+      if (error) { error.hidden = true; error.textContent = ""; }
+      const input = $(name);
+      if (input) input.removeAttribute("aria-invalid");
+    }
+    $("error-list").textContent = "";
+    $("error-summary").hidden = true;
+  }
+
+  function showErrors(errors) {
+    // errors: [{field: "email" | null, message: "..."}]
+    const list = $("error-list");
+    list.textContent = "";
+    for (const { field, message } of errors) {
+      const item = document.createElement("li");
+      const target = field && $(field);
+      if (target) {
+        const error = $(field + "-error");
+        error.textContent = message;
+        error.hidden = false;
+        target.setAttribute("aria-invalid", "true");
+        const link = document.createElement("a");
+        link.href = "#" + (field === "type" ? "type-access" : field);
+        link.textContent = message;
+        link.addEventListener("click", (event) => {
+          event.preventDefault();
+          (field === "type" ? document.querySelector("input[name=type]") : target).focus();
+        });
+        item.appendChild(link);
+      } else {
+        item.textContent = message;
+      }
+      list.appendChild(item);
+    }
+    $("error-summary").hidden = false;
+    $("error-summary").focus();
+  }
+
+  function fieldOf(problem) {
+    // "body.email" -> "email"; model-level problems ("body") name their field in the message.
+    const parts = (problem.field || "").split(".");
+    if (parts.length > 1 && FIELDS.includes(parts[1])) return parts[1];
+    const named = FIELDS.find((name) => (problem.problem || "").includes("'" + name + "'"));
+    return named || null;
+  }
+
+  function apiErrors(answer, fallback) {
+    if (answer && Array.isArray(answer.problems) && answer.problems.length) {
+      return answer.problems.map((p) => ({ field: fieldOf(p), message: friendly(p) }));
+    }
+    return [{ field: fallback, message: (answer && answer.message) || "Something went wrong. Please try again." }];
+  }
+
+  function friendly(problem) {
+    const field = fieldOf(problem);
+    if (field === "email") return "Enter a valid email address, like name@example.com";
+    if (field === "type") return "Choose what you would like us to do";
+    if (field === "code") return "Enter the 6-digit code from the email";
+    if (field === "note") return "The note is too long (2000 characters at most)";
+    if (field === "corrections") return problem.problem.replace(/^Value error, /, "");
+    return problem.problem;
+  }
+
+  // ---- API calls
+
+  async function call(method, path, body, headers) {
+    const response = await fetch(API + path, {
+      method,
+      headers: Object.assign(body ? { "Content-Type": "application/json" } : {}, headers || {}),
+      body: body ? JSON.stringify(body) : undefined,
+      credentials: "omit",
+      cache: "no-store",
+    });
+    let answer = null;
+    try { answer = await response.json(); } catch (_) { answer = null; }
+    return { status: response.status, answer };
+  }
+
+  function busy(button, on) {
+    button.disabled = on;
+    button.setAttribute("aria-busy", on ? "true" : "false");
+  }
+
+  function show(sectionId) {
+    for (const id of ["step-request", "step-verify", "step-status"]) $(id).hidden = id !== sectionId;
+    $(sectionId + "-heading").focus();
+  }
+
+  // ---- step 1: the request
+
+  function parseCorrections(text) {
+    const corrections = {};
+    const lines = text.split("\n").map((l) => l.trim()).filter(Boolean);
+    for (const line of lines) {
+      const at = line.indexOf("=");
+      if (at < 1) return null;
+      corrections[line.slice(0, at).trim()] = line.slice(at + 1).trim();
+    }
+    return lines.length ? corrections : null;
+  }
+
+  function readRequest() {
+    const errors = [];
+    const chosen = document.querySelector("input[name=type]:checked");
+    const email = $("email").value.trim();
+    const request = { type: chosen ? chosen.value : null, email, jurisdiction: $("jurisdiction").value };
+    if (!chosen) errors.push({ field: "type", message: "Choose what you would like us to do" });
+    if (!email) errors.push({ field: "email", message: "Enter your email address" });
+    else if (!/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(email)) {
+      errors.push({ field: "email", message: "Enter a valid email address, like name@example.com" });
+    }
+    if (request.type === "rectification") {
+      const corrections = parseCorrections($("corrections").value);
+      if (!corrections) {
+        errors.push({ field: "corrections", message: "Write each correction as field = correct value, one per line" });
+      } else {
+        request.corrections = corrections;
+      }
+    }
+    const note = $("note").value.trim();
+    if (note) request.note = note;
+    return { request, errors };
+  }
+
+  async function fileRequest(event) {
+    event.preventDefault();
+    clearErrors();
+    const { request, errors } = readRequest();
+    if (errors.length) { showErrors(errors); return; }
+    const button = $("submit-request");
+    busy(button, true);
+    // One key per filled-in form: a double click or a retry after a network error files one request.
+    state.idempotencyKey = state.idempotencyKey || randomKey();
+    try {
+      const { status, answer } = await call("POST", "/requests", request, { "Idempotency-Key": state.idempotencyKey });
+      if (status !== 202) { showErrors(apiErrors(answer, null)); return; }
+      state.requestId = answer.request_id;
+      state.token = answer.status_token;
+      $("sent-to").textContent = request.email;
+      $("verify-request-id").textContent = answer.request_id;
+      show("step-verify");
+    } catch (_) {
+      showErrors([{ field: null, message: "We could not reach the server. Check your connection and try again." }]);
+    } finally {
+      busy(button, false);
+    }
+  }
+
+  // ---- step 2: the code
+
+  async function verify(event) {
+    event.preventDefault();
+    clearErrors();
+    const code = $("code").value.replace(/\s+/g, "");
+    if (!/^[0-9]{6}$/.test(code)) {
+      showErrors([{ field: "code", message: "Enter the 6-digit code from the email" }]);
+      return;
+    }
+    const button = $("submit-code");
+    let finished = false; // the request left verification: no more codes to enter
+    busy(button, true);
+    try {
+      const path = "/requests/" + encodeURIComponent(state.requestId) + "/verify";
+      const { status, answer } = await call("POST", path, { code });
+      if (status === 200) {
+        finished = true;
+        show("step-status");
+        refreshStatus();
+      } else if (status === 400 && answer && answer.error === "code_incorrect") {
+        const left = answer.attempts_left;
+        const tries = left === 1 ? "try" : "tries";
+        showErrors([{ field: "code", message: `That code is not right. You have ${left} ${tries} left.` }]);
+        $("code").select();
+      } else if (status === 403 || status === 409 || status === 410) {
+        finished = answer && answer.error !== "code_not_sent";
+        showErrors(apiErrors(answer, "code"));
+        if (finished) refreshStatus().then(() => { $("step-status").hidden = false; });
+      } else {
+        showErrors(apiErrors(answer, "code"));
+      }
+    } catch (_) {
+      showErrors([{ field: null, message: "We could not reach the server. Check your connection and try again." }]);
+    } finally {
+      busy(button, false);
+      if (finished) button.disabled = true;
+    }
+  }
+
+  // ---- step 3: the status
+
+  async function refreshStatus() {
+    clearTimeout(state.polling);
+    try {
+      const { status, answer } = await call("GET", "/requests/" + encodeURIComponent(state.requestId), null, {
+        "X-Status-Token": state.token,
+      });
+      if (status !== 200) { $("status-note").textContent = "We could not read the status just now."; return; }
+      $("status-request-id").textContent = answer.request_id;
+      $("status-type").textContent = TYPE_TEXT[answer.type] || answer.type;
+      const value = $("status-value");
+      if (value.dataset.status !== answer.status) {
+        value.dataset.status = answer.status;
+        value.textContent = STATUS_TEXT[answer.status] || answer.status;
+      }
+      $("status-due").textContent = new Date(answer.due_at).toUTCString();
+      $("status-completed").textContent = answer.completed_at ? new Date(answer.completed_at).toUTCString() : "not yet";
+      $("status-note").textContent = TERMINAL.has(answer.status) ? "" : "This page checks again every few seconds.";
+      if (!TERMINAL.has(answer.status)) state.polling = setTimeout(refreshStatus, 2000);
+    } catch (_) {
+      $("status-note").textContent = "We could not reach the server; trying again shortly.";
+      state.polling = setTimeout(refreshStatus, 5000);
+    }
+  }
+
+  // ---- wiring
+
+  document.addEventListener("DOMContentLoaded", () => {
+    for (const radio of document.querySelectorAll("input[name=type]")) {
+      radio.addEventListener("change", () => {
+        $("corrections-field").hidden = radio.value !== "rectification" || !radio.checked;
+      });
+    }
+    // A changed form is a new request: it gets a new idempotency key.
+    $("request-form").addEventListener("input", () => { state.idempotencyKey = null; });
+    $("request-form").addEventListener("submit", fileRequest);
+    $("verify-form").addEventListener("submit", verify);
+    $("refresh-status").addEventListener("click", refreshStatus);
+  });
+})();
