@@ -25,8 +25,9 @@ demo: venv  ## deploy into the in-process local cloud, seed subjects, erase one,
 up: venv synth  ## run the local cloud in the foreground (AWS_PORT, API_PORT, SEED, DATAMAP)
 	$(PY) -m local up
 
-test: venv lint  ## the whole suite
-	$(PY) -m pytest -q
+test: venv lint  ## the whole suite; e2e runs in its own process (its session-wide cloud patches moto)
+	$(PY) -m pytest -q tests/unit tests/infra tests/integration
+	$(PY) -m pytest -q tests/e2e
 
 test-unit: venv
 	$(PY) -m pytest -q tests/unit

@@ -12,6 +12,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from .api import LocalApi, rest_api_id_from_url
 from .cloud import LocalCloud
 
 log = logging.getLogger("local")
@@ -49,8 +50,6 @@ def describe(cloud: LocalCloud, deployed: dict[str, dict[str, str]], subjects: l
         "aws_endpoint": cloud.endpoint,
         "region": cloud.region,
         "account": "123456789012",
-        # api_url: the local REST API (http://127.0.0.1:${API_PORT:-8080}) is added here by the engineer who
-        # builds the local API server; until it runs, the key is absent rather than pointing at nothing.
         **flatten_outputs(deployed),
         "stacks": deployed,
         "sample_subjects": subjects,
@@ -77,14 +76,20 @@ def up(cdk_out: Path, state_dir: Path, seed: bool) -> int:
     with LocalCloud(port=port, state_dir=state_dir) as cloud:
         deployed = cloud.deploy(cdk_out)
         subjects = seed_subjects() if seed else []
-        write_json(outputs_file, describe(cloud, deployed, subjects))
-        print(f"Local cloud ready: AWS endpoint {cloud.endpoint}, outputs in {outputs_file}", flush=True)
-        try:
-            while not stop.wait(0.5):
+        api_id = rest_api_id_from_url(flatten_outputs(deployed)["ApiUrl"])
+        with LocalApi(cloud.client, rest_api_id=api_id, port=int(os.environ.get("API_PORT", "8080"))) as api:
+            write_json(outputs_file, {**describe(cloud, deployed, subjects), "api_url": api.url})
+            print(
+                f"Local cloud ready: AWS endpoint {cloud.endpoint}, API and request form at {api.url}, "
+                f"outputs in {outputs_file}",
+                flush=True,
+            )
+            try:
+                while not stop.wait(0.5):
+                    pass
+            except KeyboardInterrupt:
                 pass
-        except KeyboardInterrupt:
-            pass
-        print("Stopping the local cloud", flush=True)
+            print("Stopping the local cloud", flush=True)
     outputs_file.unlink(missing_ok=True)
     return 0
 

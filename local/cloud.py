@@ -92,6 +92,9 @@ class LocalCloud:
         if self.quiet:
             logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one log line per API call is noise here
         self.state_dir.mkdir(parents=True, exist_ok=True)
+        from functions.privacy import aws as engine_aws
+
+        engine_aws._clients.clear()  # cached clients would keep an endpoint from before this cloud
         # The outbox belongs to one run of the cloud, like the rest of moto's in-memory state.
         shutil.rmtree(self.state_dir / "outbox", ignore_errors=True)
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.requested_port, verbose=False)
