@@ -24,7 +24,7 @@ from .seed import seed_sample_subjects
 from .synth import synthesize
 from .workflow import failed_states, start_request, wait_for_execution
 
-console = Console()
+console = Console(width=160)  # the store table reads badly when wrapped
 
 
 def _outputs(deployed: dict[str, dict[str, str]]) -> dict[str, str]:
