@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -76,14 +77,19 @@ def up(cdk_out: Path, state_dir: Path, seed: bool) -> int:
     with LocalCloud(port=port, state_dir=state_dir) as cloud:
         deployed = cloud.deploy(cdk_out)
         subjects = seed_subjects() if seed else []
-        api_id = rest_api_id_from_url(flatten_outputs(deployed)["ApiUrl"])
-        with LocalApi(cloud.client, rest_api_id=api_id, port=int(os.environ.get("API_PORT", "8080"))) as api:
-            write_json(outputs_file, {**describe(cloud, deployed, subjects), "api_url": api.url})
-            print(
-                f"Local cloud ready: AWS endpoint {cloud.endpoint}, API and request form at {api.url}, "
-                f"outputs in {outputs_file}",
-                flush=True,
+        api_url = flatten_outputs(deployed).get("ApiUrl")
+        # A cdk.out without the privacy stack's API (e.g. a test fixture app) runs without the local API.
+        with (
+            LocalApi(
+                cloud.client, rest_api_id=rest_api_id_from_url(api_url), port=int(os.environ.get("API_PORT", "8080"))
             )
+            if api_url
+            else contextlib.nullcontext() as api
+        ):
+            extra = {"api_url": api.url} if api else {}
+            write_json(outputs_file, {**describe(cloud, deployed, subjects), **extra})
+            where = f", API and request form at {api.url}" if api else ""
+            print(f"Local cloud ready: AWS endpoint {cloud.endpoint}{where}, outputs in {outputs_file}", flush=True)
             try:
                 while not stop.wait(0.5):
                     pass
