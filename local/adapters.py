@@ -38,6 +38,15 @@ SUPPRESSION_REASONS = ("BOUNCE", "COMPLAINT")
 _MISSING = object()
 
 
+class AttributeUnavailableLocally(NotImplementedError):  # noqa: N818
+    """A GetAtt the local cloud cannot answer. moto's template parser catches NotImplementedError from
+    get_cfn_attribute and logs it instead of failing the stack, so this must stay that type."""
+
+
+class StackUpdateUnsupported(RuntimeError):
+    """The local cloud creates stacks; it never updates a resource in place (redeploy from scratch)."""
+
+
 @dataclass
 class _Installed:
     state_dir: Path = Path(".local").resolve()
@@ -764,7 +773,7 @@ class _LocalResource:
 
     def get_cfn_attribute(self, attribute_name: str) -> Any:
         if attribute_name not in self.attributes:
-            raise NotImplementedError(f"{self.cfn_type} has no attribute {attribute_name} in the local cloud")
+            raise AttributeUnavailableLocally(f"{self.cfn_type} has no attribute {attribute_name} in the local cloud")
         return self.attributes[attribute_name]
 
     def is_created(self) -> bool:
@@ -772,7 +781,7 @@ class _LocalResource:
 
     @classmethod
     def update_from_cloudformation_json(cls, original_resource: Any, *args: Any, **kwargs: Any) -> Any:
-        raise NotImplementedError(f"updating {cls.cfn_type} is not supported by the local cloud")
+        raise StackUpdateUnsupported(f"updating {cls.cfn_type} is not supported by the local cloud")
 
     @classmethod
     def delete_from_cloudformation_json(
