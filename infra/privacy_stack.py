@@ -35,6 +35,7 @@ class PrivacyStack(Stack):
                 "AUDIT_BUCKET": audit.bucket.bucket_name,
                 "EXPORT_BUCKET": storage.export_bucket.bucket_name,
                 "HMAC_KEY_ID": storage.hmac_key.key_arn,
+                "HOLDS_TABLE": storage.holds_table.table_name,
             },
         )
         storage.requests_table.grant_read_write_data(functions.plan)
@@ -103,6 +104,7 @@ class PrivacyStack(Stack):
         self.state_machine = workflow.state_machine
         self.audit_bucket = audit.bucket
         self.requests_table = storage.requests_table
+        self.holds_table = storage.holds_table
         self.functions = functions
         self.api = api
 
@@ -112,6 +114,7 @@ class PrivacyStack(Stack):
             "AuditBucketName": audit.bucket.bucket_name,
             "ExportBucketName": storage.export_bucket.bucket_name,
             "HmacKeyArn": storage.hmac_key.key_arn,
+            "HoldsTableName": storage.holds_table.table_name,
         }.items():
             CfnOutput(self, name, value=value)
 

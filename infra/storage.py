@@ -58,6 +58,20 @@ class PrivacyStorage(Construct):
             ),
             removal_policy=RemovalPolicy.DESTROY,
         )
+        # Legal holds (see functions/privacy/holds.py): few items, read by erasure, retention and the CLI.
+        self.holds_table = dynamodb.Table(
+            self,
+            "HoldsTable",
+            partition_key=dynamodb.Attribute(name="subject_hmac", type=dynamodb.AttributeType.STRING),
+            sort_key=dynamodb.Attribute(name="hold_id", type=dynamodb.AttributeType.STRING),
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            encryption=dynamodb.TableEncryption.CUSTOMER_MANAGED,
+            encryption_key=self.key,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            removal_policy=RemovalPolicy.RETAIN,
+        )
         self.access_logs = s3.Bucket(
             self,
             "AccessLogsBucket",

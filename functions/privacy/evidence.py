@@ -122,3 +122,29 @@ def append_request_event(
         if _put_if_absent(s3, bucket, key, body):
             return key, record, sha256(body)
     raise RuntimeError(f"could not append {event} to the evidence chain of {request_id}: too much contention")
+
+
+def operator_action_key(action: str, action_id: str, at: datetime | None = None) -> str:
+    """operator/YYYY/MM/DD/<timestamp>-<id>-<action>.json: one record per operator action, listed by day."""
+    at = at or datetime.now(UTC)
+    return f"operator/{at:%Y/%m/%d}/{at:%Y%m%dT%H%M%S}-{action_id}-{action}.json"
+
+
+def write_operator_action(
+    s3: Any, bucket: str, action: str, action_id: str, fields: dict[str, Any], *, at: datetime | None = None
+) -> tuple[str, dict[str, Any], str]:
+    """Record an operator action (hold placed or released, deadline extended, execution redriven, request filed).
+
+    ``action_id`` makes the write idempotent (the same action retried finds its record). ``fields``
+    must hold no personal data: subjects appear as HMACs, operators by their operator name.
+    """
+    key = operator_action_key(action, action_id, at)
+    record, digest = write_record(
+        s3, bucket, key, {"kind": "operator_action", "action": action, "action_id": action_id, **fields}
+    )
+    return key, record, digest
+
+
+def retention_record_key(run_id: str, store: str) -> str:
+    """retention/<run id>/<store>.json: one record per store and retention run."""
+    return f"retention/{run_id}/{store}.json"

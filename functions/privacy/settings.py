@@ -22,6 +22,7 @@ class Settings(BaseModel):
     HMAC_KEY_ID: str
     DATAMAP_FILE: str = "datamap.json"
     EXPORT_BUCKET: str = ""
+    HOLDS_TABLE: str = ""
     # Intake and verification only (other functions do not get them):
     STATE_MACHINE_ARN: str = ""
     IDEMPOTENCY_TABLE: str = ""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -98,9 +98,54 @@ class EraseResult(BaseModel):
     exceptions: list[str] = Field(default_factory=list, description="Why records were kept, if any")
 
 
+class ExportResult(BaseModel):
+    """What an access export collected from one store (the data itself went to the sink)."""
+
+    records: int = 0
+    objects: int = 0
+    bytes: int = 0
+    files: list[str] = Field(default_factory=list, description="Archive paths written for this store")
+
+
+class ChangeResult(BaseModel):
+    """What a rectification, restriction or opt-out changed in one store."""
+
+    found: int = 0
+    changed: int = 0
+    unchanged: int = 0  # already in the requested state (a rerun changes nothing twice)
+    not_applicable: bool = False  # the operation means nothing for this store kind
+    attributes: list[str] = Field(default_factory=list, description="Attribute names changed, never values")
+    key_digests: list[str] = Field(default_factory=list)
+    exceptions: list[str] = Field(default_factory=list)
+
+
+class ExportSink(Protocol):
+    """Where a connector writes a subject's data for the access archive (an S3 prefix in the export bucket).
+
+    Connectors stream: records are written page by page and objects are copied server-side, so no
+    Lambda holds a large subject in memory.
+    """
+
+    def write_records(self, store: str, records: Iterable[Mapping[str, Any]]) -> tuple[str, int, int]:
+        """Write JSON records as the store's part; returns (archive path, record count, bytes)."""
+        ...
+
+    def copy_object(self, store: str, bucket: str, key: str, version_id: str | None, relative_name: str) -> int:
+        """Copy one S3 object into the archive under ``<store>/objects/<relative_name>``; returns its size."""
+        ...
+
+
 class Connector(Protocol):
-    """Finds and erases a subject's records in one store (more operations arrive with later rights)."""
+    """One store kind's operations on one subject; the data map decides which apply and how."""
 
     def find(self, subject: Subject) -> FindResult: ...
 
+    def export(self, subject: Subject, sink: ExportSink) -> ExportResult: ...
+
     def erase(self, subject: Subject) -> EraseResult: ...
+
+    def rectify(self, subject: Subject, corrections: Mapping[str, Any]) -> ChangeResult: ...
+
+    def restrict(self, subject: Subject) -> ChangeResult: ...
+
+    def opt_out(self, subject: Subject) -> ChangeResult: ...
