@@ -73,3 +73,47 @@ def send_verification_email(
         },
     )
     return str(response["MessageId"])
+
+
+def extension_email(request_id: str, request_type: str, due_at: str, reason: str) -> tuple[str, str, str]:
+    """Subject, plain text and HTML telling the requester the deadline moved, and why (GDPR Art. 12(3))."""
+    what = REQUEST_NAMES.get(request_type, request_type)
+    subject = "Your privacy request: we need more time"
+    text = (
+        f"Your privacy request {request_id} asked for {what}.\n"
+        "\n"
+        "We need more time to complete it, as the law allows for complex or numerous requests.\n"
+        f"Reason: {reason}\n"
+        "\n"
+        f"New deadline: {due_at} (UTC).\n"
+        "\n"
+        "You do not need to do anything. If you disagree, you may complain to a data protection authority.\n"
+    )
+    body = (
+        "<!doctype html><html><body>"
+        f"<p>Your privacy request <strong>{html.escape(request_id)}</strong> asked for {html.escape(what)}.</p>"
+        "<p>We need more time to complete it, as the law allows for complex or numerous requests.</p>"
+        f"<p>Reason: {html.escape(reason)}</p>"
+        f"<p>New deadline: <strong>{html.escape(due_at)}</strong> (UTC).</p>"
+        "<p>You do not need to do anything. If you disagree, you may complain to a data protection authority.</p>"
+        "</body></html>"
+    )
+    return subject, text, body
+
+
+def send_extension_email(
+    sesv2: Any, sender: str, recipient: str, *, request_id: str, request_type: str, due_at: str, reason: str
+) -> str:
+    """Tell the requester about an extension; returns the SES message id."""
+    subject, text, body = extension_email(request_id, request_type, due_at, reason)
+    response = sesv2.send_email(
+        FromEmailAddress=sender,
+        Destination={"ToAddresses": [recipient]},
+        Content={
+            "Simple": {
+                "Subject": {"Data": subject, "Charset": "UTF-8"},
+                "Body": {"Text": {"Data": text, "Charset": "UTF-8"}, "Html": {"Data": body, "Charset": "UTF-8"}},
+            }
+        },
+    )
+    return str(response["MessageId"])
