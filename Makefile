@@ -9,9 +9,10 @@ export PYTHONDONTWRITEBYTECODE := 1
 
 all: venv
 
-$(VENV)/.installed: requirements.txt
+$(VENV)/.installed: requirements.txt pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps -e .  # installs .venv/bin/dsr
 	@touch $@
 
 venv: $(VENV)/.installed
@@ -39,7 +40,7 @@ openapi: venv  ## regenerate docs/openapi.json from the intake API's routes (a t
 	$(PY) -m functions.handlers.intake > docs/openapi.json
 
 lint: venv
-	$(VENV)/bin/ruff check app.py infra functions local tests
+	$(VENV)/bin/ruff check app.py infra functions local tests cli
 
 clean:
 	rm -rf cdk.out .build .local
