@@ -12,6 +12,7 @@ from .api import IntakeApi
 from .audit import AuditBucket
 from .config import DeployConfig
 from .datastore_access import resolution_statements, store_statements
+from .deadlines import DeadlineCheck
 from .functions import PrivacyFunctions
 from .storage import PrivacyStorage
 from .workflows import RequestWorkflow
@@ -101,6 +102,9 @@ class PrivacyStack(Stack):
             throttle_burst=config.api_throttle_burst,
             requests_per_ip=config.api_requests_per_ip,
         )
+        DeadlineCheck(
+            self, "Deadlines", function=functions.deadline_check, requests_table=storage.requests_table, key=storage.key
+        )
         self.state_machine = workflow.state_machine
         self.audit_bucket = audit.bucket
         self.requests_table = storage.requests_table
@@ -115,6 +119,7 @@ class PrivacyStack(Stack):
             "ExportBucketName": storage.export_bucket.bucket_name,
             "HmacKeyArn": storage.hmac_key.key_arn,
             "HoldsTableName": storage.holds_table.table_name,
+            "SenderEmail": config.sender_email,
         }.items():
             CfnOutput(self, name, value=value)
 

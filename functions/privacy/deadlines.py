@@ -214,3 +214,8 @@ def extend_deadline(
         sesv2, sender, email, request_id=request_id, request_type=record.type.value, due_at=iso(new_due), reason=reason
     )
     return Extension(request_id, record.due_at, iso(new_due), reason, key, message_id)
+
+
+def check_deadlines(table: Any, now: datetime | None = None) -> DeadlineSummary:
+    """The daily check: open requests at risk (due within 7 days) or overdue; unverified ones set apart."""
+    return summarise(scan_requests(table, open_only=True), now or datetime.now(UTC))

@@ -1,0 +1,169 @@
+"""`dsr requests`: list, show, extend and file privacy requests."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import typer
+from rich.table import Table
+
+from functions.privacy import deadlines, operator
+from functions.privacy.intake import Submission
+from functions.privacy.requests import Jurisdiction, RequestStatus, RequestType
+
+from .context import CliError, console, engine, guarded
+
+app = typer.Typer(help="List, inspect, extend and file privacy requests.", no_args_is_help=True)
+
+STATE_STYLE = {"overdue": "bold red", "at_risk": "yellow", "not_counted": "dim", "closed": "green", "on_track": ""}
+
+
+def parse_moment(value: str, option: str) -> datetime:
+    """An ISO 8601 date or time; a date means its start (UTC)."""
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise CliError(f"{option} {value!r} is not an ISO 8601 date or time (e.g. 2026-12-01T09:00Z)") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+@app.command("list")
+@guarded
+def list_requests(
+    ctx: typer.Context,
+    status: RequestStatus | None = typer.Option(None, "--status", help="Only requests with this status."),
+    request_type: RequestType | None = typer.Option(None, "--type", help="Only requests of this type."),
+    due_before: str | None = typer.Option(None, "--due-before", help="Only requests due before this date/time."),
+) -> None:
+    """List requests by due date with their deadline state (no personal data: subjects are not shown)."""
+    eng = engine(ctx)
+    due = parse_moment(due_before, "--due-before") if due_before else None
+    found = operator.list_requests(
+        eng.clients.resource_table(eng.output("RequestsTableName")),
+        status=status.value if status else None,
+        request_type=request_type.value if request_type else None,
+        due_before=due,
+    )
+    now = datetime.now(UTC)
+    table = Table(title=f"{len(found)} request(s)")
+    for column in ("Request", "Type", "Jurisdiction", "Status", "Received", "Due", "Deadline"):
+        table.add_column(column, no_wrap=column == "Request")
+    for record in found:
+        state = deadlines.deadline_state(record, now).value
+        table.add_row(
+            record.request_id,
+            record.type.value,
+            record.jurisdiction.value,
+            record.status,
+            record.received_at,
+            record.due_at,
+            f"[{STATE_STYLE[state]}]{state}[/]" if STATE_STYLE[state] else state,
+        )
+    console.print(table)
+
+
+@app.command("show")
+@guarded
+def show(ctx: typer.Context, request_id: str = typer.Argument(..., help="The request id (req-...).")) -> None:
+    """Show one request's timeline: its record, its evidence chain, and each execution store by store."""
+    eng = engine(ctx)
+    timeline = operator.request_timeline(eng.tables(), eng.clients, request_id)
+    record = timeline["record"]
+    summary = Table(title=f"Request {request_id}", show_header=False)
+    summary.add_column("Field", style="bold")
+    summary.add_column("Value")
+    for name, value in record.items():
+        summary.add_row(name, str(value))
+    console.print(summary)
+    chain = Table(title="Evidence chain")
+    for column in ("#", "Event", "Recorded", "Status"):
+        chain.add_column(column)
+    for position, entry in enumerate(timeline["chain"]):
+        chain.add_row(str(position), entry["event"], str(entry["at"]), entry.get("status") or "")
+    console.print(chain)
+    stores = Table(title="Store records")
+    for column in ("Store", "Operation", "Event", "Counts", "Recorded"):
+        stores.add_column(column)
+    for entry in timeline["stores"]:
+        counts = ", ".join(f"{k} {v}" for k, v in entry["counts"].items())
+        stores.add_row(entry["store"], entry["operation"], entry["event"], counts, str(entry["at"]))
+    console.print(stores)
+    for execution in timeline["executions"]:
+        steps = Table(title=f"Execution {execution['name']}: {execution['status']} (started {execution['started']})")
+        for column in ("At", "State", "Store", "Event"):
+            steps.add_column(column)
+        for step in execution["steps"]:
+            steps.add_row(str(step["at"]), step["state"], step["store"] or "", step["event"])
+        console.print(steps)
+    if not timeline["executions"]:
+        console.print("No execution found for this request.")
+
+
+@app.command("extend")
+@guarded
+def extend(
+    ctx: typer.Context,
+    request_id: str = typer.Argument(..., help="The request id (req-...)."),
+    reason: str = typer.Option(
+        ..., "--reason", help="Why more time is needed; sent to the requester and kept in evidence (no personal data)."
+    ),
+    until: str | None = typer.Option(
+        None, "--until", help="New due date (default: the legal maximum, GDPR +2 months, CCPA +45 days)."
+    ),
+) -> None:
+    """Extend a request's deadline once (GDPR: up to two further months; CCPA: up to 45 further days).
+
+    Moves due_at, emails the requester and writes `deadline_extended` evidence. Closed requests are refused.
+    """
+    eng = engine(ctx)
+    extension = deadlines.extend_deadline(
+        eng.clients.resource_table(eng.output("RequestsTableName")),
+        eng.clients.client("s3"),
+        eng.clients.client("sesv2"),
+        audit_bucket=eng.output("AuditBucketName"),
+        sender=eng.sender(),
+        request_id=request_id,
+        reason=reason,
+        operator=eng.operator,
+        until=parse_moment(until, "--until") if until else None,
+    )
+    console.print(
+        f"Extended {extension.request_id}: due {extension.previous_due_at} -> [bold]{extension.due_at}[/]; "
+        f"requester emailed; evidence {extension.evidence_key}"
+    )
+
+
+@app.command("file")
+@guarded
+def file(
+    ctx: typer.Context,
+    request_type: RequestType = typer.Option(..., "--type", help="The right being exercised."),
+    email: str = typer.Option(..., "--email", help="The subject's email address (stored encrypted, never shown)."),
+    reason: str = typer.Option(
+        ...,
+        "--reason",
+        help="How the identity was checked and why the operator files it (a letter, a call, a child's data found "
+        "without consent); kept in evidence, so no personal data.",
+    ),
+    jurisdiction: Jurisdiction = typer.Option(Jurisdiction.GDPR, "--jurisdiction", help="Sets the deadline."),
+    corrections: str | None = typer.Option(
+        None, "--corrections", help='Rectification only: JSON object attribute -> corrected value, e.g. {"name":"A"}.'
+    ),
+) -> None:
+    """File a request on someone's behalf: created already verified by the operator, its workflow started."""
+    eng = engine(ctx)
+    parsed = None
+    if corrections is not None:
+        try:
+            parsed = json.loads(corrections)
+        except ValueError as exc:
+            raise CliError(f"--corrections is not valid JSON: {exc}") from None
+    submission = Submission(type=request_type, email=email, jurisdiction=jurisdiction, corrections=parsed)
+    record = operator.file_on_behalf(
+        eng.tables(), eng.clients, eng.datamap(), submission, reason=reason, operator=eng.operator
+    )
+    console.print(
+        f"Filed {record.request_id} ({record.type.value}, {record.jurisdiction.value}), verified by "
+        f"{eng.operator}, due {record.due_at}; execution {record.request_id} started"
+    )

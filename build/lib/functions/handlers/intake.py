@@ -1,0 +1,324 @@
+"""The request intake API (API Gateway REST, Lambda proxy): file a request, verify it, read its status."""
+
+from __future__ import annotations
+
+import base64
+from functools import lru_cache
+from http import HTTPStatus
+from typing import Annotated, Any, Literal
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response, content_types
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
+from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel, Field
+
+from functions.privacy import intake
+from functions.privacy.aws import default_clients
+from functions.privacy.observability import logger, metrics, tracer
+from functions.privacy.requests import RequestNotFound, RequestStatus, RequestType
+from functions.privacy.settings import Settings
+
+TITLE = "Privacy request intake API"
+VERSION = "1.0.0"
+MAX_BODY_BYTES = intake.MAX_BODY_BYTES
+ALLOWED_HEADERS = ["Content-Type", "Idempotency-Key", "X-Status-Token"]
+
+# No pattern here: a malformed id is just an unknown one (404), not a validation error.
+RequestId = Annotated[str, Path(description="The id returned when the request was filed.")]
+
+
+class Problem(BaseModel):
+    field: str = Field(description="Where the problem is, e.g. body.email.")
+    problem: str = Field(description="What is wrong with it.")
+
+
+class ErrorBody(BaseModel):
+    """Every 4xx answer: a stable error code, a sentence for people and, for bad input, the fields at fault."""
+
+    error: str
+    message: str
+    problems: list[Problem] = Field(default_factory=list)
+    attempts_left: int | None = None
+
+
+class FiledResponse(BaseModel):
+    request_id: str
+    status: Literal["pending_verification"]
+    status_token: str = Field(description="Send as X-Status-Token to read the status. Shown only once.")
+    due_at: str = Field(description="When the answer is due (UTC): one month (GDPR) or 45 days (CCPA) after receipt.")
+
+
+class VerifyBody(BaseModel):
+    code: str = Field(pattern=intake.CODE_PATTERN, description="The code from the email.")
+
+
+class VerifiedResponse(BaseModel):
+    request_id: str
+    status: RequestStatus
+
+
+class RequestResult(BaseModel):
+    evidence_key: str | None = Field(default=None, description="The evidence record in the audit bucket.")
+    failure: str | None = Field(default=None, description="Why the request failed or was rejected.")
+
+
+class StatusResponse(BaseModel):
+    request_id: str
+    type: RequestType
+    status: RequestStatus
+    due_at: str
+    created_at: str
+    completed_at: str | None
+    result: RequestResult | None
+
+
+def _error(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"model": ErrorBody}}}
+
+
+BAD_INPUT = {
+    400: _error("Malformed JSON"),
+    413: _error("Request body too large"),
+    415: _error("Unsupported content type"),
+    422: _error("The request is not valid: `problems` names each field at fault"),
+}
+THROTTLED = {429: _error("Too many requests (stage throttling or the per-client limit)")}
+
+
+def _json(status: int, body: BaseModel) -> Response:
+    return Response(
+        status_code=status,
+        content_type=content_types.APPLICATION_JSON,
+        body=body.model_dump_json(exclude_none=True),
+    )
+
+
+def error_response(status: int, error: str, message: str, **extra: Any) -> Response:
+    return _json(status, ErrorBody(error=error, message=message, **extra))
+
+
+@lru_cache(maxsize=4)
+def cors_config(form_origin: str) -> CORSConfig:
+    """CORS admits only the request form's origin (configured at deploy time)."""
+    return CORSConfig(allow_origin=form_origin, allow_headers=ALLOWED_HEADERS, max_age=600)
+
+
+@lru_cache(maxsize=4)
+def build_app(form_origin: str) -> APIGatewayRestResolver:
+    """The resolver with its routes (built per form origin: the local cloud runs several stacks in one process)."""
+    app = APIGatewayRestResolver(enable_validation=True, cors=cors_config(form_origin))
+
+    @app.post(
+        "/requests",
+        status_code=202,
+        summary="File a privacy request",
+        description="Every address gets the same answer, and a code by email, whether or not data exists for it.",
+        responses={
+            202: {"description": "Filed; a code is on its way to the address"},
+            409: _error("A submission with the same Idempotency-Key is still being filed"),
+            **BAD_INPUT,
+            **THROTTLED,
+        },
+        operation_id="fileRequest",
+    )
+    def file_request(
+        submission: Annotated[intake.Submission, Body()],
+        idempotency_key: Annotated[
+            str | None,
+            Header(
+                min_length=8,
+                max_length=128,
+                pattern=r"^[\x21-\x7e]+$",
+                description="Makes a double-submitted form file one request.",
+            ),
+        ] = None,
+    ) -> FiledResponse:
+        filed = intake.file_request_once(
+            submission,
+            idempotency_key,
+            Settings.load(),
+            default_clients(),
+            lambda_context=app.lambda_context,
+        )
+        logger.info("request filed", extra={"request_id": filed.request_id, "request_type": submission.type.value})
+        metrics.add_metric(name="RequestsFiled", unit=MetricUnit.Count, value=1)
+        return FiledResponse(
+            request_id=filed.request_id,
+            status="pending_verification",
+            status_token=filed.status_token,
+            due_at=filed.due_at,
+        )
+
+    @app.post(
+        "/requests/<request_id>/verify",
+        summary="Verify a request with the emailed code",
+        responses={
+            200: {"description": "Verified; the request is being carried out"},
+            400: _error("Malformed JSON, or a wrong code (`attempts_left` says how many remain)"),
+            403: _error("Too many wrong codes: the request is rejected"),
+            404: _error("No such request"),
+            409: _error("The request is not waiting for a code (already used, or not yet sent)"),
+            410: _error("The code expired"),
+            413: BAD_INPUT[413],
+            415: BAD_INPUT[415],
+            422: BAD_INPUT[422],
+            **THROTTLED,
+        },
+        operation_id="verifyRequest",
+    )
+    def verify(request_id: RequestId, body: Annotated[VerifyBody, Body()]) -> VerifiedResponse:
+        status = intake.verify_code(request_id, body.code, Settings.load(), default_clients())
+        logger.info("request verified", extra={"request_id": request_id})
+        metrics.add_metric(name="RequestsVerified", unit=MetricUnit.Count, value=1)
+        return VerifiedResponse(request_id=request_id, status=status)
+
+    @app.get(
+        "/requests/<request_id>",
+        summary="Read a request's status",
+        description="A wrong or missing X-Status-Token gets the same 404 as an unknown id.",
+        responses={
+            200: {"description": "The request's status"},
+            404: _error("No such request"),
+            422: BAD_INPUT[422],
+            **THROTTLED,
+        },
+        operation_id="getRequest",
+    )
+    def get_status(
+        request_id: RequestId,
+        x_status_token: Annotated[
+            str | None,
+            Header(max_length=256, description="The status_token returned when the request was filed."),
+        ] = None,
+    ) -> StatusResponse:
+        view = intake.request_status(request_id, x_status_token, Settings.load(), default_clients())
+        metrics.add_metric(name="StatusReads", unit=MetricUnit.Count, value=1)
+        return StatusResponse(
+            request_id=view.request_id,
+            type=RequestType(view.type),
+            status=RequestStatus(view.status),
+            due_at=view.due_at,
+            created_at=view.created_at,
+            completed_at=view.completed_at,
+            result=RequestResult(**view.result) if view.result else None,
+        )
+
+    @app.exception_handler(RequestValidationError)
+    def invalid_input(exc: RequestValidationError) -> Response:
+        errors = exc.errors()
+        if any(e.get("type") == "json_invalid" for e in errors):
+            metrics.add_metric(name="InvalidRequests", unit=MetricUnit.Count, value=1)
+            return error_response(400, "malformed_json", "The request body is not valid JSON.")
+        # Field paths and pydantic's messages only: "input" may hold personal data and is never echoed.
+        problems = [
+            Problem(field=".".join(str(p) for p in e.get("loc", ())), problem=str(e.get("msg", e.get("type"))))
+            for e in errors
+        ]
+        metrics.add_metric(name="InvalidRequests", unit=MetricUnit.Count, value=1)
+        return error_response(422, "invalid_request", "The request is not valid; see problems.", problems=problems)
+
+    @app.exception_handler(RequestUnsupportedContentType)
+    def unsupported_content(_: RequestUnsupportedContentType) -> Response:
+        return error_response(415, "unsupported_content_type", "Send the body as application/json.")
+
+    @app.exception_handler(RequestNotFound)
+    def not_found(_: RequestNotFound) -> Response:
+        metrics.add_metric(name="UnknownRequests", unit=MetricUnit.Count, value=1)
+        return error_response(404, "not_found", "No such request.")
+
+    @app.exception_handler(intake.VerificationError)
+    def verification_failed(exc: intake.VerificationError) -> Response:
+        status = {
+            intake.CodeIncorrect: 400,
+            intake.VerificationRejected: 403,
+            intake.CodeExpired: 410,
+        }.get(type(exc), 409)
+        extra = {"attempts_left": exc.attempts_left} if isinstance(exc, intake.CodeIncorrect) else {}
+        metrics.add_metric(name="CodesRefused", unit=MetricUnit.Count, value=1)
+        return error_response(status, exc.code, str(exc), **extra)
+
+    @app.exception_handler(IdempotencyAlreadyInProgressError)
+    def in_progress(_: IdempotencyAlreadyInProgressError) -> Response:
+        return error_response(409, "in_progress", "A request with this Idempotency-Key is being filed; retry shortly.")
+
+    @app.not_found
+    def no_route(_: Exception) -> Response:
+        return error_response(404, "not_found", "No such resource.")
+
+    return app
+
+
+def openapi_document() -> str:
+    """The OpenAPI document committed at docs/openapi.json (tests fail when it drifts)."""
+    app = build_app("https://form.example")
+    return app.get_openapi_json_schema(
+        title=TITLE,
+        version=VERSION,
+        description="File privacy requests (GDPR, CCPA), prove control of the email address, follow the status.",
+    )
+
+
+def _too_large(event: dict[str, Any]) -> bool:
+    body = event.get("body") or ""
+    # Base64 inflates by 4/3; compare the decoded size.
+    size = len(body) * 3 // 4 if event.get("isBase64Encoded") else len(body.encode("utf-8"))
+    return size > MAX_BODY_BYTES
+
+
+def _not_utf8(event: dict[str, Any]) -> bool:
+    """JSON is UTF-8 (RFC 8259); Powertools would fail on other bytes with a 500 instead of a 400."""
+    if not event.get("isBase64Encoded") or not event.get("body"):
+        return False
+    try:
+        base64.b64decode(event["body"]).decode("utf-8")
+    except (ValueError, UnicodeDecodeError):
+        return True
+    return False
+
+
+def _not_json(event: dict[str, Any]) -> bool:
+    """A body in anything but JSON (Powertools would try forms and multipart, and fail on a bad boundary)."""
+    headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
+    content_type = (headers.get("content-type") or "application/json").split(";", 1)[0].strip().lower()
+    return bool(event.get("body")) and content_type != content_types.APPLICATION_JSON
+
+
+def _refused(event: dict[str, Any], form_origin: str, status: HTTPStatus, error: ErrorBody) -> dict[str, Any]:
+    """An answer given before routing, so the body is never parsed."""
+    headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
+    return {
+        "statusCode": status.value,
+        "multiValueHeaders": {
+            "Content-Type": [content_types.APPLICATION_JSON],
+            **{k: [v] for k, v in cors_config(form_origin).to_dict(headers.get("origin")).items()},
+        },
+        "body": error.model_dump_json(exclude_none=True),
+        "isBase64Encoded": False,
+    }
+
+
+@logger.inject_lambda_context(correlation_id_path="requestContext.requestId")
+@tracer.capture_lambda_handler(capture_response=False)  # responses carry status tokens
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    form_origin = Settings.load().FORM_ORIGIN
+    if _too_large(event):
+        error = ErrorBody(error="body_too_large", message=intake.BODY_TOO_LARGE)
+        return _refused(event, form_origin, HTTPStatus.REQUEST_ENTITY_TOO_LARGE, error)
+    if _not_utf8(event):
+        error = ErrorBody(error="malformed_json", message="The request body is not valid UTF-8 JSON.")
+        return _refused(event, form_origin, HTTPStatus.BAD_REQUEST, error)
+    if _not_json(event):
+        error = ErrorBody(error="unsupported_content_type", message="Send the body as application/json.")
+        return _refused(event, form_origin, HTTPStatus.UNSUPPORTED_MEDIA_TYPE, error)
+    return build_app(form_origin).resolve(event, context)
+
+
+if __name__ == "__main__":  # `make openapi` writes docs/openapi.json
+    print(openapi_document())

@@ -1,0 +1,1 @@
+"""Domain package shared by every Lambda: data map, connectors, planning and evidence."""

@@ -1,0 +1,151 @@
+"""The interface every store kind implements, and the values and errors connectors exchange.
+
+Results carry counts and keyed digests of record keys only: they travel through Step Functions
+state and into evidence, so they must never hold personal data.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from pydantic import BaseModel, Field
+
+# Maps a record key (already canonicalised to text) to a keyed digest; see privacy.digests.
+KeyDigester = Callable[[str], str]
+# Maps an attribute value to its keyed hash for the keyed_hash masking strategy.
+KeyedHasher = Callable[[str], str]
+
+
+class StoreError(Exception):
+    """A store call failed for a reason with no more specific name; the message holds no personal data."""
+
+
+class StoreThrottled(StoreError):
+    """The store refused the call for rate reasons; the workflow retries with backoff."""
+
+
+class StoreUnavailable(StoreError):
+    """The store failed in a way a retry may fix (5xx, timeouts)."""
+
+
+class StoreMisconfigured(StoreError):
+    """The store does not match the data map (missing table, index, bucket or list): no retry helps."""
+
+
+class InvalidIdentifier(ValueError):
+    """An identifier value does not match its data-map pattern (it could widen a key prefix)."""
+
+
+@dataclass(frozen=True)
+class Subject:
+    """A data subject's identifiers, resolved from the email through the data map's links.
+
+    Values are personal data: never log a Subject, only counts and HMACs derived from it.
+    """
+
+    identifiers: Mapping[str, str]
+
+    def get(self, name: str) -> str | None:
+        return self.identifiers.get(name)
+
+    def __repr__(self) -> str:  # keep identifiers out of tracebacks and logs
+        return f"Subject(identifiers={sorted(self.identifiers)})"
+
+
+def identifier_value(subject: Subject, name: str, pattern: re.Pattern[str]) -> str | None:
+    """The subject's value for an identifier, checked against its data-map pattern before any store call.
+
+    None means the subject has no such identifier (e.g. not a customer): there is nothing to look up.
+    """
+    value = subject.get(name)
+    return None if value is None else check_identifier(name, value, pattern)
+
+
+def check_identifier(name: str, value: str, pattern: re.Pattern[str] | str) -> str:
+    """Return ``value`` if it matches the identifier's pattern, else raise InvalidIdentifier (without the value)."""
+    # fullmatch, not match: a pattern's `$` also matches before a trailing newline.
+    if not re.fullmatch(pattern, value):
+        raise InvalidIdentifier(f"identifier {name} does not match its data-map pattern")
+    return value
+
+
+def canonical_json(key: Mapping[str, Any]) -> str:
+    """The canonical text of a record key (sorted keys, no spaces) that KeyDigester digests."""
+    return json.dumps(key, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+class FindResult(BaseModel):
+    """What a store holds about a subject."""
+
+    found: int = 0
+    # Records still holding personal data (for anonymise stores, those not yet masked).
+    personal: int = 0
+    key_digests: list[str] = Field(default_factory=list)
+
+
+class EraseResult(BaseModel):
+    """What an erasure did in one store."""
+
+    found: int = 0
+    deleted: int = 0
+    anonymised: int = 0
+    kept: int = 0
+    key_digests: list[str] = Field(default_factory=list)
+    exceptions: list[str] = Field(default_factory=list, description="Why records were kept, if any")
+
+
+class ExportResult(BaseModel):
+    """What an access export collected from one store (the data itself went to the sink)."""
+
+    records: int = 0
+    objects: int = 0
+    bytes: int = 0
+    files: list[str] = Field(default_factory=list, description="Archive paths written for this store")
+
+
+class ChangeResult(BaseModel):
+    """What a rectification, restriction or opt-out changed in one store."""
+
+    found: int = 0
+    changed: int = 0
+    unchanged: int = 0  # already in the requested state (a rerun changes nothing twice)
+    not_applicable: bool = False  # the operation means nothing for this store kind
+    attributes: list[str] = Field(default_factory=list, description="Attribute names changed, never values")
+    key_digests: list[str] = Field(default_factory=list)
+    exceptions: list[str] = Field(default_factory=list)
+
+
+class ExportSink(Protocol):
+    """Where a connector writes a subject's data for the access archive (an S3 prefix in the export bucket).
+
+    Connectors stream: records are written page by page and objects are copied server-side, so no
+    Lambda holds a large subject in memory.
+    """
+
+    def write_records(self, store: str, records: Iterable[Mapping[str, Any]]) -> tuple[str, int, int]:
+        """Write JSON records as the store's part; returns (archive path, record count, bytes)."""
+        ...
+
+    def copy_object(self, store: str, bucket: str, key: str, version_id: str | None, relative_name: str) -> int:
+        """Copy one S3 object into the archive under ``<store>/objects/<relative_name>``; returns its size."""
+        ...
+
+
+class Connector(Protocol):
+    """One store kind's operations on one subject; the data map decides which apply and how."""
+
+    def find(self, subject: Subject) -> FindResult: ...
+
+    def export(self, subject: Subject, sink: ExportSink) -> ExportResult: ...
+
+    def erase(self, subject: Subject) -> EraseResult: ...
+
+    def rectify(self, subject: Subject, corrections: Mapping[str, Any]) -> ChangeResult: ...
+
+    def restrict(self, subject: Subject) -> ChangeResult: ...
+
+    def opt_out(self, subject: Subject) -> ChangeResult: ...

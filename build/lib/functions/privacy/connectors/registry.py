@@ -1,0 +1,37 @@
+"""Chooses the connector for a store by its kind, wiring in the client and keyed functions it needs."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Protocol
+
+from ..datamap import DataMap, Store, StoreKind
+from .base import Connector, KeyDigester, KeyedHasher, StoreMisconfigured
+from .dynamodb import DynamoDBConnector
+from .s3 import S3Connector
+from .ses_contact_list import SesContactListConnector
+
+
+class ClientProvider(Protocol):
+    """Gives boto3 clients by service name (privacy.aws.Clients in Lambdas, moto-bound clients in tests)."""
+
+    def client(self, service: str) -> Any: ...
+
+
+def connector_for(
+    store_name: str,
+    store: Store,
+    clients: ClientProvider,
+    digest: KeyDigester,
+    keyed_hash: KeyedHasher,
+    datamap: DataMap,
+) -> Connector:
+    """The connector for one store of the data map (``datamap`` supplies the identifier patterns)."""
+    pattern = re.compile(datamap.identifiers[store.lookup.identifier].pattern)
+    if store.kind is StoreKind.DYNAMODB:
+        return DynamoDBConnector(store_name, store, clients.client("dynamodb"), digest, keyed_hash, pattern)
+    if store.kind is StoreKind.S3:
+        return S3Connector(store_name, store, clients.client("s3"), digest, pattern)
+    if store.kind is StoreKind.SES_CONTACT_LIST:
+        return SesContactListConnector(store_name, store, clients.client("sesv2"), digest, pattern)
+    raise StoreMisconfigured(f"store {store_name}: no connector for kind {store.kind.value} yet")

@@ -1,0 +1,119 @@
+"""Email to requesters through SES (SESv2 SendEmail): the acknowledgement that carries the one-time code."""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+REQUEST_NAMES = {
+    "access": "a copy of your personal data (access)",
+    "erasure": "erasure of your personal data",
+    "rectification": "correction of your personal data (rectification)",
+    "restriction": "restriction of processing of your personal data",
+    "objection": "an objection to processing of your personal data",
+    "opt_out": "opting out of marketing and the sale or sharing of your personal data",
+}
+
+
+def verification_email(
+    request_id: str, request_type: str, code: str, expires_at: str, due_at: str
+) -> tuple[str, str, str]:
+    """Subject, plain text and HTML of the acknowledgement with the code.
+
+    The text part carries the line ``Verification code: <code>`` that people and tests look for.
+    """
+    what = REQUEST_NAMES.get(request_type, request_type)
+    subject = "Your privacy request: please confirm it is you"
+    text = (
+        f"We received your privacy request {request_id}: {what}.\n"
+        "\n"
+        "To confirm that you control this email address, enter this code on the request page:\n"
+        "\n"
+        f"Verification code: {code}\n"
+        "\n"
+        f"The code works once and expires at {expires_at} (UTC). We act on the request only after you\n"
+        f"enter it. We will answer by {due_at} (UTC).\n"
+        "\n"
+        "If you did not make this request, ignore this email: nothing happens without the code.\n"
+    )
+    body = (
+        "<!doctype html><html><body>"
+        f"<p>We received your privacy request <strong>{html.escape(request_id)}</strong>: {html.escape(what)}.</p>"
+        "<p>To confirm that you control this email address, enter this code on the request page:</p>"
+        f'<p style="font-size:1.5em;letter-spacing:0.2em">Verification code: <strong>{html.escape(code)}</strong></p>'
+        f"<p>The code works once and expires at {html.escape(expires_at)} (UTC). We act on the request only after "
+        f"you enter it. We will answer by {html.escape(due_at)} (UTC).</p>"
+        "<p>If you did not make this request, ignore this email: nothing happens without the code.</p>"
+        "</body></html>"
+    )
+    return subject, text, body
+
+
+def send_verification_email(
+    sesv2: Any,
+    sender: str,
+    recipient: str,
+    *,
+    request_id: str,
+    request_type: str,
+    code: str,
+    expires_at: str,
+    due_at: str,
+) -> str:
+    """Send the acknowledgement with the code; returns the SES message id (the only thing worth logging)."""
+    subject, text, body = verification_email(request_id, request_type, code, expires_at, due_at)
+    response = sesv2.send_email(
+        FromEmailAddress=sender,
+        Destination={"ToAddresses": [recipient]},
+        Content={
+            "Simple": {
+                "Subject": {"Data": subject, "Charset": "UTF-8"},
+                "Body": {"Text": {"Data": text, "Charset": "UTF-8"}, "Html": {"Data": body, "Charset": "UTF-8"}},
+            }
+        },
+    )
+    return str(response["MessageId"])
+
+
+def extension_email(request_id: str, request_type: str, due_at: str, reason: str) -> tuple[str, str, str]:
+    """Subject, plain text and HTML telling the requester the deadline moved, and why (GDPR Art. 12(3))."""
+    what = REQUEST_NAMES.get(request_type, request_type)
+    subject = "Your privacy request: we need more time"
+    text = (
+        f"Your privacy request {request_id} asked for {what}.\n"
+        "\n"
+        "We need more time to complete it, as the law allows for complex or numerous requests.\n"
+        f"Reason: {reason}\n"
+        "\n"
+        f"New deadline: {due_at} (UTC).\n"
+        "\n"
+        "You do not need to do anything. If you disagree, you may complain to a data protection authority.\n"
+    )
+    body = (
+        "<!doctype html><html><body>"
+        f"<p>Your privacy request <strong>{html.escape(request_id)}</strong> asked for {html.escape(what)}.</p>"
+        "<p>We need more time to complete it, as the law allows for complex or numerous requests.</p>"
+        f"<p>Reason: {html.escape(reason)}</p>"
+        f"<p>New deadline: <strong>{html.escape(due_at)}</strong> (UTC).</p>"
+        "<p>You do not need to do anything. If you disagree, you may complain to a data protection authority.</p>"
+        "</body></html>"
+    )
+    return subject, text, body
+
+
+def send_extension_email(
+    sesv2: Any, sender: str, recipient: str, *, request_id: str, request_type: str, due_at: str, reason: str
+) -> str:
+    """Tell the requester about an extension; returns the SES message id."""
+    subject, text, body = extension_email(request_id, request_type, due_at, reason)
+    response = sesv2.send_email(
+        FromEmailAddress=sender,
+        Destination={"ToAddresses": [recipient]},
+        Content={
+            "Simple": {
+                "Subject": {"Data": subject, "Charset": "UTF-8"},
+                "Body": {"Text": {"Data": text, "Charset": "UTF-8"}, "Html": {"Data": body, "Charset": "UTF-8"}},
+            }
+        },
+    )
+    return str(response["MessageId"])

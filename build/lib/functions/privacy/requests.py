@@ -1,0 +1,151 @@
+"""Request records in the requests table: the only place raw subject identifiers are kept.
+
+Identifiers stay here (KMS-encrypted at rest) only while the request is open; the workflow passes
+the request id between states and closing the request removes them, keeping the HMAC.
+"""
+
+from __future__ import annotations
+
+import calendar
+import uuid
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from enum import Enum
+from typing import Any
+
+from pydantic import BaseModel
+
+RECORD = "request"
+
+
+class RequestType(str, Enum):
+    ACCESS = "access"
+    ERASURE = "erasure"
+    RECTIFICATION = "rectification"
+    RESTRICTION = "restriction"
+    OBJECTION = "objection"
+    OPT_OUT = "opt_out"
+
+
+class Jurisdiction(str, Enum):
+    GDPR = "GDPR"
+    CCPA = "CCPA"
+
+
+class RequestStatus(str, Enum):
+    """Where a request stands, as the requester and operators see it."""
+
+    PENDING_VERIFICATION = "pending_verification"
+    VERIFIED = "verified"
+    IN_PROGRESS = "in_progress"
+    COMPLETED = "completed"
+    PARTIALLY_COMPLETED = "partially_completed"
+    FAILED = "failed"
+    REJECTED_UNVERIFIED = "rejected_unverified"
+
+
+class RequestNotFound(LookupError):
+    """No request with that id (or its identifiers were already removed on closing)."""
+
+
+class RequestRecord(BaseModel):
+    request_id: str
+    type: RequestType
+    jurisdiction: Jurisdiction
+    status: str
+    received_at: str
+    due_at: str
+    subject_hmac: str | None = None
+    completed_at: str | None = None
+    evidence_key: str | None = None
+    failure: str | None = None
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def add_months(moment: datetime, months: int) -> datetime:
+    """Calendar months, clamped to the month's last day (31 Jan + 1 month = 28/29 Feb)."""
+    month_index = moment.month - 1 + months
+    year, month = moment.year + month_index // 12, month_index % 12 + 1
+    day = min(moment.day, calendar.monthrange(year, month)[1])
+    return moment.replace(year=year, month=month, day=day)
+
+
+def due_at(received: datetime, jurisdiction: Jurisdiction) -> datetime:
+    """GDPR Art. 12(3): one month; CCPA 1798.130: 45 days."""
+    if jurisdiction is Jurisdiction.CCPA:
+        return received + timedelta(days=45)
+    return add_months(received, 1)
+
+
+def new_request_id() -> str:
+    """Random, so ids say nothing about the requester or how many requests there are."""
+    return f"req-{uuid.uuid4()}"
+
+
+def create_request(
+    table: Any,
+    request_type: RequestType,
+    identifiers: dict[str, str],
+    jurisdiction: Jurisdiction = Jurisdiction.GDPR,
+    *,
+    received: datetime | None = None,
+    request_id: str | None = None,
+    status: str = "verified",
+    attributes: Mapping[str, Any] | None = None,
+) -> RequestRecord:
+    """Store a new request; the caller starts the workflow named after its id.
+
+    ``attributes`` are extra record attributes the caller owns (e.g. the status token's digest).
+    """
+    received = received or datetime.now(UTC)
+    record = RequestRecord(
+        request_id=request_id or new_request_id(),
+        type=request_type,
+        jurisdiction=jurisdiction,
+        status=status,
+        received_at=iso(received),
+        due_at=iso(due_at(received, jurisdiction)),
+    )
+    item = {"request_id": record.request_id, "record": RECORD, **record.model_dump(mode="json", exclude_none=True)}
+    item["subject"] = dict(identifiers)
+    item.update(attributes or {})
+    table.put_item(Item=item, ConditionExpression="attribute_not_exists(request_id)")
+    return record
+
+
+def _get_item(table: Any, request_id: str) -> dict[str, Any]:
+    item = table.get_item(Key={"request_id": request_id, "record": RECORD}, ConsistentRead=True).get("Item")
+    if item is None:
+        raise RequestNotFound(f"request {request_id} does not exist")
+    return item
+
+
+def request_item(table: Any, request_id: str) -> dict[str, Any]:
+    """The raw record, including identifiers and verification attributes (never log it)."""
+    return _get_item(table, request_id)
+
+
+def get_request(table: Any, request_id: str) -> RequestRecord:
+    return RequestRecord.model_validate(_get_item(table, request_id))
+
+
+def get_identifiers(table: Any, request_id: str) -> dict[str, str]:
+    """The subject's identifiers (personal data: never log the result)."""
+    subject = _get_item(table, request_id).get("subject")
+    if not subject:
+        raise RequestNotFound(f"request {request_id} holds no subject identifiers (already closed?)")
+    return {str(k): str(v) for k, v in subject.items()}
+
+
+def record_resolution(table: Any, request_id: str, identifiers: dict[str, str], subject_hmac: str) -> None:
+    """Keep the identifiers resolved through the data map so every store task sees the same subject."""
+    table.update_item(
+        Key={"request_id": request_id, "record": RECORD},
+        UpdateExpression="SET subject = :subject, subject_hmac = :hmac, #status = :status",
+        ExpressionAttributeNames={"#status": "status"},
+        ExpressionAttributeValues={":subject": identifiers, ":hmac": subject_hmac, ":status": "in_progress"},
+        ConditionExpression="attribute_exists(request_id)",
+    )

@@ -1,0 +1,186 @@
+"""One-time codes that prove a requester controls the email address, and per-request status tokens.
+
+Both are stored only as keyed digests (a secret derived from the KMS HMAC key) and compared in
+constant time. A code expires with the workflow's task token, works once, and five wrong entries
+reject the request. The record operations here are conditional updates, so two concurrent
+attempts can neither both succeed nor both slip under the attempt limit.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from enum import Enum
+from typing import Any, Protocol
+
+from botocore.exceptions import ClientError
+
+from .requests import RECORD, RequestStatus, iso
+
+MAX_ATTEMPTS = 5
+CODE_DIGITS = 6
+# Compared against when no code was issued, so a missing code costs the same time as a wrong one.
+_ABSENT_DIGEST = "0" * 64
+
+
+class Digester(Protocol):
+    def digest(self, text: str) -> str: ...
+
+
+def new_code() -> str:
+    """A uniformly random numeric code (``secrets``, not ``random``)."""
+    return f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
+
+
+def new_status_token() -> str:
+    """256 random bits: the requester's only key to the request's status."""
+    return secrets.token_urlsafe(32)
+
+
+def code_digest(keys: Digester, request_id: str, code: str) -> str:
+    # Bound to the request id, so one request's digest says nothing about another's code.
+    return keys.digest(f"verification-code\x00{request_id}\x00{code}")
+
+
+def token_digest(keys: Digester, request_id: str, token: str) -> str:
+    return keys.digest(f"status-token\x00{request_id}\x00{token}")
+
+
+def digests_match(expected: str | None, candidate: str) -> bool:
+    """Constant-time comparison; a missing expected digest never matches but takes as long."""
+    return hmac.compare_digest((expected or _ABSENT_DIGEST).encode(), candidate.encode()) and bool(expected)
+
+
+@dataclass(frozen=True)
+class IssuedCode:
+    digest: str
+    expires_at: datetime
+    attempts: int  # wrong entries so far
+
+    @classmethod
+    def from_item(cls, item: dict[str, Any]) -> IssuedCode | None:
+        if not item.get("code_digest"):
+            return None
+        return cls(
+            digest=str(item["code_digest"]),
+            expires_at=datetime.fromisoformat(str(item["code_expires_at"]).replace("Z", "+00:00")),
+            attempts=int(item.get("code_attempts", 0)),
+        )
+
+
+class CodeCheck(str, Enum):
+    VERIFIED = "verified"
+    WRONG = "wrong"
+    EXPIRED = "expired"
+    EXHAUSTED = "exhausted"
+    NOT_ISSUED = "not_issued"
+
+
+def check_code(issued: IssuedCode | None, candidate_digest: str, now: datetime) -> CodeCheck:
+    """What entering a code means, before anything is recorded (pure: the unit tests' subject)."""
+    matches = digests_match(issued.digest if issued else None, candidate_digest)
+    if issued is None:
+        return CodeCheck.NOT_ISSUED
+    if now >= issued.expires_at:
+        return CodeCheck.EXPIRED
+    if issued.attempts >= MAX_ATTEMPTS:
+        return CodeCheck.EXHAUSTED
+    return CodeCheck.VERIFIED if matches else CodeCheck.WRONG
+
+
+def _key(request_id: str) -> dict[str, str]:
+    return {"request_id": request_id, "record": RECORD}
+
+
+def _conditional(update: Any) -> bool:
+    """Run a conditional update; False when its condition did not hold."""
+    try:
+        update()
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
+
+
+def store_issued_code(table: Any, request_id: str, digest: str, expires_at: datetime, task_token: str) -> bool:
+    """Record a freshly issued code and the task token that resumes the workflow (replaces an earlier code)."""
+    return _conditional(
+        lambda: table.update_item(
+            Key=_key(request_id),
+            UpdateExpression="SET code_digest = :digest, code_expires_at = :expires, code_attempts = :zero, "
+            "task_token = :token",
+            ConditionExpression="attribute_exists(request_id) AND #status = :pending",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues={
+                ":digest": digest,
+                ":expires": iso(expires_at),
+                ":zero": 0,
+                ":token": task_token,
+                ":pending": RequestStatus.PENDING_VERIFICATION.value,
+            },
+        )
+    )
+
+
+def record_wrong_attempt(table: Any, request_id: str, digest: str) -> int | None:
+    """Count one wrong entry of the current code; the new count, or None if the code changed meanwhile."""
+    try:
+        response = table.update_item(
+            Key=_key(request_id),
+            UpdateExpression="ADD code_attempts :one",
+            ConditionExpression="#status = :pending AND code_digest = :digest AND code_attempts < :max",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues={
+                ":one": 1,
+                ":pending": RequestStatus.PENDING_VERIFICATION.value,
+                ":digest": digest,
+                ":max": MAX_ATTEMPTS,
+            },
+            ReturnValues="UPDATED_NEW",
+        )
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            return None
+        raise
+    return int(response["Attributes"]["code_attempts"])
+
+
+def consume_code(table: Any, request_id: str, digest: str, verified_at: datetime) -> bool:
+    """Mark the request verified and forget the code, once: a second use finds no code to match."""
+    return _conditional(
+        lambda: table.update_item(
+            Key=_key(request_id),
+            UpdateExpression="SET #status = :verified, verified_at = :at REMOVE code_digest, code_expires_at",
+            ConditionExpression="#status = :pending AND code_digest = :digest AND code_attempts < :max",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues={
+                ":verified": RequestStatus.VERIFIED.value,
+                ":at": iso(verified_at),
+                ":pending": RequestStatus.PENDING_VERIFICATION.value,
+                ":digest": digest,
+                ":max": MAX_ATTEMPTS,
+            },
+        )
+    )
+
+
+def mark_rejected(table: Any, request_id: str, reason: str, at: datetime, evidence_key: str | None = None) -> None:
+    """The requester did not prove control of the address: drop the code, the token and the identifiers.
+
+    Unconditional on purpose: the workflow's timeout wins over a code entered a moment too late.
+    """
+    values = {":rejected": RequestStatus.REJECTED_UNVERIFIED.value, ":reason": reason, ":at": iso(at)}
+    assignments = "#status = :rejected, failure = :reason, completed_at = if_not_exists(completed_at, :at)"
+    if evidence_key:
+        assignments += ", evidence_key = :evidence"
+        values[":evidence"] = evidence_key
+    table.update_item(
+        Key=_key(request_id),
+        UpdateExpression=f"SET {assignments} REMOVE code_digest, code_expires_at, task_token, subject, details",
+        ConditionExpression="attribute_exists(request_id)",
+        ExpressionAttributeNames={"#status": "status"},
+        ExpressionAttributeValues=values,
+    )
