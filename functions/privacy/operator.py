@@ -148,11 +148,11 @@ def place_hold(
             raise OperatorError(f"--expires {expires_at!r} is not an ISO 8601 date or time") from None
     subject = resolve_subject(datamap, email, clients)
     identifier = datamap.subject_identifier
-    subject_digest = subject_hmac(clients.client("kms"), tables.hmac_key, identifier, subject.values[identifier])
+    subject_digest = subject_hmac(clients.client("kms"), tables.hmac_key, identifier, subject.identifiers[identifier])
     hold = holds.place_hold(
         clients.resource_table(tables.holds_table),  # type: ignore[attr-defined]
         subject_hmac=subject_digest,
-        identifiers=subject.values,
+        identifiers=dict(subject.identifiers),
         reason=reason,
         placed_by=operator,
         store=store,
