@@ -46,11 +46,27 @@ def acknowledge_privacy_stack(
         f"IAM5[Resource::<{logical_ids['audit_bucket']}.Arn>/requests/*]",
         "Evidence objects are created per request under requests/; put and get only, never delete.",
     )
-    for function in ("plan", "store_task", "complete", "send_code", "reject_unverified"):
+    for function in (
+        "plan",
+        "store_task",
+        "complete",
+        "send_code",
+        "reject_unverified",
+        "package_export",
+        "notify",
+        "publish_event",
+    ):
         _ack(
             stack,
             f"IAM5[Resource::<{logical_ids[function]}.Arn>:*]",
             "Invoke permission on the stack's own function and its versions, as CDK's grantInvoke writes it.",
+        )
+    if "export_bucket" in logical_ids:
+        _ack(
+            stack,
+            f"IAM5[Resource::<{logical_ids['export_bucket']}.Arn>/exports/*]",
+            "Access exports are written per request under exports/<request id>/ (ids are random); the export "
+            "functions act only under that prefix.",
         )
     _ack(
         stack,

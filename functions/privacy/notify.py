@@ -73,3 +73,18 @@ def send_verification_email(
         },
     )
     return str(response["MessageId"])
+
+
+def send_email(sesv2: Any, sender: str, recipient: str, subject: str, text: str, body: str) -> str:
+    """Send one email (plain text and HTML); returns the SES message id."""
+    response = sesv2.send_email(
+        FromEmailAddress=sender,
+        Destination={"ToAddresses": [recipient]},
+        Content={
+            "Simple": {
+                "Subject": {"Data": subject, "Charset": "UTF-8"},
+                "Body": {"Text": {"Data": text, "Charset": "UTF-8"}, "Html": {"Data": body, "Charset": "UTF-8"}},
+            }
+        },
+    )
+    return str(response["MessageId"])

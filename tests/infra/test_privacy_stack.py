@@ -104,10 +104,14 @@ def test_request_state_machine_is_the_asl_file_inline(template):
         "SendVerificationCode",
         "RejectUnverified",
         "PlanStoreTasks",
-        "EraseFromStores",
+        "ActOnStores",
         "RecheckStores",
+        "PackageExport",
         "WriteEvidence",
+        "NotifyRequester",
+        "PublishCompletionEvent",
         "CloseRequest",
+        "CloseRequestKeepingIdentifiers",
     ):
         assert state in definition
     assert machine["Properties"]["LoggingConfiguration"]["Level"] == "ALL"
