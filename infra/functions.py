@@ -38,7 +38,7 @@ class PrivacyFunctions(Construct):
         )
         self.complete = self._function("Complete", "complete", "Aggregates outcomes and writes completion evidence")
         self.package_export = self._function(
-            "PackageExport", "package_export", "Streams an access export into one zip archive", timeout=Duration.minutes(15)
+            "PackageExport", "package_export", "Streams an access export into one zip", timeout=Duration.minutes(15)
         )
         self.notify = self._function("Notify", "notify_requester", "Emails the requester the outcome of a request")
         self.publish_event = self._function("PublishEvent", "publish_event", "Tells downstream recipients (Art. 19)")

@@ -61,7 +61,16 @@ class RequestWorkflow(Construct):
             tracing_enabled=True,
             logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
         )
-        for function in (plan, store_task, complete, send_code, reject_unverified, package_export, notify, publish_event):
+        for function in (
+            plan,
+            store_task,
+            complete,
+            send_code,
+            reject_unverified,
+            package_export,
+            notify,
+            publish_event,
+        ):
             function.grant_invoke(self.state_machine)
         requests_table.grant(self.state_machine, "dynamodb:GetItem", "dynamodb:UpdateItem")
         if requests_table.encryption_key is not None:

@@ -129,9 +129,7 @@ def notify_requester(
         )
         expires = datetime.now(UTC) + timedelta(seconds=settings.EXPORT_LINK_SECONDS)
         expires_at = expires.strftime("%Y-%m-%d %H:%M")
-    subject, text, body = confirmation_email(
-        request_id, str(item["type"]), status, datamap, outcomes, link, expires_at
-    )
+    subject, text, body = confirmation_email(request_id, str(item["type"]), status, datamap, outcomes, link, expires_at)
     message_id = send_email(clients.client("sesv2"), settings.SENDER_EMAIL, recipient, subject, text, body)
     # Marked after sending: a crash in between may send twice, which beats never confirming.
     table.update_item(

@@ -10,7 +10,7 @@ import pytest
 from functions.privacy import evidence, requests
 from functions.privacy.aws import Clients
 from functions.privacy.completion import complete_request
-from functions.privacy.planning import RequestTypeNotSupported, plan_request
+from functions.privacy.planning import OPERATIONS, plan_request
 from functions.privacy.requests import RequestType
 from functions.privacy.runtime import lambda_environment
 from functions.privacy.settings import Settings
@@ -115,10 +115,7 @@ def test_unknown_address_gets_an_empty_but_complete_erasure(engine, datamap):
     assert all(o["found"] == 0 for o in outcomes)
 
 
-def test_request_types_without_a_workflow_yet_fail_by_name(engine):
-    settings, clients = engine
-    record = requests.create_request(
-        clients.resource_table("requests"), RequestType.ACCESS, {"email": "alice@example.com"}
-    )
-    with pytest.raises(RequestTypeNotSupported, match="access"):
-        plan_request(record.request_id, settings, clients)
+def test_every_request_type_plans_one_store_operation():
+    # The workflow acts on every right in the policy; objection stops processing as restriction does.
+    assert set(OPERATIONS) == set(RequestType)
+    assert OPERATIONS[RequestType.OBJECTION] == OPERATIONS[RequestType.RESTRICTION] == "restrict"
