@@ -138,7 +138,10 @@ def plan_request(request_id: str, settings: Settings, clients: Clients) -> dict[
     email = identifiers[datamap.subject_identifier]
     subject = resolve_subject(datamap, email, clients)
     hmac_value = subject_hmac(clients.client("kms"), settings.HMAC_KEY_ID, datamap.subject_identifier, email)
-    requests.record_resolution(table, request_id, dict(subject.identifiers), hmac_value)
+    # A re-run keeps what the first run resolved: once the customers record is erased, the email alone
+    # no longer leads to the customer id that a held store is keyed by.
+    resolved = {**identifiers, **subject.identifiers}
+    requests.record_resolution(table, request_id, resolved, hmac_value)
     active = holds.holds_for(clients.resource_table(settings.HOLDS_TABLE), hmac_value) if settings.HOLDS_TABLE else []
     free, held = held_outcomes(active, datamap, operation)
     tasks = [{"request_id": request_id, "store": name, "operation": operation} for name in stores if name in free]
