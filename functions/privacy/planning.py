@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from . import holds, requests
 from .aws import Clients
+from .connectors.corrections import validate_corrections
 from .datamap import DataMap
 from .keys import subject_hmac
 from .requests import RequestType
@@ -16,10 +16,6 @@ from .subjects import resolve_subject
 
 class RequestTypeNotSupported(ValueError):
     """The workflow cannot act on this request type; the request fails with this named error."""
-
-
-class InvalidCorrections(ValueError):
-    """A rectification names an attribute no store may change, or a value of the wrong type (nothing changed)."""
 
 
 # The store operation each request type runs. Objection (Art. 21) stops processing as restriction does.
@@ -34,56 +30,6 @@ OPERATIONS = {
 # Only erasure is checked by finding the subject again; for the others the store task's own result
 # (every found record changed or already in the requested state) is what "done" means.
 RECHECKED = frozenset({"erase"})
-
-
-def _typed(kind: str, value: Any) -> Any:
-    """A correction value (text from the form) converted to the data map's declared type, or ValueError."""
-    if kind == "string":
-        if not isinstance(value, str) or not value.strip():
-            raise ValueError("must be non-empty text")
-        return value
-    if kind == "number":
-        if isinstance(value, bool):
-            raise ValueError("must be a number")
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            raise ValueError("must be a number") from None
-        if number != number or number in {float("inf"), float("-inf")}:
-            raise ValueError("must be a finite number")
-        return value
-    if kind == "boolean":
-        if isinstance(value, bool) or str(value).lower() in {"true", "false"}:
-            return value
-        raise ValueError("must be true or false")
-    raise ValueError(f"has an unknown type {kind}")
-
-
-def check_corrections(datamap: DataMap, corrections: Mapping[str, Any]) -> dict[str, list[str]]:
-    """Validate every correction against every store before any store is changed.
-
-    Returns store -> the attribute names it will change. Raises InvalidCorrections naming each
-    attribute at fault (names only: the values are personal data).
-    """
-    if not corrections:
-        raise InvalidCorrections("rectification request has no corrections")
-    problems: list[str] = []
-    plan: dict[str, list[str]] = {}
-    for attribute, value in corrections.items():
-        stores = {name: s.rectifiable[attribute] for name, s in datamap.stores.items() if attribute in s.rectifiable}
-        if not stores:
-            problems.append(f"{attribute}: no store allows rectifying it")
-            continue
-        for name, kind in stores.items():
-            try:
-                _typed(kind, value)
-            except ValueError as exc:
-                problems.append(f"{attribute} (store {name}): {exc}")
-                continue
-            plan.setdefault(name, []).append(attribute)
-    if problems:
-        raise InvalidCorrections("invalid corrections: " + "; ".join(sorted(problems)))
-    return {name: sorted(attributes) for name, attributes in plan.items()}
 
 
 def request_corrections(table: Any, request_id: str) -> dict[str, Any]:
@@ -132,8 +78,10 @@ def plan_request(request_id: str, settings: Settings, clients: Clients) -> dict[
     datamap = settings.datamap()
     stores = list(datamap.stores)
     if operation == "rectify":
-        # All stores are checked before any task runs: a bad correction changes nothing anywhere.
-        stores = list(check_corrections(datamap, request_corrections(table, request_id)))
+        # Checked for every store before any task runs: a bad correction (InvalidCorrection, naming the
+        # attributes at fault) fails the request with nothing changed anywhere.
+        corrections = validate_corrections(datamap, request_corrections(table, request_id))
+        stores = [name for name, store in datamap.stores.items() if set(store.rectifiable) & set(corrections)]
     identifiers = requests.get_identifiers(table, request_id)
     email = identifiers[datamap.subject_identifier]
     subject = resolve_subject(datamap, email, clients)

@@ -15,8 +15,9 @@ from functions.privacy import exports, holds, requests
 from functions.privacy.aws import Clients
 from functions.privacy.completion import complete_request, completion_event
 from functions.privacy.confirmation import notify_requester
+from functions.privacy.connectors.base import InvalidCorrection
 from functions.privacy.downstream import completion_detail
-from functions.privacy.planning import InvalidCorrections, check_corrections, plan_request
+from functions.privacy.planning import plan_request
 from functions.privacy.requests import RequestType
 from functions.privacy.runtime import lambda_environment
 from functions.privacy.settings import Settings
@@ -41,7 +42,7 @@ def _table(dynamodb, name, hash_key, range_key):
 
 
 @pytest.fixture
-def engine(aws, tables, bucket, contact_list, datamap, tmp_path):
+def engine(aws, tables, bucket, contact_list, suppression_list, datamap, tmp_path):
     dynamodb = aws.client("dynamodb")
     _table(dynamodb, "requests", "request_id", "record")
     _table(dynamodb, HOLDS, "subject_hmac", "hold_id")
@@ -71,19 +72,6 @@ def _request(clients, request_type, email, **attributes):
     ).request_id
 
 
-def test_corrections_are_checked_for_every_store_before_anything_changes(datamap):
-    assert check_corrections(datamap, {"name": "New Name", "shipping_address": "1 New Road"}) == {
-        "customers": ["name"],
-        "orders": ["shipping_address"],
-    }
-    with pytest.raises(InvalidCorrections, match="email: no store allows rectifying it"):
-        check_corrections(datamap, {"name": "ok", "email": "someone@else.example"})
-    with pytest.raises(InvalidCorrections, match="name .*non-empty"):
-        check_corrections(datamap, {"name": "  "})
-    with pytest.raises(InvalidCorrections, match="no corrections"):
-        check_corrections(datamap, {})
-
-
 def test_a_bad_correction_fails_planning_by_name_and_changes_nothing(engine, datamap):
     settings, clients = engine
     alice, *_ = seed_sample_subjects(datamap, clients)
@@ -91,7 +79,7 @@ def test_a_bad_correction_fails_planning_by_name_and_changes_nothing(engine, dat
     request_id = _request(
         clients, RequestType.RECTIFICATION, alice["email"], details={"corrections": {"name": "A", "card_last4": "1"}}
     )
-    with pytest.raises(InvalidCorrections) as error:
+    with pytest.raises(InvalidCorrection) as error:
         plan_request(request_id, settings, clients)
     assert "card_last4" in str(error.value) and "alice" not in str(error.value)
     assert holdings(datamap, clients, alice) == before
