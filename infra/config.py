@@ -20,6 +20,8 @@ class DeployConfig(BaseModel):
     deploy_sample_stores: bool = True
     object_lock_years: int = Field(default=7, ge=1, le=100)
     export_expiry_days: int = Field(default=7, ge=1, le=365)
+    # Lifetime of the emailed archive link; SigV4 presigned URLs allow at most 7 days.
+    export_link_days: int = Field(default=7, ge=1, le=7)
     sender_email: str = "privacy@example.com"
     form_origin: str = "http://127.0.0.1:8080"
     alarm_email: str = ""
@@ -60,6 +62,7 @@ class DeployConfig(BaseModel):
         for number in (
             "object_lock_years",
             "export_expiry_days",
+            "export_link_days",
             "store_task_concurrency",
             "retry_interval_seconds",
             "verification_timeout_hours",

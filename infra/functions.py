@@ -37,6 +37,11 @@ class PrivacyFunctions(Construct):
             timeout=Duration.minutes(15),
         )
         self.complete = self._function("Complete", "complete", "Aggregates outcomes and writes completion evidence")
+        self.package_export = self._function(
+            "PackageExport", "package_export", "Streams an access export into one zip", timeout=Duration.minutes(15)
+        )
+        self.notify = self._function("Notify", "notify_requester", "Emails the requester the outcome of a request")
+        self.publish_event = self._function("PublishEvent", "publish_event", "Tells downstream recipients (Art. 19)")
         # API Gateway gives up on an integration after 29 s; the intake answers well within that.
         self.intake = self._function(
             "Intake", "intake", "Request intake API: file, verify, status", timeout=Duration.seconds(29)

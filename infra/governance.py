@@ -38,19 +38,35 @@ def acknowledge_privacy_stack(
     _ack(
         stack,
         "IAM5[Resource::*]",
-        "Only X-Ray trace upload and Step Functions log delivery, which support no "
-        "resource-level permissions (checked in tests/infra/test_privacy_stack.py).",
+        "Only X-Ray trace upload, Step Functions log delivery and the SES account suppression list, which support "
+        "no resource-level permissions (checked in tests/infra/test_privacy_stack.py).",
     )
     _ack(
         stack,
         f"IAM5[Resource::<{logical_ids['audit_bucket']}.Arn>/requests/*]",
         "Evidence objects are created per request under requests/; put and get only, never delete.",
     )
-    for function in ("plan", "store_task", "complete", "send_code", "reject_unverified"):
+    for function in (
+        "plan",
+        "store_task",
+        "complete",
+        "send_code",
+        "reject_unverified",
+        "package_export",
+        "notify",
+        "publish_event",
+    ):
         _ack(
             stack,
             f"IAM5[Resource::<{logical_ids[function]}.Arn>:*]",
             "Invoke permission on the stack's own function and its versions, as CDK's grantInvoke writes it.",
+        )
+    if "export_bucket" in logical_ids:
+        _ack(
+            stack,
+            f"IAM5[Resource::<{logical_ids['export_bucket']}.Arn>/exports/*]",
+            "Access exports are written per request under exports/<request id>/ (ids are random); the export "
+            "functions act only under that prefix.",
         )
     _ack(
         stack,

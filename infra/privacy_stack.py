@@ -13,6 +13,7 @@ from .audit import AuditBucket
 from .config import DeployConfig
 from .datastore_access import resolution_statements, store_statements
 from .deadlines import DeadlineCheck
+from .events import DownstreamEvents
 from .functions import PrivacyFunctions
 from .storage import PrivacyStorage
 from .workflows import RequestWorkflow
@@ -76,6 +77,9 @@ class PrivacyStack(Stack):
         for function in hmac_users:
             storage.hmac_key.grant(function, "kms:GenerateMac")
 
+        downstream = DownstreamEvents(self, "Events")
+        self._grant_rights_workflow(config, storage, functions, downstream)
+
         workflow = RequestWorkflow(
             self,
             "Workflows",
@@ -84,6 +88,9 @@ class PrivacyStack(Stack):
             complete=functions.complete,
             send_code=functions.send_code,
             reject_unverified=functions.reject_unverified,
+            package_export=functions.package_export,
+            notify=functions.notify,
+            publish_event=functions.publish_event,
             requests_table=storage.requests_table,
             store_task_concurrency=config.store_task_concurrency,
             retry_interval_seconds=config.retry_interval_seconds,
@@ -111,6 +118,7 @@ class PrivacyStack(Stack):
         self.holds_table = storage.holds_table
         self.functions = functions
         self.api = api
+        self.export_bucket = storage.export_bucket
 
         for name, value in {
             "RequestStateMachineArn": workflow.state_machine.state_machine_arn,
@@ -120,8 +128,49 @@ class PrivacyStack(Stack):
             "HmacKeyArn": storage.hmac_key.key_arn,
             "HoldsTableName": storage.holds_table.table_name,
             "SenderEmail": config.sender_email,
+            "EventBusName": downstream.bus.event_bus_name,
         }.items():
             CfnOutput(self, name, value=value)
+
+    def _grant_rights_workflow(
+        self, config: DeployConfig, storage: PrivacyStorage, functions: PrivacyFunctions, downstream: DownstreamEvents
+    ) -> None:
+        """Holds for planning, the export bucket's prefixes, the confirmation email and the event bus."""
+        storage.holds_table.grant_read_data(functions.plan)
+        exports = storage.export_bucket
+        # Store tasks write parts only; packaging reads and deletes them and writes the archive.
+        functions.store_task.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["s3:PutObject", "s3:AbortMultipartUpload"], resources=[exports.arn_for_objects("exports/*")]
+            )
+        )
+        functions.package_export.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"],
+                resources=[exports.arn_for_objects("exports/*")],
+            )
+        )
+        functions.package_export.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["s3:ListBucket"],
+                resources=[exports.bucket_arn],
+                conditions={"StringLike": {"s3:prefix": ["exports/*"]}},
+            )
+        )
+        # The presigned link is signed by the notify role: it needs GetObject (and the key) for the link to work.
+        functions.notify.add_to_role_policy(
+            iam.PolicyStatement(actions=["s3:GetObject"], resources=[exports.arn_for_objects("exports/*")])
+        )
+        for function in (functions.package_export, functions.notify):
+            storage.key.grant_encrypt_decrypt(function)
+        storage.requests_table.grant(functions.notify, "dynamodb:GetItem", "dynamodb:UpdateItem")
+        functions.notify.add_environment("SENDER_EMAIL", config.sender_email)
+        functions.notify.add_environment("EXPORT_LINK_SECONDS", str(config.export_link_days * 24 * 3600))
+        functions.notify.add_to_role_policy(
+            iam.PolicyStatement(actions=["ses:SendEmail"], resources=self._sender_identities(config.sender_email))
+        )
+        downstream.grant_publish(functions.publish_event)
+        functions.publish_event.add_environment("EVENT_BUS_NAME", downstream.bus.event_bus_name)
 
     def _sender_identities(self, sender: str) -> list[str]:
         """ses:SendEmail is authorised on the sending identity: the address itself or its verified domain."""
@@ -141,4 +190,8 @@ class PrivacyStack(Stack):
             "complete": of(self.functions.complete),
             "send_code": of(self.functions.send_code),
             "reject_unverified": of(self.functions.reject_unverified),
+            "package_export": of(self.functions.package_export),
+            "notify": of(self.functions.notify),
+            "publish_event": of(self.functions.publish_event),
+            "export_bucket": of(self.export_bucket),
         }

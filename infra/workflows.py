@@ -25,6 +25,9 @@ class RequestWorkflow(Construct):
         complete: lambda_.IFunction,
         send_code: lambda_.IFunction,
         reject_unverified: lambda_.IFunction,
+        package_export: lambda_.IFunction,
+        notify: lambda_.IFunction,
+        publish_event: lambda_.IFunction,
         requests_table: dynamodb.ITable,
         store_task_concurrency: int,
         retry_interval_seconds: int,
@@ -46,6 +49,9 @@ class RequestWorkflow(Construct):
                 "CompleteFunctionArn": complete.function_arn,
                 "SendCodeFunctionArn": send_code.function_arn,
                 "RejectUnverifiedFunctionArn": reject_unverified.function_arn,
+                "PackageExportFunctionArn": package_export.function_arn,
+                "NotifyFunctionArn": notify.function_arn,
+                "PublishEventFunctionArn": publish_event.function_arn,
                 "VerificationTimeoutSeconds": str(verification_timeout_seconds),
                 "RequestsTableName": requests_table.table_name,
                 "StoreTaskConcurrency": str(store_task_concurrency),
@@ -55,7 +61,16 @@ class RequestWorkflow(Construct):
             tracing_enabled=True,
             logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
         )
-        for function in (plan, store_task, complete, send_code, reject_unverified):
+        for function in (
+            plan,
+            store_task,
+            complete,
+            send_code,
+            reject_unverified,
+            package_export,
+            notify,
+            publish_event,
+        ):
             function.grant_invoke(self.state_machine)
         requests_table.grant(self.state_machine, "dynamodb:GetItem", "dynamodb:UpdateItem")
         if requests_table.encryption_key is not None:

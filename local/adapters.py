@@ -80,6 +80,7 @@ def install(state_dir: Path) -> None:
         apply_s3_bucket_properties()
         apply_kms_key_properties()
         apply_dynamodb_table_properties()
+        refer_to_event_buses_by_name()
         create_resource_types_moto_skips()
         fail_stacks_loudly()
 
@@ -743,6 +744,15 @@ def apply_dynamodb_table_properties() -> None:
         return table
 
     _patch(Table, "create_from_cloudformation_json", classmethod(create_from_cloudformation_json))
+
+
+def refer_to_event_buses_by_name() -> None:
+    """Gap: moto's EventBus has no ``physical_resource_id``, so ``Ref`` to an AWS::Events::EventBus resolves to
+    the Python object (and breaks ListFunctions on a Lambda environment holding it). On AWS ``Ref`` gives the name.
+    """
+    from moto.events.models import EventBus
+
+    _patch(EventBus, "physical_resource_id", property(lambda self: self.name))
 
 
 class _LocalResource:

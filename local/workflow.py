@@ -22,16 +22,45 @@ def start_request(
     request_type: RequestType,
     email: str,
     jurisdiction: Jurisdiction = Jurisdiction.GDPR,
+    *,
+    corrections: dict[str, str] | None = None,
 ) -> tuple[str, str]:
-    """Record a verified request and start its execution, named after the request id."""
+    """Record a verified request and start its execution, named after the request id.
+
+    ``corrections`` (rectification) are stored as the intake API stores them, in the record's details.
+    """
     table = clients.resource_table(outputs["RequestsTableName"])
-    record = requests.create_request(table, request_type, {"email": email}, jurisdiction)
+    attributes = {"details": {"corrections": dict(corrections)}} if corrections else None
+    record = requests.create_request(table, request_type, {"email": email}, jurisdiction, attributes=attributes)
     execution = clients.client("stepfunctions").start_execution(
         stateMachineArn=outputs["RequestStateMachineArn"],
         name=record.request_id,
         input=f'{{"request_id": "{record.request_id}"}}',
     )
     return record.request_id, execution["executionArn"]
+
+
+def rerun_request(clients: Clients, outputs: dict[str, str], request_id: str) -> str:
+    """Start a new execution of an existing request, ``<request_id>--rerun-<n>``; returns its ARN.
+
+    This is what an operator does once a partially completed request can go further (e.g. a hold was
+    released): every store task is idempotent, so stores already done are not acted on twice. (moto
+    has no RedriveExecution, and a redrive cannot pick up a changed situation such as a released hold.)
+    """
+    sfn = clients.client("stepfunctions")
+    arn = outputs["RequestStateMachineArn"]
+    names = {
+        e["name"]
+        for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=arn)
+        for e in page["executions"]
+    }
+    n = 1
+    while f"{request_id}--rerun-{n}" in names:
+        n += 1
+    execution = sfn.start_execution(
+        stateMachineArn=arn, name=f"{request_id}--rerun-{n}", input=f'{{"request_id": "{request_id}"}}'
+    )
+    return str(execution["executionArn"])
 
 
 def wait_for_execution(clients: Clients, execution_arn: str, timeout: float = 120.0) -> dict[str, Any]:

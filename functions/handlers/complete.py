@@ -1,4 +1,4 @@
-"""WriteEvidence: aggregate store outcomes and the re-check, write the completion evidence."""
+"""WriteEvidence: aggregate store outcomes, held stores, the re-check and the export; write the completion evidence."""
 
 from typing import Any
 
@@ -16,6 +16,9 @@ class CompleteInput(BaseModel):
     request_id: str
     outcomes: list[dict[str, Any]]
     rechecks: list[dict[str, Any]]
+    held: list[dict[str, Any]] = []
+    execution: str | None = None
+    export: dict[str, Any] | None = None
 
 
 @logger.inject_lambda_context(correlation_id_path="request_id")
@@ -23,8 +26,17 @@ class CompleteInput(BaseModel):
 @metrics.log_metrics
 @event_parser(model=CompleteInput)
 def handler(event: CompleteInput, context: LambdaContext) -> dict:
-    result = complete_request(event.request_id, event.outcomes, event.rechecks, Settings.load(), default_clients())
-    logger.info("request evidence written", extra={"status": result["status"]})
+    result = complete_request(
+        event.request_id,
+        event.outcomes,
+        event.rechecks,
+        Settings.load(),
+        default_clients(),
+        held=event.held,
+        execution=event.execution,
+        export=event.export,
+    )
+    logger.info("request evidence written", extra={"status": result["status"], "held_stores": len(event.held)})
     metrics.add_dimension(name="status", value=result["status"])
     metrics.add_metric(name="RequestsClosed", unit=MetricUnit.Count, value=1)
     return result

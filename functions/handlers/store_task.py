@@ -1,4 +1,4 @@
-"""EraseFromStore / RecheckStore: run one store task of a request through its connector."""
+"""One store task of a request (ExportFromStore, EraseFromStore, ... or RecheckStore) through its connector."""
 
 from typing import Literal
 
@@ -9,13 +9,22 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from functions.privacy.aws import default_clients
 from functions.privacy.observability import logger, metrics, tracer
 from functions.privacy.settings import Settings
-from functions.privacy.store_tasks import erase_store, recheck_store
+from functions.privacy.store_tasks import recheck_store, run_store_task
+
+# Counts worth a metric per operation (everything else in the outcome is logged as counts only).
+METRICS = {
+    "erase": {"deleted": "RecordsDeleted", "anonymised": "RecordsAnonymised"},
+    "export": {"records": "RecordsExported", "objects": "ObjectsExported"},
+    "rectify": {"changed": "RecordsRectified"},
+    "restrict": {"changed": "RecordsRestricted"},
+    "opt_out": {"changed": "ContactsOptedOut"},
+}
 
 
 class StoreTaskInput(BaseModel):
     request_id: str
     store: str
-    operation: Literal["erase", "recheck"]
+    operation: Literal["export", "erase", "rectify", "restrict", "opt_out", "recheck"]
 
 
 @logger.inject_lambda_context(correlation_id_path="request_id")
@@ -25,12 +34,12 @@ class StoreTaskInput(BaseModel):
 def handler(event: StoreTaskInput, context: LambdaContext) -> dict:
     settings, clients = Settings.load(), default_clients()
     logger.append_keys(store=event.store, operation=event.operation)
-    if event.operation == "erase":
-        outcome = erase_store(event.request_id, event.store, settings, clients)
-        metrics.add_dimension(name="store", value=event.store)
-        metrics.add_metric(name="RecordsDeleted", unit=MetricUnit.Count, value=outcome["deleted"])
-        metrics.add_metric(name="RecordsAnonymised", unit=MetricUnit.Count, value=outcome["anonymised"])
-    else:
+    if event.operation == "recheck":
         outcome = recheck_store(event.request_id, event.store, settings, clients)
+    else:
+        outcome = run_store_task(event.request_id, event.store, event.operation, settings, clients)
+        metrics.add_dimension(name="store", value=event.store)
+        for field, name in METRICS[event.operation].items():
+            metrics.add_metric(name=name, unit=MetricUnit.Count, value=int(outcome.get(field, 0)))
     logger.info("store task done", extra={k: v for k, v in outcome.items() if isinstance(v, int)})
     return outcome

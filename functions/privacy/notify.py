@@ -75,6 +75,21 @@ def send_verification_email(
     return str(response["MessageId"])
 
 
+def send_email(sesv2: Any, sender: str, recipient: str, subject: str, text: str, body: str) -> str:
+    """Send one email (plain text and HTML); returns the SES message id."""
+    response = sesv2.send_email(
+        FromEmailAddress=sender,
+        Destination={"ToAddresses": [recipient]},
+        Content={
+            "Simple": {
+                "Subject": {"Data": subject, "Charset": "UTF-8"},
+                "Body": {"Text": {"Data": text, "Charset": "UTF-8"}, "Html": {"Data": body, "Charset": "UTF-8"}},
+            }
+        },
+    )
+    return str(response["MessageId"])
+
+
 def extension_email(request_id: str, request_type: str, due_at: str, reason: str) -> tuple[str, str, str]:
     """Subject, plain text and HTML telling the requester the deadline moved, and why (GDPR Art. 12(3))."""
     what = REQUEST_NAMES.get(request_type, request_type)
@@ -106,14 +121,4 @@ def send_extension_email(
 ) -> str:
     """Tell the requester about an extension; returns the SES message id."""
     subject, text, body = extension_email(request_id, request_type, due_at, reason)
-    response = sesv2.send_email(
-        FromEmailAddress=sender,
-        Destination={"ToAddresses": [recipient]},
-        Content={
-            "Simple": {
-                "Subject": {"Data": subject, "Charset": "UTF-8"},
-                "Body": {"Text": {"Data": text, "Charset": "UTF-8"}, "Html": {"Data": body, "Charset": "UTF-8"}},
-            }
-        },
-    )
-    return str(response["MessageId"])
+    return send_email(sesv2, sender, recipient, subject, text, body)

@@ -1,9 +1,13 @@
-"""Plan a request: resolve the subject through the data map and list one task per store."""
+"""Plan a request: resolve the subject through the data map, check legal holds and list one task per store."""
 
 from __future__ import annotations
 
-from . import requests
+from typing import Any
+
+from . import holds, requests
 from .aws import Clients
+from .connectors.corrections import validate_corrections
+from .datamap import DataMap
 from .keys import subject_hmac
 from .requests import RequestType
 from .settings import Settings
@@ -11,17 +15,60 @@ from .subjects import resolve_subject
 
 
 class RequestTypeNotSupported(ValueError):
-    """The workflow cannot act on this request type (yet); the request fails with this named error."""
+    """The workflow cannot act on this request type; the request fails with this named error."""
 
 
-# The store operation each request type runs; later rights add theirs here.
-OPERATIONS = {RequestType.ERASURE: "erase"}
+# The store operation each request type runs. Objection (Art. 21) stops processing as restriction does.
+OPERATIONS = {
+    RequestType.ACCESS: "export",
+    RequestType.ERASURE: "erase",
+    RequestType.RECTIFICATION: "rectify",
+    RequestType.RESTRICTION: "restrict",
+    RequestType.OBJECTION: "restrict",
+    RequestType.OPT_OUT: "opt_out",
+}
+# Only erasure is checked by finding the subject again; for the others the store task's own result
+# (every found record changed or already in the requested state) is what "done" means.
+RECHECKED = frozenset({"erase"})
+
+
+def request_corrections(table: Any, request_id: str) -> dict[str, Any]:
+    """The corrections the requester filed (personal data: never log or pass them on)."""
+    details = requests.request_item(table, request_id).get("details") or {}
+    return dict(details.get("corrections") or {})
+
+
+def held_outcomes(
+    hold_list: list[holds.Hold], datamap: DataMap, operation: str
+) -> tuple[list[str], list[dict[str, Any]]]:
+    """Stores an erasure may act on, and an outcome naming the hold for each store an active hold covers.
+
+    GDPR Art. 17(3)(e): data needed for legal claims is kept; the hold's reason is the recorded exception.
+    """
+    if operation != "erase" or not hold_list:
+        return list(datamap.stores), []
+    free, held = [], []
+    for name, store in datamap.stores.items():
+        covering = [h for h in hold_list if h.covers(name, store)]
+        if not covering:
+            free.append(name)
+            continue
+        held.append(
+            {
+                "store": name,
+                "operation": operation,
+                "status": "held",
+                "holds": sorted(h.hold_id for h in covering),
+                "exceptions": sorted({f"legal hold: {h.reason}" for h in covering}),
+            }
+        )
+    return free, held
 
 
 def plan_request(request_id: str, settings: Settings, clients: Clients) -> dict[str, object]:
-    """Resolve identifiers, record them on the request and return the store tasks.
+    """Resolve identifiers, record them on the request, check holds and corrections, return the store tasks.
 
-    Only the request id, store names and the subject's HMAC enter Step Functions state.
+    Only the request id, store names, hold reasons and the subject's HMAC enter Step Functions state.
     """
     table = clients.resource_table(settings.REQUESTS_TABLE)
     record = requests.get_request(table, request_id)
@@ -29,10 +76,29 @@ def plan_request(request_id: str, settings: Settings, clients: Clients) -> dict[
     if operation is None:
         raise RequestTypeNotSupported(f"request type {record.type.value} is not supported by this workflow")
     datamap = settings.datamap()
+    stores = list(datamap.stores)
+    if operation == "rectify":
+        # Checked for every store before any task runs: a bad correction (InvalidCorrection, naming the
+        # attributes at fault) fails the request with nothing changed anywhere.
+        corrections = validate_corrections(datamap, request_corrections(table, request_id))
+        stores = [name for name, store in datamap.stores.items() if set(store.rectifiable) & set(corrections)]
     identifiers = requests.get_identifiers(table, request_id)
     email = identifiers[datamap.subject_identifier]
     subject = resolve_subject(datamap, email, clients)
     hmac_value = subject_hmac(clients.client("kms"), settings.HMAC_KEY_ID, datamap.subject_identifier, email)
-    requests.record_resolution(table, request_id, dict(subject.identifiers), hmac_value)
-    tasks = [{"request_id": request_id, "store": name, "operation": operation} for name in datamap.stores]
-    return {"request_id": request_id, "type": record.type.value, "subject_hmac": hmac_value, "tasks": tasks}
+    # A re-run keeps what the first run resolved: once the customers record is erased, the email alone
+    # no longer leads to the customer id that a held store is keyed by.
+    resolved = {**identifiers, **subject.identifiers}
+    requests.record_resolution(table, request_id, resolved, hmac_value)
+    active = holds.holds_for(clients.resource_table(settings.HOLDS_TABLE), hmac_value) if settings.HOLDS_TABLE else []
+    free, held = held_outcomes(active, datamap, operation)
+    tasks = [{"request_id": request_id, "store": name, "operation": operation} for name in stores if name in free]
+    return {
+        "request_id": request_id,
+        "type": record.type.value,
+        "operation": operation,
+        "subject_hmac": hmac_value,
+        "tasks": tasks,
+        "held": held,
+        "recheck": operation in RECHECKED,
+    }

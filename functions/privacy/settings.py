@@ -23,6 +23,9 @@ class Settings(BaseModel):
     DATAMAP_FILE: str = "datamap.json"
     EXPORT_BUCKET: str = ""
     HOLDS_TABLE: str = ""
+    # Completion: the EventBridge bus downstream recipients listen on, and how long an export link lives.
+    EVENT_BUS_NAME: str = ""
+    EXPORT_LINK_SECONDS: int = 7 * 24 * 3600
     # Intake and verification only (other functions do not get them):
     STATE_MACHINE_ARN: str = ""
     IDEMPOTENCY_TABLE: str = ""

@@ -1,19 +1,37 @@
-"""Run one store task of a request (erase, or the re-check after it) through the store's connector.
+"""Run one store task of a request (export, erase, rectify, restrict, opt_out, or the re-check after an erasure).
 
-Each erase writes its own evidence record first-time-only, and returns the recorded outcome when it
-runs again, so a retried or redriven task never double-deletes or double-writes evidence.
+Every operation goes through one path: the task writes its evidence record
+requests/<id>/stores/<store>.<operation>.json first-time-only, and when it runs again (a retry, a
+redrive, a re-run of the request) it returns the recorded outcome instead of acting twice.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from . import evidence, requests
+from . import evidence, exports, requests
 from .aws import Clients
-from .connectors.base import Subject
+from .connectors.base import ChangeResult, EraseResult, ExportResult, Subject
 from .connectors.registry import connector_for
 from .keys import key_digester, masking_hasher
+from .planning import request_corrections
 from .settings import Settings
+
+OPERATIONS = ("export", "erase", "rectify", "restrict", "opt_out")
+# Evidence event names; erase keeps the name the skeleton's records already use.
+EVENTS = {"erase": "store_erased", **{op: f"store_{op}" for op in OPERATIONS if op != "erase"}}
+# What each result reports in state and evidence: counts, attribute names and exceptions, never values.
+FIELDS = {
+    "erase": ("found", "deleted", "anonymised", "kept", "exceptions"),
+    "export": ("records", "objects", "bytes"),
+    "rectify": ("found", "changed", "unchanged", "not_applicable", "attributes", "exceptions"),
+    "restrict": ("found", "changed", "unchanged", "not_applicable", "attributes", "exceptions"),
+    "opt_out": ("found", "changed", "unchanged", "not_applicable", "attributes", "exceptions"),
+}
+
+
+class UnknownOperation(ValueError):
+    """The task names an operation no store supports."""
 
 
 def _connector(store_name: str, request_id: str, settings: Settings, clients: Clients) -> Any:
@@ -29,41 +47,74 @@ def _connector(store_name: str, request_id: str, settings: Settings, clients: Cl
     )
 
 
-def erase_store(request_id: str, store_name: str, settings: Settings, clients: Clients) -> dict[str, Any]:
-    """Erase the subject from one store and record what was done (counts, digests, exceptions)."""
+def _act(
+    operation: str, store_name: str, request_id: str, subject: Subject, settings: Settings, clients: Clients
+) -> EraseResult | ExportResult | ChangeResult:
+    connector = _connector(store_name, request_id, settings, clients)
+    if operation == "erase":
+        return connector.erase(subject)
+    if operation == "export":
+        sink = exports.S3ExportSink(clients.client("s3"), settings.EXPORT_BUCKET, request_id)
+        return connector.export(subject, sink)
+    if operation == "rectify":
+        table = clients.resource_table(settings.REQUESTS_TABLE)
+        allowed = settings.datamap().stores[store_name].rectifiable
+        corrections = {k: v for k, v in request_corrections(table, request_id).items() if k in allowed}
+        if not corrections:  # planning gives such stores no task; a stray one changes nothing
+            return ChangeResult(not_applicable=True)
+        return connector.rectify(subject, corrections)
+    if operation == "restrict":
+        return connector.restrict(subject)
+    if operation == "opt_out":
+        return connector.opt_out(subject)
+    raise UnknownOperation(f"operation {operation} is not one of {', '.join(OPERATIONS)}")
+
+
+def run_store_task(
+    request_id: str, store_name: str, operation: str, settings: Settings, clients: Clients
+) -> dict[str, Any]:
+    """Act on one store once and record what was done (counts, attribute names, key digests, exceptions)."""
+    if operation not in OPERATIONS:
+        raise UnknownOperation(f"operation {operation} is not one of {', '.join(OPERATIONS)}")
     s3 = clients.client("s3")
-    key = evidence.store_outcome_key(request_id, store_name, "erase")
+    key = evidence.store_outcome_key(request_id, store_name, operation)
     recorded = evidence.read_record(s3, settings.AUDIT_BUCKET, key)
     if recorded is None:
         table = clients.resource_table(settings.REQUESTS_TABLE)
         subject = Subject(requests.get_identifiers(table, request_id))
         record = requests.get_request(table, request_id)
-        result = _connector(store_name, request_id, settings, clients).erase(subject)
-        recorded = evidence.write_record(
-            s3,
-            settings.AUDIT_BUCKET,
-            key,
-            {
-                "kind": "request_event",
-                "event": "store_erased",
-                "request_id": request_id,
-                "subject": record.subject_hmac,
-                "store": store_name,
-                "store_kind": settings.datamap().stores[store_name].kind.value,
-                "outcome": result.model_dump(mode="json", exclude={"key_digests"}),
-                "erased_key_digests": sorted(result.key_digests),
-            },
-        )
+        result = _act(operation, store_name, request_id, subject, settings, clients)
+        digests = sorted(getattr(result, "key_digests", []))
+        fields: dict[str, Any] = {
+            "kind": "request_event",
+            "event": EVENTS[operation],
+            "request_id": request_id,
+            "subject": record.subject_hmac,
+            "store": store_name,
+            "store_kind": settings.datamap().stores[store_name].kind.value,
+            "operation": operation,
+            # Export file paths may contain identifiers from object keys: evidence keeps the count only.
+            "outcome": result.model_dump(mode="json", exclude={"key_digests", "files"}),
+        }
+        if isinstance(result, ExportResult):
+            fields["outcome"]["files"] = len(result.files)
+        fields["erased_key_digests" if operation == "erase" else "key_digests"] = digests
+        recorded = evidence.write_record(s3, settings.AUDIT_BUCKET, key, fields)
     body, digest = recorded
     outcome = body["outcome"]
     return {
         "store": store_name,
-        "operation": "erase",
+        "operation": operation,
         "status": "succeeded",
-        **{k: outcome[k] for k in ("found", "deleted", "anonymised", "kept", "exceptions")},
+        **{k: outcome[k] for k in FIELDS[operation] if k in outcome},
         "evidence_key": key,
         "evidence_sha256": digest,
     }
+
+
+def erase_store(request_id: str, store_name: str, settings: Settings, clients: Clients) -> dict[str, Any]:
+    """Erase the subject from one store (see run_store_task)."""
+    return run_store_task(request_id, store_name, "erase", settings, clients)
 
 
 def recheck_store(request_id: str, store_name: str, settings: Settings, clients: Clients) -> dict[str, Any]:

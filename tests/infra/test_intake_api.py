@@ -103,9 +103,11 @@ def test_intake_may_file_and_resume_requests_but_not_touch_data_stores(template)
     assert "dsr-sample" not in resources  # the company's stores are none of the intake's business
 
 
-def test_only_the_code_sender_may_send_email_and_only_as_the_sender_identity(template):
-    statements = _policy_of(template, "FunctionsSendCodeRole")
-    (ses,) = [s for s in statements if s["Action"] == "ses:SendEmail"]
-    assert "identity/privacy@example.com" in json.dumps(ses["Resource"])
-    others = [p for k, p in _resources(template, "AWS::IAM::Policy").items() if "SendCode" not in k]
+def test_only_the_code_sender_and_the_notifier_may_send_email_and_only_as_the_sender_identity(template):
+    for role in ("FunctionsSendCodeRole", "FunctionsNotifyRole"):
+        statements = _policy_of(template, role)
+        (ses,) = [s for s in statements if s["Action"] == "ses:SendEmail"]
+        assert "identity/privacy@example.com" in json.dumps(ses["Resource"])
+    senders = ("SendCode", "FunctionsNotifyRole")
+    others = [p for k, p in _resources(template, "AWS::IAM::Policy").items() if not any(s in k for s in senders)]
     assert "ses:SendEmail" not in json.dumps(others)

@@ -22,6 +22,10 @@ STAR_ONLY_ACTIONS = {
     "logs:PutResourcePolicy",
     "logs:DescribeResourcePolicies",
     "logs:DescribeLogGroups",
+    # The SES account suppression list has no ARN.
+    "ses:GetSuppressedDestination",
+    "ses:PutSuppressedDestination",
+    "ses:DeleteSuppressedDestination",
 }
 
 
@@ -104,10 +108,14 @@ def test_request_state_machine_is_the_asl_file_inline(template):
         "SendVerificationCode",
         "RejectUnverified",
         "PlanStoreTasks",
-        "EraseFromStores",
+        "ActOnStores",
         "RecheckStores",
+        "PackageExport",
         "WriteEvidence",
+        "NotifyRequester",
+        "PublishCompletionEvent",
         "CloseRequest",
+        "CloseRequestKeepingIdentifiers",
     ):
         assert state in definition
     assert machine["Properties"]["LoggingConfiguration"]["Level"] == "ALL"
@@ -153,6 +161,9 @@ def test_functions_use_powertools_and_their_own_log_groups(template):
         "functions.handlers.intake.handler",
         "functions.handlers.send_code.handler",
         "functions.handlers.reject_unverified.handler",
+        "functions.handlers.package_export.handler",
+        "functions.handlers.notify_requester.handler",
+        "functions.handlers.publish_event.handler",
     }
     for function in functions.values():
         props = function["Properties"]

@@ -10,7 +10,7 @@ import pytest
 from functions.privacy import evidence, requests
 from functions.privacy.aws import Clients
 from functions.privacy.completion import complete_request
-from functions.privacy.planning import RequestTypeNotSupported, plan_request
+from functions.privacy.planning import OPERATIONS, plan_request
 from functions.privacy.requests import RequestType
 from functions.privacy.runtime import lambda_environment
 from functions.privacy.settings import Settings
@@ -22,7 +22,7 @@ AUDIT = "audit-bucket"
 
 
 @pytest.fixture
-def engine(aws, tables, bucket, contact_list, datamap, tmp_path):
+def engine(aws, tables, bucket, contact_list, suppression_list, datamap, tmp_path):
     """The engine's own resources (requests table, Object Lock audit bucket, HMAC key) and its settings."""
     dynamodb = aws.client("dynamodb")
     dynamodb.create_table(
@@ -73,6 +73,10 @@ def test_erasure_removes_the_subject_keeps_orders_anonymised_for_tax_and_leaves_
     assert by_store["orders"]["anonymised"] == 3 and by_store["orders"]["exceptions"]
     assert by_store["uploads"]["deleted"] == 4  # two files, two versions each
     assert by_store["newsletter"]["deleted"] == 1
+    # Kept (added) on the suppression list so no marketing reaches the address again, with the reason recorded.
+    assert by_store["suppression"]["kept"] == 1 and by_store["suppression"]["exceptions"]
+    suppressed = clients.client("sesv2").get_suppressed_destination(EmailAddress=alice["email"])
+    assert suppressed["SuppressedDestination"]["Reason"] == "COMPLAINT"
     after = holdings(datamap, clients, alice)
     assert {name: counts["personal"] for name, counts in after.items()} == dict.fromkeys(datamap.stores, 0)
     assert after["orders"]["found"] == 3  # invoices kept, masked
@@ -115,10 +119,7 @@ def test_unknown_address_gets_an_empty_but_complete_erasure(engine, datamap):
     assert all(o["found"] == 0 for o in outcomes)
 
 
-def test_request_types_without_a_workflow_yet_fail_by_name(engine):
-    settings, clients = engine
-    record = requests.create_request(
-        clients.resource_table("requests"), RequestType.ACCESS, {"email": "alice@example.com"}
-    )
-    with pytest.raises(RequestTypeNotSupported, match="access"):
-        plan_request(record.request_id, settings, clients)
+def test_every_request_type_plans_one_store_operation():
+    # The workflow acts on every right in the policy; objection stops processing as restriction does.
+    assert set(OPERATIONS) == set(RequestType)
+    assert OPERATIONS[RequestType.OBJECTION] == OPERATIONS[RequestType.RESTRICTION] == "restrict"

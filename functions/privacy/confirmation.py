@@ -1,0 +1,140 @@
+"""The requester's confirmation: in plain language, what was done in each store and what was kept, and why.
+
+For an access request it carries the presigned link to the archive. Sent for every completed or
+partially completed request, once per execution (a re-run after a partial completion sends its own).
+"""
+
+from __future__ import annotations
+
+import html
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from . import exports, requests
+from .aws import Clients
+from .datamap import DataMap
+from .notify import REQUEST_NAMES, send_email
+from .settings import Settings
+
+STATUS_SENTENCES = {
+    "completed": "We have completed your request.",
+    "partially_completed": "We have completed part of your request. What we could not do yet, and why, is below.",
+    "failed": "We could not complete your request yet. We are working on it and will write again.",
+}
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def store_sentence(outcome: dict[str, Any]) -> str:
+    """One line per store: what was done there (counts and attribute names only)."""
+    status, operation = outcome.get("status"), outcome.get("operation")
+    if status == "held":
+        return "kept: " + "; ".join(outcome.get("exceptions", ["a legal hold applies"]))
+    if status != "succeeded":
+        return "not done yet: a technical problem stopped us; we will retry"
+    if outcome.get("not_applicable"):
+        return "nothing to do here"
+    if operation == "erase":
+        parts = []
+        if outcome.get("deleted"):
+            parts.append(f"deleted {_plural(outcome['deleted'], 'record')}")
+        if outcome.get("anonymised"):
+            parts.append(f"removed your details from {_plural(outcome['anonymised'], 'record')} we must keep")
+        if not parts:
+            parts.append("we held no data about you here")
+        kept = outcome.get("exceptions") or []
+        return ", ".join(parts) + (f" (kept because: {'; '.join(kept)})" if kept else "")
+    if operation == "export":
+        return f"{_plural(outcome.get('records', 0), 'record')} and {_plural(outcome.get('objects', 0), 'file')}"
+    found = outcome.get("found", 0)
+    if not found:
+        return "we held no data about you here"
+    attributes = ", ".join(outcome.get("attributes", []))
+    verb = {"rectify": "corrected", "restrict": "marked as restricted", "opt_out": "unsubscribed"}.get(
+        operation or "", "updated"
+    )
+    done = outcome.get("changed", 0) + outcome.get("unchanged", 0)
+    line = f"{verb} {_plural(done, 'record')}" + (f" ({attributes})" if attributes and operation == "rectify" else "")
+    return line + (f"; note: {'; '.join(outcome['exceptions'])}" if outcome.get("exceptions") else "")
+
+
+def confirmation_email(
+    request_id: str,
+    request_type: str,
+    status: str,
+    datamap: DataMap,
+    outcomes: list[dict[str, Any]],
+    link: str | None = None,
+    link_expires_at: str | None = None,
+) -> tuple[str, str, str]:
+    """Subject, plain text and HTML of the confirmation."""
+    what = REQUEST_NAMES.get(request_type, request_type)
+    lines = []
+    for outcome in sorted(outcomes, key=lambda o: o["store"]):
+        store = datamap.stores.get(outcome["store"])
+        categories = ", ".join(datamap.categories[c].description.lower() for c in store.categories) if store else ""
+        lines.append(f"- {outcome['store']} ({categories}): {store_sentence(outcome)}")
+    subject = f"Your privacy request {request_id}: {status.replace('_', ' ')}"
+    text = f"Your privacy request {request_id}: {what}.\n\n{STATUS_SENTENCES.get(status, status)}\n\n"
+    if link:
+        text += (
+            "Download a copy of your data (a zip archive with a manifest.json that lists, per category, why we\n"
+            "hold the data, on what legal basis, for how long and who receives it):\n\n"
+            f"Download link: {link}\n\nThe link expires at {link_expires_at} (UTC).\n\n"
+        )
+    text += "What we did, store by store:\n" + "\n".join(lines) + "\n"
+    text += "\nIf anything is unclear, reply to this email and quote the request id.\n"
+    body = (
+        "<!doctype html><html><body>"
+        f"<p>Your privacy request <strong>{html.escape(request_id)}</strong>: {html.escape(what)}.</p>"
+        f"<p>{html.escape(STATUS_SENTENCES.get(status, status))}</p>"
+        + (
+            f'<p><a href="{html.escape(link)}">Download a copy of your data</a> (expires at '
+            f"{html.escape(link_expires_at or '')} UTC).</p>"
+            if link
+            else ""
+        )
+        + "<ul>"
+        + "".join(f"<li>{html.escape(line[2:])}</li>" for line in lines)
+        + "</ul></body></html>"
+    )
+    return subject, text, body
+
+
+def notify_requester(
+    request_id: str,
+    status: str,
+    outcomes: list[dict[str, Any]],
+    settings: Settings,
+    clients: Clients,
+    *,
+    execution: str,
+    export: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Email the confirmation once per execution; returns whether it was sent now (and the SES message id)."""
+    table = clients.resource_table(settings.REQUESTS_TABLE)
+    item = requests.request_item(table, request_id)
+    if execution in set(item.get("notified_executions") or ()):
+        return {"sent": False, "reason": "already_notified"}
+    if status not in STATUS_SENTENCES or status == "failed":
+        return {"sent": False, "reason": f"no confirmation for status {status}"}
+    datamap = settings.datamap()
+    recipient = str((item.get("subject") or {})[datamap.subject_identifier])
+    link = expires_at = None
+    if export and export.get("archive_key"):
+        link = exports.presigned_link(
+            clients.client("s3"), settings.EXPORT_BUCKET, export["archive_key"], settings.EXPORT_LINK_SECONDS
+        )
+        expires = datetime.now(UTC) + timedelta(seconds=settings.EXPORT_LINK_SECONDS)
+        expires_at = expires.strftime("%Y-%m-%d %H:%M")
+    subject, text, body = confirmation_email(request_id, str(item["type"]), status, datamap, outcomes, link, expires_at)
+    message_id = send_email(clients.client("sesv2"), settings.SENDER_EMAIL, recipient, subject, text, body)
+    # Marked after sending: a crash in between may send twice, which beats never confirming.
+    table.update_item(
+        Key={"request_id": request_id, "record": requests.RECORD},
+        UpdateExpression="ADD notified_executions :execution",
+        ExpressionAttributeValues={":execution": {execution}},
+    )
+    return {"sent": True, "message_id": message_id}

@@ -1,0 +1,268 @@
+"""Access exports (GDPR Art. 15): store parts in the export bucket, then one streamed zip archive with a manifest.
+
+Connectors write a subject's records page by page and copy objects server-side into
+exports/<request_id>/parts/<store>/; packaging streams every part into exports/<request_id>/archive.zip
+through an S3 multipart upload, so no Lambda holds a large subject in memory. Only the request id,
+keys and counts travel in Step Functions state.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import zipfile
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from .datamap import DataMap
+
+# S3 multipart parts must be >= 5 MiB (except the last); 8 MiB keeps memory low and part counts small.
+PART_SIZE = 8 * 1024 * 1024
+READ_CHUNK = 1024 * 1024
+MAX_PARTS = 10_000  # S3's limit per upload: 8 MiB parts allow archives up to ~78 GiB
+ARCHIVE_NAME = "archive.zip"
+MANIFEST_NAME = "manifest.json"
+
+
+class ExportTooLarge(RuntimeError):
+    """The archive would need more multipart parts than S3 allows; raise the part size."""
+
+
+class InvalidArchivePath(ValueError):
+    """A connector asked for an archive path outside its store's folder."""
+
+
+def export_prefix(request_id: str) -> str:
+    return f"exports/{request_id}/"
+
+
+def parts_prefix(request_id: str) -> str:
+    return f"{export_prefix(request_id)}parts/"
+
+
+def archive_key(request_id: str) -> str:
+    return f"{export_prefix(request_id)}{ARCHIVE_NAME}"
+
+
+def _json_default(value: Any) -> Any:
+    # DynamoDB hands back Decimal, sets and bytes; the archive is plain JSON.
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, set | frozenset):
+        return sorted(value, key=str)
+    if isinstance(value, bytes | bytearray):
+        return base64.b64encode(bytes(value)).decode()
+    if hasattr(value, "value"):  # boto3 Binary
+        return base64.b64encode(bytes(value.value)).decode()
+    raise TypeError(f"cannot export a value of type {type(value).__name__}")
+
+
+class MultipartWriter:
+    """A write-only, unseekable file object that uploads to S3 in parts of ``part_size`` bytes.
+
+    zipfile writes to unseekable streams with data descriptors, so the archive never needs to be
+    held whole: at most one part is buffered.
+    """
+
+    def __init__(self, s3: Any, bucket: str, key: str, *, part_size: int = PART_SIZE, content_type: str) -> None:
+        self._s3, self._bucket, self._key, self._part_size = s3, bucket, key, part_size
+        self._upload_id = s3.create_multipart_upload(Bucket=bucket, Key=key, ContentType=content_type)["UploadId"]
+        self._buffer = bytearray()
+        self._parts: list[dict[str, Any]] = []
+        self.bytes_written = 0
+        self.closed = False
+
+    # zipfile probes these on the stream it writes to.
+    def writable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return False
+
+    def tell(self) -> int:
+        return self.bytes_written
+
+    def flush(self) -> None:
+        pass
+
+    def write(self, data: bytes) -> int:
+        self._buffer += data
+        self.bytes_written += len(data)
+        while len(self._buffer) >= self._part_size:
+            self._upload(bytes(self._buffer[: self._part_size]))
+            del self._buffer[: self._part_size]
+        return len(data)
+
+    def _upload(self, body: bytes) -> None:
+        number = len(self._parts) + 1
+        if number > MAX_PARTS:
+            raise ExportTooLarge(f"more than {MAX_PARTS} parts of {self._part_size} bytes")
+        etag = self._s3.upload_part(
+            Bucket=self._bucket, Key=self._key, UploadId=self._upload_id, PartNumber=number, Body=body
+        )["ETag"]
+        self._parts.append({"PartNumber": number, "ETag": etag})
+
+    @property
+    def part_count(self) -> int:
+        return len(self._parts)
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        if self._buffer or not self._parts:
+            self._upload(bytes(self._buffer))  # the last part may be smaller than 5 MiB
+            self._buffer.clear()
+        self._s3.complete_multipart_upload(
+            Bucket=self._bucket, Key=self._key, UploadId=self._upload_id, MultipartUpload={"Parts": self._parts}
+        )
+        self.closed = True
+
+    def abort(self) -> None:
+        if not self.closed:
+            self._s3.abort_multipart_upload(Bucket=self._bucket, Key=self._key, UploadId=self._upload_id)
+            self.closed = True
+
+
+class S3ExportSink:
+    """The ExportSink connectors write to: one folder per store under the request's parts prefix."""
+
+    def __init__(self, s3: Any, bucket: str, request_id: str, *, part_size: int = PART_SIZE) -> None:
+        self._s3, self._bucket, self._request_id, self._part_size = s3, bucket, request_id, part_size
+        self._record_files: dict[str, int] = {}
+
+    def _key(self, path: str) -> str:
+        return parts_prefix(self._request_id) + path
+
+    def write_records(self, store: str, records: Iterable[Mapping[str, Any]]) -> tuple[str, int, int]:
+        """Stream records as one JSON array to ``<store>/records[-n].json``; returns (path, count, bytes)."""
+        n = self._record_files[store] = self._record_files.get(store, 0) + 1
+        path = f"{store}/records.json" if n == 1 else f"{store}/records-{n}.json"
+        writer = MultipartWriter(
+            self._s3, self._bucket, self._key(path), part_size=self._part_size, content_type="application/json"
+        )
+        count = 0
+        try:
+            writer.write(b"[")
+            for record in records:
+                writer.write((b",\n" if count else b"\n") + json.dumps(record, default=_json_default).encode())
+                count += 1
+            writer.write(b"\n]\n")
+            writer.close()
+        except BaseException:
+            writer.abort()
+            raise
+        return path, count, writer.bytes_written
+
+    def copy_object(self, store: str, bucket: str, key: str, version_id: str | None, relative_name: str) -> int:
+        """Server-side copy (managed: multipart UploadPartCopy for large objects) into ``<store>/objects/``."""
+        parts = relative_name.split("/")
+        if not relative_name or relative_name.startswith("/") or any(p in {"", ".", ".."} for p in parts):
+            raise InvalidArchivePath(f"store {store}: object path is not a plain relative path")
+        source: dict[str, str] = {"Bucket": bucket, "Key": key}
+        if version_id:
+            source["VersionId"] = version_id
+        head = self._s3.head_object(**source)
+        self._s3.copy(source, self._bucket, self._key(f"{store}/objects/{relative_name}"))
+        return int(head["ContentLength"])
+
+
+def _list_parts(s3: Any, bucket: str, request_id: str) -> list[dict[str, Any]]:
+    prefix = parts_prefix(request_id)
+    return [
+        {"key": obj["Key"], "path": obj["Key"][len(prefix) :], "size": obj["Size"]}
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+        for obj in page.get("Contents", [])
+    ]
+
+
+def manifest(
+    request_id: str, datamap: DataMap, outcomes: list[dict[str, Any]], files: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """What Art. 15(1) requires beyond the data: purposes, legal bases, retention and recipients per category."""
+    by_store = {o["store"]: o for o in outcomes}
+    stores: dict[str, Any] = {}
+    used: set[str] = set()
+    for name, store in datamap.stores.items():
+        outcome = by_store.get(name, {})
+        used.update(store.categories)
+        stores[name] = {
+            "categories": list(store.categories),
+            "status": outcome.get("status", "not_run"),
+            "records": outcome.get("records", 0),
+            "objects": outcome.get("objects", 0),
+            "files": sorted(f["path"] for f in files if f["path"].startswith(f"{name}/")),
+        }
+    categories = {
+        name: {
+            "description": c.description,
+            "purpose": c.purpose,
+            "legal_basis": c.legal_basis,
+            "retention_period": c.retention,
+            "recipients": {r: datamap.recipients[r].description for r in c.recipients},
+        }
+        for name, c in datamap.categories.items()
+        if name in used
+    }
+    return {
+        "request_id": request_id,
+        "generated_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "categories": categories,
+        "stores": stores,
+    }
+
+
+def package_export(
+    request_id: str,
+    outcomes: list[dict[str, Any]],
+    datamap: DataMap,
+    s3: Any,
+    bucket: str,
+    *,
+    part_size: int = PART_SIZE,
+) -> dict[str, Any]:
+    """Stream every part into one zip (with manifest.json), then delete the parts.
+
+    Idempotent: a retried or re-run task finds the archive (and no parts) and returns it as it is.
+    """
+    key = archive_key(request_id)
+    files = _list_parts(s3, bucket, request_id)
+    if not files:
+        try:
+            head = s3.head_object(Bucket=bucket, Key=key)
+        except ClientError:
+            head = None
+        if head is not None:
+            return {"archive_key": key, "archive_bytes": int(head["ContentLength"]), "upload_parts": 0, "files": 0}
+    writer = MultipartWriter(s3, bucket, key, part_size=part_size, content_type="application/zip")
+    try:
+        with zipfile.ZipFile(writer, mode="w", compression=zipfile.ZIP_DEFLATED, allowZip64=True) as archive:
+            archive.writestr(MANIFEST_NAME, json.dumps(manifest(request_id, datamap, outcomes, files), indent=2))
+            for part in files:
+                body = s3.get_object(Bucket=bucket, Key=part["key"])["Body"]
+                with archive.open(part["path"], mode="w", force_zip64=True) as member:
+                    for chunk in body.iter_chunks(READ_CHUNK):
+                        member.write(chunk)
+        writer.close()
+    except BaseException:
+        writer.abort()
+        raise
+    for start in range(0, len(files), 1000):  # DeleteObjects takes 1000 keys per call
+        s3.delete_objects(
+            Bucket=bucket,
+            Delete={"Objects": [{"Key": f["key"]} for f in files[start : start + 1000]], "Quiet": True},
+        )
+    return {
+        "archive_key": key,
+        "archive_bytes": writer.bytes_written,
+        "upload_parts": writer.part_count,
+        "files": len(files),
+    }
+
+
+def presigned_link(s3: Any, bucket: str, key: str, expires_in: int) -> str:
+    """A GET link to the archive; SigV4 caps it at 7 days and at the signing credentials' own lifetime."""
+    return str(s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=expires_in))
