@@ -52,3 +52,33 @@ def test_holds_refuse_unknown_stores_and_categories(fresh_subject, dsr):
     assert "unknown category" in dsr("holds", "place", "--email", email, "--reason", "x", "--category", "pets",
                                      expect=1).output  # fmt: skip
     assert "needs a reason" in dsr("holds", "place", "--email", email, "--reason", " ", expect=1).output
+
+
+def test_a_hold_blocks_erasure_of_the_held_store_until_released_and_redriven(local_cloud, fresh_subject, dsr):
+    from local.inspect import holdings
+    from tests.e2e.cli_support import chain_events, wait_for_status
+
+    datamap, clients = local_cloud.datamap, local_cloud.clients
+    subject = fresh_subject("litigant")
+    placed = dsr("holds", "place", "--email", subject["email"], "--reason", "Litigation L-7", "--category", "support")
+    hold_id, subject_hmac = PLACED.search(placed.output).groups()
+    held_stores = {name for name, store in datamap.stores.items() if "support" in store.categories}
+    assert held_stores
+
+    filed = dsr("requests", "file", "--type", "erasure", "--email", subject["email"], "--reason", "letter").output
+    request_id = filed.split("Filed ", 1)[1].split(" ", 1)[0]
+    assert wait_for_status(local_cloud, request_id, {"completed", "partially_completed", "failed"})["status"] == (
+        "partially_completed"
+    )
+    after = holdings(datamap, clients, subject)
+    assert all(after[name]["personal"] > 0 for name in held_stores)  # kept under the hold
+    assert all(after[name]["personal"] == 0 for name in set(datamap.stores) - held_stores)
+    completed = [e for e in chain_events(local_cloud, request_id) if e["event"] == "completed"][0]
+    assert "legal hold: Litigation L-7" in completed["exceptions"]
+
+    dsr("holds", "release", subject_hmac, hold_id)
+    dsr("executions", "redrive", request_id)
+    assert wait_for_status(local_cloud, request_id, {"completed"})["status"] == "completed"
+    assert {n: h["personal"] for n, h in holdings(datamap, clients, subject).items()} == dict.fromkeys(
+        datamap.stores, 0
+    )
