@@ -32,12 +32,13 @@ def write_outputs(local_cloud: Any, path: Path) -> Path:
 @pytest.fixture
 def dsr(local_cloud: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Any]:
     """``dsr("requests", "list")`` runs `dsr --local --outputs <file> requests list`; returns the Click result."""
-    outputs = write_outputs(local_cloud, tmp_path / "outputs.json")
+    outputs = tmp_path / "outputs.json"
     monkeypatch.setattr(context.console, "width", 250)  # tables keep ids on one line
     monkeypatch.setattr(context.errors, "width", 250)
     runner = CliRunner()
 
     def run(*args: str, expect: int | None = 0) -> Any:
+        write_outputs(local_cloud, outputs)  # each run sees outputs a test added (monkeypatch.setitem)
         result = runner.invoke(
             app, ["--local", "--outputs", str(outputs), "--operator", "test-operator", *args], catch_exceptions=True
         )
