@@ -161,7 +161,7 @@ def load_aws(options: Options) -> Engine:
         session = boto3.session.Session(region_name=options.region) if options.region else boto3.session.Session()
         region = session.region_name
         if not region:
-            raise CliError("no AWS region: pass --region or set AWS_REGION")
+            raise CliError("no AWS region: pass --region or set AWS_DEFAULT_REGION")
         cloudformation = session.client("cloudformation", config=_CONFIG)
         stack = cloudformation.describe_stacks(StackName=options.stack)["Stacks"][0]
         account = session.client("sts", config=_CONFIG).get_caller_identity()["Account"]
