@@ -223,10 +223,10 @@ def redrive(tables: Tables, clients: Any, *, request_id: str, operator: str, now
         try:
             sfn.redrive_execution(executionArn=latest["executionArn"])
             method, arn = "redrive", latest["executionArn"]
-        except (AttributeError, NotImplementedError):
-            pass
-        except Exception as exc:  # moto answers "not yet implemented"; AWS refuses some executions
-            if not _redrive_unavailable(exc):
+        except Exception as exc:  # noqa: BLE001 - decided below: unavailable falls back, anything else is raised
+            if sfn.describe_execution(executionArn=latest["executionArn"])["status"] == "RUNNING":
+                method, arn = "redrive", latest["executionArn"]  # the call failed late but the redrive took
+            elif not _redrive_unavailable(exc):
                 raise
     if not arn:
         name = f"{request_id}--rerun-{len(executions)}"
@@ -243,12 +243,14 @@ def redrive(tables: Tables, clients: Any, *, request_id: str, operator: str, now
 
 
 def _redrive_unavailable(exc: Exception) -> bool:
-    code = getattr(exc, "response", {}).get("Error", {}).get("Code", "")
-    message = str(exc)
-    # A succeeded execution that ended partially_completed cannot be redriven on AWS either.
-    return code in {"ExecutionNotRedrivable", "NotImplemented", "InvalidAction", "UnknownOperationException"} or (
-        "not yet implemented" in message.lower() or "not implemented" in message.lower()
-    )
+    """RedriveExecution refused or missing: not redrivable (e.g. older than 14 days), or not implemented
+    (moto raises NotImplementedError in-process and answers HTTP 500 as a server)."""
+    if isinstance(exc, NotImplementedError | AttributeError):
+        return True
+    response = getattr(exc, "response", {}) or {}
+    code = str(response.get("Error", {}).get("Code", ""))
+    status = response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+    return code in {"ExecutionNotRedrivable", "NotImplemented", "UnknownOperationException"} or status == 500
 
 
 # ------------------------------------------------------------------------------------------------ timeline

@@ -1,0 +1,81 @@
+"""Redrive of a FAILED request execution: RedriveExecution where it exists, else `<id>--rerun-<n>` (moto)."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+from moto import mock_aws
+
+from functions.privacy import requests
+from functions.privacy.aws import Clients
+from functions.privacy.operator import OperatorError, Tables, redrive
+from functions.privacy.requests import Jurisdiction, RequestType
+
+FAILING = {"StartAt": "PlanStoreTasks", "States": {"PlanStoreTasks": {"Type": "Fail", "Error": "StoreUnavailable"}}}
+
+
+@pytest.fixture
+def engine(monkeypatch):
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
+        clients = Clients()
+        clients.client("dynamodb").create_table(
+            TableName="requests",
+            KeySchema=[
+                {"AttributeName": "request_id", "KeyType": "HASH"},
+                {"AttributeName": "record", "KeyType": "RANGE"},
+            ],
+            AttributeDefinitions=[
+                {"AttributeName": "request_id", "AttributeType": "S"},
+                {"AttributeName": "record", "AttributeType": "S"},
+            ],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        clients.client("s3").create_bucket(Bucket="audit")
+        machine = clients.client("stepfunctions").create_state_machine(
+            name="requests", definition=json.dumps(FAILING), roleArn="arn:aws:iam::123456789012:role/r"
+        )["stateMachineArn"]
+        yield Tables("requests", "holds", "audit", "key", machine), clients
+
+
+def _finished(sfn, arn):
+    for _ in range(100):
+        described = sfn.describe_execution(executionArn=arn)
+        if described["status"] != "RUNNING":
+            return described
+        time.sleep(0.05)
+    raise TimeoutError(arn)
+
+
+def test_a_failed_execution_is_rerun_under_a_new_name_with_evidence(engine):
+    tables, clients = engine
+    sfn = clients.client("stepfunctions")
+    record = requests.create_request(
+        clients.resource_table("requests"), RequestType.ERASURE, {"email": "a@example.com"}, Jurisdiction.GDPR
+    )
+    first = sfn.start_execution(
+        stateMachineArn=tables.state_machine_arn, name=record.request_id, input=json.dumps({"request_id": "x"})
+    )["executionArn"]
+    assert _finished(sfn, first)["status"] == "FAILED"
+    with pytest.raises(OperatorError, match="only failed or partially completed"):
+        redrive(tables, clients, request_id=record.request_id, operator="op")
+
+    clients.resource_table("requests").update_item(
+        Key={"request_id": record.request_id, "record": "request"},
+        UpdateExpression="SET #s = :s",
+        ExpressionAttributeNames={"#s": "status"},
+        ExpressionAttributeValues={":s": "failed"},
+    )
+    result = redrive(tables, clients, request_id=record.request_id, operator="op")
+
+    assert result.method == "rerun" and result.execution_arn.endswith(f":{record.request_id}--rerun-1")
+    rerun = _finished(sfn, result.execution_arn)
+    assert json.loads(rerun["input"]) == {"request_id": record.request_id}
+    body = json.loads(clients.client("s3").get_object(Bucket="audit", Key=result.evidence_key)["Body"].read())
+    assert body["action"] == "redriven" and body["previous_execution"] == record.request_id
+    assert body["previous_status"] == "failed" and body["operator"] == "op"
+
+    second = redrive(tables, clients, request_id=record.request_id, operator="op")
+    assert second.execution_arn.endswith("--rerun-2")  # numbered after the latest
