@@ -164,9 +164,12 @@ def extend_deadline(
     due date read here (a concurrent extension loses).
     """
     now = now or datetime.now(UTC)
-    reason = reason.strip()
-    if not reason:
-        raise ExtensionRefused("an extension needs a reason (it is written to the evidence and the email)")
+    from .operator import OperatorError, evidence_text
+
+    try:
+        reason, operator = evidence_text(reason, "the reason"), evidence_text(operator, "the operator name")
+    except OperatorError as exc:
+        raise ExtensionRefused(str(exc)) from None
     item = table.get_item(Key={"request_id": request_id, "record": RECORD}, ConsistentRead=True).get("Item")
     if item is None:
         raise RequestNotFound(f"request {request_id} does not exist")

@@ -31,6 +31,19 @@ class OperatorError(ValueError):
     """An operator action that cannot be done as asked; the message says why."""
 
 
+def evidence_text(value: str, what: str) -> str:
+    """Free text an operator types that goes into evidence: non-empty and without an email address.
+
+    The audit bucket cannot be erased, so an address typed into a reason would stay there for years.
+    """
+    value = value.strip()
+    if not value:
+        raise OperatorError(f"{what} is required (it goes into the evidence)")
+    if "@" in value:
+        raise OperatorError(f"{what} must not contain an email address or other personal data (it goes into evidence)")
+    return value
+
+
 @dataclass(frozen=True)
 class Tables:
     """Where the engine keeps its state (from the stack outputs)."""
@@ -58,9 +71,8 @@ def file_on_behalf(
     """File a request for someone whose identity the operator checked another way (a letter, a call, a
     child's data found without consent): created verified, the reason in the evidence, its workflow started.
     """
-    reason = reason.strip()
-    if not reason:
-        raise OperatorError("a request filed by an operator needs a reason (it goes into the evidence)")
+    reason = evidence_text(reason, "the reason")
+    operator = evidence_text(operator, "the operator name")
     now = now or datetime.now(UTC)
     identifier = datamap.subject_identifier
     subject = subject_hmac(clients.client("kms"), tables.hmac_key, identifier, submission.email)
@@ -134,6 +146,8 @@ def place_hold(
     now: datetime | None = None,
 ) -> holds.Hold:
     """Resolve the subject through the data map and hold their records (one store, one category, or all)."""
+    reason = evidence_text(reason, "the reason")
+    operator = evidence_text(operator, "the operator name")
     if store is not None and category is not None:
         raise OperatorError("a hold covers one store or one category, not both")
     if store is not None and store not in datamap.stores:
@@ -169,6 +183,7 @@ def place_hold(
 def release_hold(
     tables: Tables, clients: Any, *, subject: str, hold_id: str, operator: str, now: datetime | None = None
 ) -> holds.Hold:
+    operator = evidence_text(operator, "the operator name")
     hold = holds.release_hold(
         clients.resource_table(tables.holds_table), subject, hold_id, released_by=operator, now=now
     )
@@ -205,6 +220,7 @@ def redrive(tables: Tables, clients: Any, *, request_id: str, operator: str, now
     """Run a failed or partially completed request again: RedriveExecution where Step Functions offers it,
     otherwise a new execution ``<request_id>--rerun-<n>`` of the same request (every task is idempotent).
     """
+    operator = evidence_text(operator, "the operator name")
     table = clients.resource_table(tables.requests_table)
     record = requests.get_request(table, request_id)
     if record.status not in REDRIVABLE:

@@ -51,7 +51,9 @@ def test_holds_refuse_unknown_stores_and_categories(fresh_subject, dsr):
                                           expect=1).output  # fmt: skip
     assert "unknown category" in dsr("holds", "place", "--email", email, "--reason", "x", "--category", "pets",
                                      expect=1).output  # fmt: skip
-    assert "needs a reason" in dsr("holds", "place", "--email", email, "--reason", " ", expect=1).output
+    assert "the reason is required" in dsr("holds", "place", "--email", email, "--reason", " ", expect=1).output
+    typed_address = dsr("holds", "place", "--email", email, "--reason", f"asked by {email}", expect=1).output
+    assert "must not contain an email address" in typed_address
 
 
 def test_a_hold_blocks_erasure_of_the_held_store_until_released_and_redriven(local_cloud, fresh_subject, dsr):

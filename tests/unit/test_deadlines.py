@@ -61,3 +61,13 @@ def test_summary_sets_unverified_requests_apart():
     assert [r.request_id for r in summary.overdue] == ["req-late"]
     assert [r.request_id for r in summary.at_risk] == ["req-soon"]
     assert [r.request_id for r in summary.not_counted] == ["req-unverified"]
+
+
+def test_text_typed_into_evidence_refuses_addresses_and_blanks():
+    from functions.privacy.operator import OperatorError, evidence_text
+
+    assert evidence_text("  Litigation L-42 ", "the reason") == "Litigation L-42"
+    with pytest.raises(OperatorError, match="must not contain an email address"):
+        evidence_text("call from jane@example.com", "the reason")
+    with pytest.raises(OperatorError, match="the operator name is required"):
+        evidence_text(" ", "the operator name")
