@@ -23,6 +23,8 @@ class Settings(BaseModel):
     DATAMAP_FILE: str = "datamap.json"
     EXPORT_BUCKET: str = ""
     HOLDS_TABLE: str = ""
+    # Retention functions only: key batches and cursors (identifiers), KMS-encrypted, expire in a day.
+    RETENTION_WORK_BUCKET: str = ""
     # Intake and verification only (other functions do not get them):
     STATE_MACHINE_ARN: str = ""
     IDEMPOTENCY_TABLE: str = ""
