@@ -13,6 +13,7 @@ from .audit import AuditBucket
 from .config import DeployConfig
 from .datastore_access import resolution_statements, store_statements
 from .functions import PrivacyFunctions
+from .retention import RetentionEngine
 from .storage import PrivacyStorage
 from .workflows import RequestWorkflow
 
@@ -101,6 +102,19 @@ class PrivacyStack(Stack):
             throttle_burst=config.api_throttle_burst,
             requests_per_ip=config.api_requests_per_ip,
         )
+        retention = RetentionEngine(
+            self,
+            "Retention",
+            config=config,
+            datamap=datamap,
+            functions=functions,
+            key=storage.key,
+            hmac_key=storage.hmac_key,
+            holds_table=storage.holds_table,
+            audit_bucket=audit.bucket,
+            access_logs=storage.access_logs,
+        )
+        self.retention = retention
         self.state_machine = workflow.state_machine
         self.audit_bucket = audit.bucket
         self.requests_table = storage.requests_table
@@ -115,6 +129,8 @@ class PrivacyStack(Stack):
             "ExportBucketName": storage.export_bucket.bucket_name,
             "HmacKeyArn": storage.hmac_key.key_arn,
             "HoldsTableName": storage.holds_table.table_name,
+            "RetentionStateMachineArn": retention.state_machine.state_machine_arn,
+            "RetentionWorkBucketName": retention.work_bucket.bucket_name,
         }.items():
             CfnOutput(self, name, value=value)
 

@@ -25,6 +25,7 @@ class Settings(BaseModel):
     HOLDS_TABLE: str = ""
     # Retention functions only: key batches and cursors (identifiers), KMS-encrypted, expire in a day.
     RETENTION_WORK_BUCKET: str = ""
+    RETENTION_SEGMENTS: int = 4
     # Intake and verification only (other functions do not get them):
     STATE_MACHINE_ARN: str = ""
     IDEMPOTENCY_TABLE: str = ""
