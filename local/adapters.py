@@ -76,6 +76,7 @@ def install(state_dir: Path) -> None:
         write_sent_email_to_outbox()
         serve_ses_suppression_list()
         serve_ses_import_jobs()
+        fail_distributed_maps_past_their_tolerance()
         create_state_machines_where_they_execute()
         name_unnamed_executions()
         apply_s3_bucket_properties()
@@ -653,6 +654,49 @@ def serve_ses_import_jobs() -> None:
             _installed.cleanups.append(lambda path=path: urls.url_paths.pop(path, None))
     _patch(SESV2Response, "create_import_job", sesv2_create_import_job)
     _patch(SESV2Response, "get_import_job", sesv2_get_import_job)
+
+
+def fail_distributed_maps_past_their_tolerance() -> None:
+    """Gap: moto counts a Distributed Map's failed items but still lets the map run succeed. On AWS the run fails
+    (States.ExceedToleratedFailureThreshold) once failures pass ToleratedFailureCount/Percentage, both 0 by default,
+    and the Map state's Catch runs: retention relies on that to report a store whose batch deletes failed.
+    """
+    from moto.stepfunctions.parser.api import HistoryEventType, MapRunFailedEventDetails
+    from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
+        FailureEvent,
+        FailureEventException,
+    )
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import StatesErrorName
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import (
+        StatesErrorNameType,
+    )
+    from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration import (
+        distributed_iteration_component as component,
+    )
+    from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
+
+    original = component.DistributedIterationComponent._map_run
+
+    def _map_run(self: Any, env: Any, eval_input: Any) -> None:
+        original(self, env, eval_input)
+        counter = eval_input.map_run_record.item_counter
+        failed, total = counter.failed.get() + counter.timed_out.get(), counter.total.get()
+        percentage = 100.0 * failed / total if total else 0.0
+        if failed > eval_input.tolerated_failure_count and percentage > eval_input.tolerated_failure_percentage:
+            error = StatesErrorName(typ=StatesErrorNameType.StatesExceedToleratedFailureThreshold)
+            cause = f"{failed} of {total} items failed, more than the map run tolerates"
+            raise FailureEventException(
+                FailureEvent(
+                    env=env,
+                    error_name=error,
+                    event_type=HistoryEventType.MapRunFailed,
+                    event_details=EventDetails(
+                        mapRunFailedEventDetails=MapRunFailedEventDetails(error=error.error_name, cause=cause)
+                    ),
+                )
+            )
+
+    _patch(component.DistributedIterationComponent, "_map_run", _map_run)
 
 
 # --------------------------------------------------------------------------------------------------
