@@ -36,6 +36,12 @@ class DeployConfig(BaseModel):
     api_requests_per_ip: int = Field(default=100, ge=0, le=2_000_000_000)
     # First retry delay of workflow tasks; the local cloud runs waits in real time, so it lowers this.
     retry_interval_seconds: int = Field(default=2, ge=1, le=60)
+    # Retention: when the schedule starts a run (EventBridge Scheduler expression and IANA time zone),
+    # how many parallel scan segments per table and how many S3 key batches are deleted at once.
+    retention_schedule: str = Field(default="cron(0 3 * * ? *)", pattern=r"^(cron|rate|at)\(.+\)$")
+    retention_time_zone: str = "UTC"
+    retention_segments: int = Field(default=4, ge=1, le=1000)
+    retention_batch_concurrency: int = Field(default=20, ge=1, le=10000)
 
     @property
     def verification_timeout(self) -> int:
@@ -70,6 +76,8 @@ class DeployConfig(BaseModel):
             "api_throttle_rate",
             "api_throttle_burst",
             "api_requests_per_ip",
+            "retention_segments",
+            "retention_batch_concurrency",
         ):
             if isinstance(values.get(number), str):
                 values[number] = int(str(values[number]))

@@ -51,6 +51,15 @@ class PrivacyFunctions(Construct):
             "RejectUnverified", "reject_unverified", "Records a request whose requester never verified"
         )
         self.deadline_check = self._function("DeadlineCheck", "deadline_check", "Counts requests at risk or overdue")
+        # Retention (infra/retention.py wires them): scans and listings resume from saved cursors near 15 minutes.
+        long = Duration.minutes(15)
+        self.retention_plan = self._function("RetentionPlan", "retention_plan", "Plans a retention run per store")
+        self.retention_segment = self._function("RetentionSegment", "retention_segment", "Expires a scan segment", long)
+        self.retention_objects = self._function("RetentionObjects", "retention_objects", "Lists key batches", long)
+        self.retention_batch = self._function("RetentionBatch", "retention_batch", "Deletes one key batch")
+        self.retention_contacts = self._function("RetentionContacts", "retention_contacts", "Removes contacts", long)
+        self.retention_record = self._function("RetentionRecord", "retention_record", "Records store evidence")
+        self.retention_summary = self._function("RetentionSummary", "retention_summary", "Records a run summary")
 
     def _function(
         self, construct_id: str, module: str, description: str, timeout: Duration = Duration.minutes(1)

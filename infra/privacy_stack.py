@@ -15,6 +15,7 @@ from .datastore_access import resolution_statements, store_statements
 from .deadlines import DeadlineCheck
 from .events import DownstreamEvents
 from .functions import PrivacyFunctions
+from .retention import RetentionEngine
 from .storage import PrivacyStorage
 from .workflows import RequestWorkflow
 
@@ -112,6 +113,19 @@ class PrivacyStack(Stack):
         DeadlineCheck(
             self, "Deadlines", function=functions.deadline_check, requests_table=storage.requests_table, key=storage.key
         )
+        retention = RetentionEngine(
+            self,
+            "Retention",
+            config=config,
+            datamap=datamap,
+            functions=functions,
+            key=storage.key,
+            hmac_key=storage.hmac_key,
+            holds_table=storage.holds_table,
+            audit_bucket=audit.bucket,
+            access_logs=storage.access_logs,
+        )
+        self.retention = retention
         self.state_machine = workflow.state_machine
         self.audit_bucket = audit.bucket
         self.requests_table = storage.requests_table
@@ -129,6 +143,8 @@ class PrivacyStack(Stack):
             "HoldsTableName": storage.holds_table.table_name,
             "SenderEmail": config.sender_email,
             "EventBusName": downstream.bus.event_bus_name,
+            "RetentionStateMachineArn": retention.state_machine.state_machine_arn,
+            "RetentionWorkBucketName": retention.work_bucket.bucket_name,
         }.items():
             CfnOutput(self, name, value=value)
 

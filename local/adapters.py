@@ -75,6 +75,8 @@ def install(state_dir: Path) -> None:
         run_lambdas_in_process()
         write_sent_email_to_outbox()
         serve_ses_suppression_list()
+        serve_ses_import_jobs()
+        fail_distributed_maps_past_their_tolerance()
         create_state_machines_where_they_execute()
         name_unnamed_executions()
         apply_s3_bucket_properties()
@@ -568,6 +570,134 @@ def _timestamp(value: str | None) -> datetime | None:
     except ValueError:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
         return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+# --------------------------------------------------------------------------------------------------
+# c2. SESv2 contact import jobs: moto has no CreateImportJob/GetImportJob (retention removes contacts in bulk).
+# --------------------------------------------------------------------------------------------------
+
+_import_lock = threading.Lock()
+
+
+def _import_jobs(backend: Any) -> dict[str, dict[str, Any]]:
+    # Kept on moto's SESv2 backend so moto's reset clears them. Callers hold _import_lock.
+    return vars(backend).setdefault("local_import_jobs", {})
+
+
+def _import_rows(account_id: str, s3_url: str, data_format: str) -> list[str]:
+    """Email addresses listed in an import data source (CSV with an emailAddress column, or JSON lines)."""
+    import csv
+
+    from moto.s3.models import s3_backends
+
+    bucket, _, key = s3_url.removeprefix("s3://").partition("/")
+    body = s3_backends[account_id]["aws"].get_object(bucket, key).value.decode()
+    if data_format == "JSON":
+        return [json.loads(line)["emailAddress"] for line in body.splitlines() if line.strip()]
+    return [row["emailAddress"] for row in csv.DictReader(io.StringIO(body)) if row.get("emailAddress")]
+
+
+def sesv2_create_import_job(self: Any) -> Any:
+    """Runs the job at once: a DELETE import removes each listed address from the destination contact list."""
+    from moto.core.exceptions import JsonRESTError
+    from moto.core.responses import ActionResult
+
+    params = json.loads(self.body or "{}")
+    destination = params.get("ImportDestination", {}).get("ContactListDestination")
+    source = params.get("ImportDataSource", {})
+    if not destination or destination.get("ContactListImportAction") != "DELETE":
+        raise JsonRESTError("BadRequestException", "the local cloud runs contact-list DELETE import jobs only")
+    contact_list = self.sesv2_backend.get_contact_list(destination["ContactListName"])
+    rows = _import_rows(self.current_account, source["S3Url"], source.get("DataFormat", "CSV"))
+    processed = failed = 0
+    for address in rows:
+        try:
+            contact_list.delete_contact(address)
+            processed += 1
+        except Exception:  # noqa: BLE001 (SES counts a row it cannot apply as failed, it does not stop)
+            failed += 1
+    job_id = str(uuid.uuid4())
+    now = datetime.now(UTC)
+    with _import_lock:
+        _import_jobs(self.sesv2_backend)[job_id] = {
+            "JobId": job_id,
+            "ImportDestination": params["ImportDestination"],
+            "ImportDataSource": source,
+            "JobStatus": "COMPLETED",
+            "CreatedTimestamp": now,
+            "CompletedTimestamp": now,
+            "ProcessedRecordsCount": processed,
+            "FailedRecordsCount": failed,
+        }
+    return ActionResult({"JobId": job_id})
+
+
+def sesv2_get_import_job(self: Any) -> Any:
+    from moto.core.responses import ActionResult
+    from moto.ses.exceptions import NotFoundException
+
+    job_id = self.path.rstrip("/").rsplit("/", 1)[-1]
+    with _import_lock:
+        job = _import_jobs(self.sesv2_backend).get(job_id)
+    if job is None:
+        raise NotFoundException(f"Import job {job_id} does not exist.")
+    return ActionResult(dict(job))
+
+
+def serve_ses_import_jobs() -> None:
+    """Gap: moto implements neither CreateImportJob nor GetImportJob; serve DELETE imports against moto's lists."""
+    from moto.sesv2 import urls
+    from moto.sesv2.responses import SESV2Response
+
+    for path in ("{0}/v2/email/import-jobs$", "{0}/v2/email/import-jobs/(?P<JobId>[^/]+)$"):
+        if path not in urls.url_paths:
+            urls.url_paths[path] = SESV2Response.dispatch
+            _installed.cleanups.append(lambda path=path: urls.url_paths.pop(path, None))
+    _patch(SESV2Response, "create_import_job", sesv2_create_import_job)
+    _patch(SESV2Response, "get_import_job", sesv2_get_import_job)
+
+
+def fail_distributed_maps_past_their_tolerance() -> None:
+    """Gap: moto counts a Distributed Map's failed items but still lets the map run succeed. On AWS the run fails
+    (States.ExceedToleratedFailureThreshold) once failures pass ToleratedFailureCount/Percentage, both 0 by default,
+    and the Map state's Catch runs: retention relies on that to report a store whose batch deletes failed.
+    """
+    from moto.stepfunctions.parser.api import HistoryEventType, MapRunFailedEventDetails
+    from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
+        FailureEvent,
+        FailureEventException,
+    )
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import StatesErrorName
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import (
+        StatesErrorNameType,
+    )
+    from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration import (
+        distributed_iteration_component as component,
+    )
+    from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
+
+    original = component.DistributedIterationComponent._map_run
+
+    def _map_run(self: Any, env: Any, eval_input: Any) -> None:
+        original(self, env, eval_input)
+        counter = eval_input.map_run_record.item_counter
+        failed, total = counter.failed.get() + counter.timed_out.get(), counter.total.get()
+        percentage = 100.0 * failed / total if total else 0.0
+        if failed > eval_input.tolerated_failure_count and percentage > eval_input.tolerated_failure_percentage:
+            error = StatesErrorName(typ=StatesErrorNameType.StatesExceedToleratedFailureThreshold)
+            cause = f"{failed} of {total} items failed, more than the map run tolerates"
+            raise FailureEventException(
+                FailureEvent(
+                    env=env,
+                    error_name=error,
+                    event_type=HistoryEventType.MapRunFailed,
+                    event_details=EventDetails(
+                        mapRunFailedEventDetails=MapRunFailedEventDetails(error=error.error_name, cause=cause)
+                    ),
+                )
+            )
+
+    _patch(component.DistributedIterationComponent, "_map_run", _map_run)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -26,6 +26,9 @@ class Settings(BaseModel):
     # Completion: the EventBridge bus downstream recipients listen on, and how long an export link lives.
     EVENT_BUS_NAME: str = ""
     EXPORT_LINK_SECONDS: int = 7 * 24 * 3600
+    # Retention functions only: key batches and cursors (identifiers), KMS-encrypted, expire in a day.
+    RETENTION_WORK_BUCKET: str = ""
+    RETENTION_SEGMENTS: int = 4
     # Intake and verification only (other functions do not get them):
     STATE_MACHINE_ARN: str = ""
     IDEMPOTENCY_TABLE: str = ""

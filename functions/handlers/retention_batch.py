@@ -1,0 +1,23 @@
+"""DeleteObjectBatch: one DeleteObjects call for one key batch (a Distributed Map item)."""
+
+from aws_lambda_powertools.utilities.parser import BaseModel, event_parser
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from functions.privacy.aws import default_clients
+from functions.privacy.observability import logger, tracer
+from functions.privacy.retention.service import delete_object_batch
+from functions.privacy.settings import Settings
+
+
+class BatchInput(BaseModel):
+    store: str
+    work_bucket: str
+    batch: str
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@event_parser(model=BatchInput)
+def handler(event: BatchInput, context: LambdaContext) -> dict:
+    deleted = delete_object_batch(event.model_dump(), Settings.load(), default_clients())
+    return {"deleted": deleted}

@@ -1,0 +1,16 @@
+"""ExpireContacts: remove contacts past the cut-off from the SES contact list with one import job."""
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from functions.privacy.aws import default_clients
+from functions.privacy.observability import logger, tracer
+from functions.privacy.retention.service import expire_contacts
+from functions.privacy.settings import Settings
+
+
+@logger.inject_lambda_context(correlation_id_path="run_id")
+@tracer.capture_lambda_handler
+def handler(event: dict, context: LambdaContext) -> dict:
+    counts = expire_contacts(event, Settings.load(), default_clients())
+    logger.info("contacts expired", extra={"store": event["store"], "expired": counts["expired"]})
+    return counts

@@ -1,0 +1,22 @@
+"""PlanRetentionRun: the run id and each store's cut-offs, from the data map."""
+
+from aws_lambda_powertools.utilities.parser import event_parser
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from functions.privacy.observability import logger, tracer
+from functions.privacy.retention.runs import RetentionRunInput
+from functions.privacy.retention.service import start_run
+from functions.privacy.settings import Settings
+
+
+class PlanInput(RetentionRunInput):
+    execution: str
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@event_parser(model=PlanInput)
+def handler(event: PlanInput, context: LambdaContext) -> dict:
+    plan = start_run(RetentionRunInput(as_of=event.as_of, dry_run=event.dry_run), event.execution, Settings.load())
+    logger.info("retention run planned", extra={"run_id": plan["run_id"], "stores": len(plan["stores"])})
+    return plan

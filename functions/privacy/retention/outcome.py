@@ -1,0 +1,99 @@
+"""Retention evidence: one record per store that completed, and one summary per run.
+
+Records hold counts and the keyed digest of expired keys, never keys. They are written once by key
+(evidence.write_record), so a replay of a run finds the first run's records and leaves them as they
+are. A store that failed gets no record at its key (so a rerun after the fix can still record the
+store's outcome); the failure is named in the run's summary instead. A run that ended
+partially_completed writes its summary under attempts/<execution>.json, keeping summary.json for the
+run that completes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .. import evidence
+from ..datamap import DataMap
+from .counts import Counts
+
+COUNT_FIELDS = ("scanned", "expired", "skipped_held", "skipped_retained", "failed")
+
+
+def summary_key(run_id: str, execution: str, completed: bool) -> str:
+    return f"retention/{run_id}/summary.json" if completed else f"retention/{run_id}/attempts/{execution}.json"
+
+
+def record_store(
+    s3: Any, audit_bucket: str, datamap: DataMap, plan: dict[str, Any], store_name: str, units: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """Add up a store's units (segments, rounds, one job), write its evidence, return its summary entry."""
+    counts = Counts.total(units)
+    store = datamap.stores[store_name]
+    key = evidence.retention_record_key(plan["run_id"], store_name)
+    record, sha = evidence.write_record(
+        s3,
+        audit_bucket,
+        key,
+        {
+            "kind": "retention_run",
+            "run_id": plan["run_id"],
+            "as_of": plan["as_of"],
+            "dry_run": plan["dry_run"],
+            "store": store_name,
+            "store_kind": store.kind.value,
+            "categories": list(store.categories),
+            "expire_before": plan["expire_before"],
+            "erasure_mode": store.erasure.mode,
+            "counts": {f: getattr(counts, f) for f in COUNT_FIELDS},
+            "expired_keys_digest": counts.expired_keys_digest,
+            "execution": plan["execution"],
+        },
+    )
+    return {
+        "store": store_name,
+        "status": "succeeded",
+        **{f: getattr(counts, f) for f in COUNT_FIELDS},
+        "evidence_key": key,
+        "evidence_sha256": sha,
+        # This execution's own execution name may differ from the recorded one on a replay.
+        "evidence_execution": record.get("execution"),
+    }
+
+
+def failed_store(store_name: str, error: str) -> dict[str, Any]:
+    return {"store": store_name, "status": "failed", **dict.fromkeys(COUNT_FIELDS, 0), "error": error}
+
+
+def summarize_run(s3: Any, audit_bucket: str, plan: dict[str, Any], stores: list[dict[str, Any]]) -> dict[str, Any]:
+    """The execution's output, and the run's summary evidence record."""
+    completed = all(s["status"] == "succeeded" for s in stores)
+    output_stores = [
+        {"store": s["store"], "status": s["status"], **{f: s.get(f, 0) for f in COUNT_FIELDS}}
+        | ({"error": s["error"]} if s.get("error") else {})
+        for s in stores
+    ]
+    key = summary_key(plan["run_id"], plan["execution"], completed)
+    _, sha = evidence.write_record(
+        s3,
+        audit_bucket,
+        key,
+        {
+            "kind": "retention_summary",
+            "run_id": plan["run_id"],
+            "as_of": plan["as_of"],
+            "dry_run": plan["dry_run"],
+            "execution": plan["execution"],
+            "status": "completed" if completed else "partially_completed",
+            "stores": output_stores,
+            "store_records": {s["store"]: s["evidence_sha256"] for s in stores if s.get("evidence_sha256")},
+        },
+    )
+    return {
+        "run_id": plan["run_id"],
+        "as_of": plan["as_of"],
+        "dry_run": plan["dry_run"],
+        "status": "completed" if completed else "partially_completed",
+        "stores": output_stores,
+        "evidence_key": key,
+        "evidence_sha256": sha,
+    }

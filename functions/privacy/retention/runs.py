@@ -1,0 +1,112 @@
+"""Planning a retention run: its id, and each store's cut-off dates from the data map's categories."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pydantic import BaseModel, field_validator
+
+from ..datamap import DataMap, Store, StoreKind
+
+TIMESTAMP = "%Y-%m-%dT%H:%M:%SZ"
+# Parallel scan segments per table. 16 keeps a 100M-item table within Lambda's 15 minutes per
+# invocation round (see docs/scale.md); segments resume from a saved cursor when they run out of time.
+DEFAULT_SEGMENTS = 4
+
+
+class RetentionRunInput(BaseModel):
+    """The execution input: ``{"as_of": "2031-01-01T00:00:00Z", "dry_run": false}``."""
+
+    as_of: str
+    dry_run: bool = False
+
+    @field_validator("as_of")
+    @classmethod
+    def _utc(cls, value: str) -> str:
+        return format_ts(parse_ts(value))
+
+
+def parse_ts(value: str) -> datetime:
+    """An ISO 8601 timestamp, made timezone-aware (UTC) and truncated to whole seconds."""
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"as_of {value!r} is not an ISO 8601 timestamp like 2031-01-01T00:00:00Z") from None
+    if moment.tzinfo is None:
+        raise ValueError(f"as_of {value!r} needs a time zone (Z for UTC)")
+    return moment.astimezone(UTC).replace(microsecond=0)
+
+
+def format_ts(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime(TIMESTAMP)
+
+
+def run_id(as_of: str, dry_run: bool) -> str:
+    """Derived from as_of and dry_run only, so a replay of the same as_of is the same run."""
+    return f"{parse_ts(as_of):%Y%m%dT%H%M%SZ}-{'dry-run' if dry_run else 'expire'}"
+
+
+@dataclass(frozen=True)
+class StoreCutoffs:
+    """When a store's records expire.
+
+    ``expire_before``: records whose timestamp is at or before it have outlived the store's longest
+    category period (they expire unless held). ``purpose_before``: at or before it, the purpose of
+    every category that is *not* legally retained has ended; records between the two are kept only
+    because a legally retained category's period has not ended (counted as skipped_retained).
+    """
+
+    expire_before: str
+    purpose_before: str
+    period_days: int
+
+
+def store_cutoffs(datamap: DataMap, store: Store, as_of: str) -> StoreCutoffs:
+    moment = parse_ts(as_of)
+    categories = [datamap.categories[c] for c in store.categories]
+    period = max(c.retention_days() for c in categories)
+    purpose_days = [c.retention_days() for c in categories if not c.legally_retained]
+    purpose = max(purpose_days) if purpose_days else period
+    return StoreCutoffs(
+        expire_before=format_ts(moment - timedelta(days=period)),
+        purpose_before=format_ts(moment - timedelta(days=min(purpose, period))),
+        period_days=period,
+    )
+
+
+def retention_applies(store: Store) -> bool:
+    """Stores retention can act on: tables with a retention timestamp, buckets, contact lists."""
+    if store.kind is StoreKind.DYNAMODB:
+        return store.retention_timestamp is not None
+    return store.kind in {StoreKind.S3, StoreKind.SES_CONTACT_LIST}
+
+
+def plan_run(
+    datamap: DataMap, run: RetentionRunInput, *, execution: str, work_bucket: str, segments: int = DEFAULT_SEGMENTS
+) -> dict[str, Any]:
+    """One entry per store retention applies to; names, kinds and cut-offs only (no personal data)."""
+    stores = []
+    for name, store in datamap.stores.items():
+        if not retention_applies(store):
+            continue
+        cutoffs = store_cutoffs(datamap, store, run.as_of)
+        entry: dict[str, Any] = {
+            "store": name,
+            "kind": store.kind.value,
+            "expire_before": cutoffs.expire_before,
+            "purpose_before": cutoffs.purpose_before,
+        }
+        if store.kind is StoreKind.DYNAMODB:
+            entry["segments"] = list(range(segments))
+            entry["total_segments"] = segments
+        stores.append(entry)
+    return {
+        "run_id": run_id(run.as_of, run.dry_run),
+        "as_of": run.as_of,
+        "dry_run": run.dry_run,
+        "execution": execution,
+        "work_bucket": work_bucket,
+        "stores": stores,
+    }

@@ -1,0 +1,133 @@
+"""S3 retention: list every version, write key batches of up to 1,000 to the work bucket, delete per batch.
+
+A planning round lists the bucket under the data map's key prefix (ListObjectVersions, paginated) and
+writes each batch of expired versions as one JSON object plus a manifest listing the batch objects.
+The workflow's Distributed Map reads the manifest (ItemReader) and deletes one batch per item with
+one DeleteObjects call. Batches are made here because the local interpreter rejects ItemBatcher; on
+AWS this works the same. A round stops after ``max_batches`` or when Lambda time runs short and
+saves its listing cursor (a key name: personal data) in the work bucket for the next round.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from ..connectors.base import KeyDigester, StoreError, canonical_json
+from ..connectors.errors import THROTTLE_CODES, mapped_errors, store_error
+from ..connectors.s3 import DELETE_OBJECTS_LIMIT
+from ..datamap import DataMap
+from . import digest, work
+from .counts import Counts
+from .runs import TIMESTAMP
+
+TIME_MARGIN_SECONDS = 120.0
+# Keeps the Distributed Map's aggregated child output (an empty object per batch) far below 256 KiB.
+MAX_BATCHES_PER_ROUND = 2000
+
+
+def key_prefix(datamap: DataMap, store_name: str) -> str:
+    """The fixed part of the store's key template (users/ for users/{customer_id}/): IAM stops there too."""
+    template = datamap.stores[store_name].lookup.key_template or ""
+    return template.split("{", 1)[0]
+
+
+def _ts(value: datetime) -> str:
+    return value.astimezone(UTC).strftime(TIMESTAMP)
+
+
+def plan_round(
+    *,
+    datamap: DataMap,
+    store_name: str,
+    plan: dict[str, Any],
+    round_number: int,
+    cursor_key: str | None,
+    held_prefixes: Iterable[str],
+    client: Any,
+    s3: Any,
+    key_hmac: KeyDigester,
+    time_left: Callable[[], float] = lambda: 900.0,
+    max_batches: int = MAX_BATCHES_PER_ROUND,
+    page_size: int = 1000,
+) -> dict[str, Any]:
+    """List the next part of the bucket and write its key batches; returns counts, manifest key and cursor."""
+    store = datamap.stores[store_name]
+    held = tuple(held_prefixes)
+    base = work.prefix(plan["run_id"], plan["execution"], store_name)
+    params: dict[str, Any] = {"Bucket": store.resource, "Prefix": key_prefix(datamap, store_name), "MaxKeys": page_size}
+    if cursor_key:
+        params.update(work.get_json(s3, plan["work_bucket"], cursor_key))
+    counts = Counts()
+    batches: list[str] = []
+    batch: list[dict[str, str]] = []
+    digests: list[str] = []
+
+    def flush() -> None:
+        if not batch:
+            return
+        key = f"{base}round-{round_number:05d}/batch-{len(batches):05d}.json"
+        if not plan["dry_run"]:
+            work.put_json(s3, plan["work_bucket"], key, {"bucket": store.resource, "objects": batch})
+            batches.append(key)
+        batch.clear()
+
+    next_cursor: dict[str, str] | None = None
+    while True:
+        with mapped_errors(store_name, store.resource, "ListObjectVersions"):
+            page = client.list_object_versions(**params)
+        for entry in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]:
+            counts.scanned += 1
+            if _ts(entry["LastModified"]) > plan["expire_before"]:
+                continue
+            if entry["Key"].startswith(held):
+                counts.skipped_held += 1
+                continue
+            version = {"Key": entry["Key"], "VersionId": entry["VersionId"]}
+            counts.expired += 1
+            digests.append(key_hmac(canonical_json({"key": version["Key"], "version_id": version["VersionId"]})))
+            batch.append(version)
+            if len(batch) == DELETE_OBJECTS_LIMIT:
+                flush()
+        if not page.get("IsTruncated"):
+            break
+        params["KeyMarker"] = page["NextKeyMarker"]
+        params["VersionIdMarker"] = page.get("NextVersionIdMarker", "")
+        if len(batches) >= max_batches or time_left() < TIME_MARGIN_SECONDS:
+            next_cursor = {"KeyMarker": params["KeyMarker"], "VersionIdMarker": params["VersionIdMarker"]}
+            break
+    flush()
+    counts.expired_keys_digest = digest.add(counts.expired_keys_digest, digests)
+    manifest_key = f"{base}round-{round_number:05d}/manifest.json"
+    work.put_json(s3, plan["work_bucket"], manifest_key, [{"batch": k} for k in batches])
+    saved_cursor = None
+    if next_cursor is not None:
+        saved_cursor = f"{base}round-{round_number:05d}/cursor.json"
+        work.put_json(s3, plan["work_bucket"], saved_cursor, next_cursor)
+    return {
+        "counts": counts.model_dump(),
+        "manifest_key": manifest_key,
+        "batches": len(batches),
+        "cursor_key": saved_cursor,
+        "more": saved_cursor is not None,
+    }
+
+
+def delete_batch(*, store_name: str, work_bucket: str, batch_key: str, client: Any, s3: Any) -> int:
+    """Delete one key batch with one DeleteObjects call (every listed version); returns how many."""
+    batch = work.get_json(s3, work_bucket, batch_key)
+    objects = batch["objects"]
+    if len(objects) > DELETE_OBJECTS_LIMIT:
+        raise StoreError(f"store {store_name}: batch of {len(objects)} exceeds DeleteObjects' 1,000 keys")
+    with mapped_errors(store_name, batch["bucket"], "DeleteObjects"):
+        response = client.delete_objects(Bucket=batch["bucket"], Delete={"Objects": objects, "Quiet": True})
+    errors = Counter(str(e.get("Code", "Unknown")) for e in response.get("Errors", []))
+    if errors:
+        # Name the worst code (throttling first, so the workflow retries the batch); never the keys.
+        code = next((c for c in errors if c in THROTTLE_CODES), errors.most_common(1)[0][0])
+        raise store_error(
+            store_name, batch["bucket"], f"DeleteObjects ({sum(errors.values())} of {len(objects)})", code
+        )
+    return len(objects)

@@ -1,0 +1,119 @@
+"""The retention workflow's steps, wired to the function's settings and clients (handlers stay thin)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from ..aws import Clients
+from ..datamap import DataMap, StoreKind
+from ..holds import Hold, all_holds, held_prefixes, held_values
+from ..keys import DerivedKeys, masking_hasher
+from ..settings import Settings
+from . import dynamodb, outcome, s3, ses_contacts
+from .runs import RetentionRunInput, plan_run
+
+
+def _holds(settings: Settings, clients: Clients) -> list[Hold]:
+    if not settings.HOLDS_TABLE:
+        raise ValueError("HOLDS_TABLE is not set: retention must see legal holds before it deletes anything")
+    return all_holds(clients.resource_table(settings.HOLDS_TABLE))
+
+
+def key_hmac(settings: Settings, clients: Clients, run_id: str) -> Callable[[str], str]:
+    """Digests of expired record keys, scoped to the run (one GenerateMac per invocation, not per key)."""
+    return DerivedKeys(clients.client("kms"), settings.HMAC_KEY_ID, f"record-keys:retention:{run_id}").digest
+
+
+def _datamap(settings: Settings) -> DataMap:
+    return settings.datamap()
+
+
+def start_run(run: RetentionRunInput, execution: str, settings: Settings, segments: int | None = None) -> dict:
+    if not settings.RETENTION_WORK_BUCKET:
+        raise ValueError("RETENTION_WORK_BUCKET is not set")
+    kwargs = {"segments": segments} if segments else {}
+    return plan_run(_datamap(settings), run, execution=execution, work_bucket=settings.RETENTION_WORK_BUCKET, **kwargs)
+
+
+def expire_segment(
+    plan: dict[str, Any], settings: Settings, clients: Clients, time_left: Callable[[], float]
+) -> dict[str, Any]:
+    datamap, name = _datamap(settings), plan["store"]
+    counts, cursor = dynamodb.expire_segment(
+        datamap=datamap,
+        store_name=name,
+        plan=plan,
+        segment=int(plan["segment"]),
+        total_segments=int(plan["total_segments"]),
+        held=held_values(_holds(settings, clients), datamap, name),
+        client=clients.client("dynamodb"),
+        s3=clients.client("s3"),
+        key_hmac=key_hmac(settings, clients, plan["run_id"]),
+        keyed_hash=masking_hasher(clients.client("kms"), settings.HMAC_KEY_ID).digest,
+        cursor_key=plan.get("cursor_key"),
+        time_left=time_left,
+    )
+    carried = outcome.Counts.model_validate(plan["carry"]) if plan.get("carry") else outcome.Counts()
+    return {**plan, "carry": carried.merge(counts).model_dump(), "cursor_key": cursor, "more": cursor is not None}
+
+
+def plan_object_round(
+    plan: dict[str, Any], settings: Settings, clients: Clients, time_left: Callable[[], float]
+) -> dict[str, Any]:
+    datamap, name = _datamap(settings), plan["store"]
+    previous = plan.get("round") or {}
+    result = s3.plan_round(
+        datamap=datamap,
+        store_name=name,
+        plan=plan,
+        round_number=int(previous.get("number", -1)) + 1,
+        cursor_key=previous.get("cursor_key"),
+        held_prefixes=held_prefixes(_holds(settings, clients), datamap, name),
+        client=clients.client("s3"),
+        s3=clients.client("s3"),
+        key_hmac=key_hmac(settings, clients, plan["run_id"]),
+        time_left=time_left,
+    )
+    carried = outcome.Counts.model_validate(previous["counts"]) if previous.get("counts") else outcome.Counts()
+    total = carried.merge(outcome.Counts.model_validate(result["counts"]))
+    number = int(previous.get("number", -1)) + 1
+    return {**plan, "round": {**result, "number": number, "counts": total.model_dump()}}
+
+
+def delete_object_batch(event: dict[str, Any], settings: Settings, clients: Clients) -> int:
+    return s3.delete_batch(
+        store_name=event["store"],
+        work_bucket=event["work_bucket"],
+        batch_key=event["batch"],
+        client=clients.client("s3"),
+        s3=clients.client("s3"),
+    )
+
+
+def expire_contacts(plan: dict[str, Any], settings: Settings, clients: Clients) -> dict[str, Any]:
+    datamap, name = _datamap(settings), plan["store"]
+    counts = ses_contacts.expire_contacts(
+        datamap=datamap,
+        store_name=name,
+        plan=plan,
+        held=held_values(_holds(settings, clients), datamap, name),
+        client=clients.client("sesv2"),
+        s3=clients.client("s3"),
+        key_hmac=key_hmac(settings, clients, plan["run_id"]),
+    )
+    return counts.model_dump()
+
+
+def record_store(plan: dict[str, Any], units: list[dict[str, Any]], settings: Settings, clients: Clients) -> dict:
+    return outcome.record_store(
+        clients.client("s3"), settings.AUDIT_BUCKET, _datamap(settings), plan, plan["store"], units
+    )
+
+
+def summarize(plan: dict[str, Any], stores: list[dict[str, Any]], settings: Settings, clients: Clients) -> dict:
+    return outcome.summarize_run(clients.client("s3"), settings.AUDIT_BUCKET, plan, stores)
+
+
+def store_kind(settings: Settings, store: str) -> StoreKind:
+    return _datamap(settings).stores[store].kind

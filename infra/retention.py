@@ -1,0 +1,245 @@
+"""Scheduled retention: the work bucket, the retention state machine, its grants and its daily schedule.
+
+The state machine is loaded inline from statemachines/retention.asl.json. Functions are granted only
+the data map's stores; the schedule passes its own scheduled time as ``as_of`` so any run can be
+replayed exactly.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack, TimeZone
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_scheduler as scheduler
+from aws_cdk import aws_scheduler_targets as targets
+from aws_cdk import aws_stepfunctions as sfn
+from constructs import Construct
+
+from functions.privacy.datamap import DataMap, StoreKind
+from functions.privacy.retention.runs import retention_applies
+
+from .config import DeployConfig
+from .datastore_access import _s3_prefix, _table_arns
+from .governance import _ack
+from .workflows import STATEMACHINES
+
+
+class RetentionEngine(Construct):
+    """Everything a retention run needs; ``functions`` are PrivacyFunctions' retention_* functions."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: DeployConfig,
+        datamap: DataMap,
+        functions: object,
+        key: kms.IKey,
+        hmac_key: kms.IKey,
+        holds_table: dynamodb.ITable,
+        audit_bucket: s3.IBucket,
+        access_logs: s3.IBucket,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        stack = Stack.of(self)
+        self._audit_bucket = audit_bucket
+        f = functions
+        self.plan: lambda_.Function = f.retention_plan  # type: ignore[attr-defined]
+        self.segment: lambda_.Function = f.retention_segment  # type: ignore[attr-defined]
+        self.objects: lambda_.Function = f.retention_objects  # type: ignore[attr-defined]
+        self.batch: lambda_.Function = f.retention_batch  # type: ignore[attr-defined]
+        self.contacts: lambda_.Function = f.retention_contacts  # type: ignore[attr-defined]
+        self.record: lambda_.Function = f.retention_record  # type: ignore[attr-defined]
+        self.summary: lambda_.Function = f.retention_summary  # type: ignore[attr-defined]
+        everyone = (self.plan, self.segment, self.objects, self.batch, self.contacts, self.record, self.summary)
+
+        # Key batches, scan cursors and import files hold identifiers: encrypted, and gone within a day.
+        self.work_bucket = s3.Bucket(
+            self,
+            "WorkBucket",
+            encryption=s3.BucketEncryption.KMS,
+            encryption_key=key,
+            bucket_key_enabled=True,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            server_access_logs_bucket=access_logs,
+            server_access_logs_prefix="retention-work/",
+            lifecycle_rules=[
+                s3.LifecycleRule(expiration=Duration.days(1), abort_incomplete_multipart_upload_after=Duration.days(1))
+            ],
+            removal_policy=RemovalPolicy.DESTROY,
+            auto_delete_objects=False,
+        )
+        for function in everyone:
+            function.add_environment("RETENTION_WORK_BUCKET", self.work_bucket.bucket_name)
+        self.plan.add_environment("RETENTION_SEGMENTS", str(config.retention_segments))
+        for function in (self.segment, self.objects, self.batch, self.contacts):
+            self.work_bucket.grant_read_write(function, "runs/*")
+            key.grant_encrypt_decrypt(function)
+        for function in (self.segment, self.objects, self.contacts):
+            holds_table.grant_read_data(function)
+            hmac_key.grant(function, "kms:GenerateMac")
+        for function in (self.record, self.summary):
+            function.add_to_role_policy(
+                iam.PolicyStatement(
+                    actions=["s3:GetObject", "s3:PutObject"], resources=[audit_bucket.arn_for_objects("retention/*")]
+                )
+            )
+            function.add_to_role_policy(
+                iam.PolicyStatement(actions=["s3:ListBucket"], resources=[audit_bucket.bucket_arn])
+            )
+            key.grant_encrypt_decrypt(function)
+        self._grant_stores(stack, datamap)
+        # SES reads the import file (addresses to remove) from the work bucket when it runs the job.
+        ses = iam.ServicePrincipal("ses.amazonaws.com")
+        self.work_bucket.add_to_resource_policy(
+            iam.PolicyStatement(
+                principals=[ses],
+                actions=["s3:GetObject"],
+                resources=[self.work_bucket.arn_for_objects("runs/*")],
+                conditions={"StringEquals": {"aws:SourceAccount": stack.account}},
+            )
+        )
+        key.grant_decrypt(ses)
+
+        log_group = logs.LogGroup(
+            self, "Logs", retention=logs.RetentionDays.ONE_YEAR, removal_policy=RemovalPolicy.DESTROY
+        )
+        name = f"{stack.stack_name}-Retention"
+        self.state_machine = sfn.StateMachine(
+            self,
+            "RetentionStateMachine",
+            state_machine_name=name,
+            definition_body=sfn.DefinitionBody.from_string((STATEMACHINES / "retention.asl.json").read_text()),
+            definition_substitutions={
+                "PlanFunctionArn": self.plan.function_arn,
+                "SegmentFunctionArn": self.segment.function_arn,
+                "ObjectPlanFunctionArn": self.objects.function_arn,
+                "BatchFunctionArn": self.batch.function_arn,
+                "ContactsFunctionArn": self.contacts.function_arn,
+                "RecordFunctionArn": self.record.function_arn,
+                "SummaryFunctionArn": self.summary.function_arn,
+                "RetryIntervalSeconds": str(config.retry_interval_seconds),
+                "StoreConcurrency": str(config.store_task_concurrency),
+                "SegmentConcurrency": str(config.retention_segments),
+                "BatchConcurrency": str(config.retention_batch_concurrency),
+            },
+            state_machine_type=sfn.StateMachineType.STANDARD,
+            tracing_enabled=True,
+            logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
+        )
+        for function in everyone:
+            function.grant_invoke(self.state_machine)
+        # The Distributed Map reads the manifest itself and runs child executions of this state machine.
+        self.work_bucket.grant_read(self.state_machine, "runs/*")
+        key.grant_decrypt(self.state_machine)
+        colon = ArnFormat.COLON_RESOURCE_NAME
+        own = stack.format_arn(service="states", resource="stateMachine", resource_name=name, arn_format=colon)
+        executions = stack.format_arn(
+            service="states", resource="execution", resource_name=f"{name}/*", arn_format=colon
+        )
+        self.state_machine.add_to_role_policy(iam.PolicyStatement(actions=["states:StartExecution"], resources=[own]))
+        self.state_machine.add_to_role_policy(
+            iam.PolicyStatement(actions=["states:DescribeExecution", "states:StopExecution"], resources=[executions])
+        )
+
+        # Daily by default; the scheduled time becomes as_of, so a replay of that day's run is exact.
+        self.schedule = scheduler.Schedule(
+            self,
+            "Schedule",
+            description="Starts the retention run with its scheduled time as as_of",
+            schedule=scheduler.ScheduleExpression.expression(
+                config.retention_schedule, time_zone=TimeZone.of(config.retention_time_zone)
+            ),
+            target=targets.StepFunctionsStartExecution(
+                self.state_machine,
+                input=scheduler.ScheduleTargetInput.from_object(
+                    {"as_of": scheduler.ContextAttribute.scheduled_time, "dry_run": False}
+                ),
+                retry_attempts=3,
+            ),
+        )
+        self._acknowledge(stack, datamap, everyone, name)
+
+    def _grant_stores(self, stack: Stack, datamap: DataMap) -> None:
+        for store in datamap.stores.values():
+            if not retention_applies(store):
+                continue
+            if store.kind is StoreKind.DYNAMODB:
+                self.segment.add_to_role_policy(
+                    iam.PolicyStatement(
+                        actions=["dynamodb:Scan", "dynamodb:BatchWriteItem", "dynamodb:UpdateItem"],
+                        resources=_table_arns(stack, store, with_indexes=False),
+                    )
+                )
+            elif store.kind is StoreKind.S3:
+                prefix = _s3_prefix(store)
+                bucket_arn = f"arn:{stack.partition}:s3:::{store.resource}"
+                self.objects.add_to_role_policy(
+                    iam.PolicyStatement(
+                        actions=["s3:ListBucketVersions", "s3:ListBucket"],
+                        resources=[bucket_arn],
+                        conditions={"StringLike": {"s3:prefix": [f"{prefix}*"]}},
+                    )
+                )
+                self.batch.add_to_role_policy(
+                    iam.PolicyStatement(
+                        actions=["s3:DeleteObject", "s3:DeleteObjectVersion"], resources=[f"{bucket_arn}/{prefix}*"]
+                    )
+                )
+            elif store.kind is StoreKind.SES_CONTACT_LIST:
+                contact_list = stack.format_arn(service="ses", resource="contact-list", resource_name=store.resource)
+                self.contacts.add_to_role_policy(
+                    iam.PolicyStatement(actions=["ses:ListContacts", "ses:GetContactList"], resources=[contact_list])
+                )
+                self.contacts.add_to_role_policy(
+                    iam.PolicyStatement(
+                        actions=["ses:CreateImportJob", "ses:GetImportJob"],
+                        resources=[
+                            contact_list,
+                            stack.format_arn(service="ses", resource="import-job", resource_name="*"),
+                        ],
+                    )
+                )
+
+    def _acknowledge(self, stack: Stack, datamap: DataMap, functions: tuple[lambda_.Function, ...], name: str) -> None:
+        for function in functions:
+            logical = stack.get_logical_id(function.node.default_child)  # type: ignore[arg-type]
+            _ack(
+                stack,
+                f"IAM5[Resource::<{logical}.Arn>:*]",
+                "Invoke permission on the stack's own retention function and its versions (CDK's grantInvoke).",
+            )
+        work = stack.get_logical_id(self.work_bucket.node.default_child)  # type: ignore[arg-type]
+        _ack(
+            stack,
+            f"IAM5[Resource::<{work}.Arn>/runs/*]",
+            "Per-run key batches and cursors are created under runs/ in the retention work bucket (expires in a day).",
+        )
+        for action in ("s3:GetObject*", "s3:GetBucket*", "s3:List*", "s3:DeleteObject*", "s3:Abort*"):
+            _ack(
+                stack,
+                f"IAM5[Action::{action}]",
+                "CDK's grantRead/grantReadWrite on the retention work bucket's runs/ prefix only.",
+            )
+        _ack(
+            stack,
+            f"IAM5[Resource::arn:<AWS::Partition>:states:{stack.region}:{stack.account}:execution:{name}/*]",
+            "The Distributed Map's child executions of the retention state machine; their names are generated.",
+        )
+        _ack(
+            stack,
+            f"IAM5[Resource::arn:<AWS::Partition>:ses:{stack.region}:{stack.account}:import-job/*]",
+            "SESv2 generates import job ids when retention starts one; only the contact list's jobs are made.",
+        )
+        audit = stack.get_logical_id(self._audit_bucket.node.default_child)  # type: ignore[arg-type]
+        _ack(
+            stack,
+            f"IAM5[Resource::<{audit}.Arn>/retention/*]",
+            "Retention evidence is written once per run and store under retention/; put and get only.",
+        )

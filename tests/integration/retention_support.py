@@ -1,0 +1,146 @@
+"""Runs a retention run's domain steps in this process, in the order the retention workflow runs them.
+
+The workflow itself (statemachines/retention.asl.json) is exercised end to end in tests/e2e; these
+helpers let integration tests check the domain logic against moto quickly.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+
+from functions.privacy.connectors.base import StoreError
+from functions.privacy.datamap import DataMap
+from functions.privacy.holds import all_holds, held_prefixes, held_values
+from functions.privacy.retention import dynamodb, outcome, s3, ses_contacts
+from functions.privacy.retention.runs import RetentionRunInput, plan_run
+
+HOLDS = "test-holds"
+AUDIT = "test-audit"
+WORK = "test-retention-work"
+
+
+def create_engine_resources(aws: Any) -> None:
+    aws.client("dynamodb").create_table(
+        TableName=HOLDS,
+        KeySchema=[
+            {"AttributeName": "subject_hmac", "KeyType": "HASH"},
+            {"AttributeName": "hold_id", "KeyType": "RANGE"},
+        ],
+        AttributeDefinitions=[
+            {"AttributeName": "subject_hmac", "AttributeType": "S"},
+            {"AttributeName": "hold_id", "AttributeType": "S"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    s3c = aws.client("s3")
+    s3c.create_bucket(Bucket=AUDIT)
+    s3c.put_bucket_versioning(Bucket=AUDIT, VersioningConfiguration={"Status": "Enabled"})
+    s3c.create_bucket(Bucket=WORK)
+
+
+def holds_table() -> Any:
+    return boto3.resource("dynamodb", region_name="us-east-1").Table(HOLDS)
+
+
+def key_hmac(text: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(b"test-key" + text.encode()).hexdigest()
+
+
+def run_retention(
+    aws: Any,
+    datamap: DataMap,
+    as_of: str,
+    *,
+    dry_run: bool = False,
+    execution: str = "exec-1",
+    segments: int = 2,
+    stores: list[str] | None = None,
+) -> dict[str, Any]:
+    """Plan, expire every store (a failing store is caught and reported), record evidence, summarise."""
+    plan = plan_run(
+        datamap,
+        RetentionRunInput(as_of=as_of, dry_run=dry_run),
+        execution=execution,
+        work_bucket=WORK,
+        segments=segments,
+    )
+    holds = all_holds(holds_table())
+    s3c = aws.client("s3")
+    outcomes = []
+    for entry in plan["stores"]:
+        name = entry["store"]
+        if stores is not None and name not in stores:
+            continue
+        store_plan = {**{k: plan[k] for k in ("run_id", "as_of", "dry_run", "execution", "work_bucket")}, **entry}
+        try:
+            units = _expire_store(aws, datamap, store_plan, holds)
+            outcomes.append(outcome.record_store(s3c, AUDIT, datamap, store_plan, name, units))
+        except StoreError as exc:
+            outcomes.append(outcome.failed_store(name, type(exc).__name__))
+    return outcome.summarize_run(s3c, AUDIT, plan, outcomes)
+
+
+def _expire_store(aws: Any, datamap: DataMap, plan: dict[str, Any], holds: list[Any]) -> list[dict[str, Any]]:
+    name, kind = plan["store"], plan["kind"]
+    s3c = aws.client("s3")
+    if kind == "dynamodb":
+        units = []
+        for segment in plan["segments"]:
+            counts, cursor = dynamodb.expire_segment(
+                datamap=datamap,
+                store_name=name,
+                plan=plan,
+                segment=segment,
+                total_segments=plan["total_segments"],
+                held=held_values(holds, datamap, name),
+                client=aws.client("dynamodb"),
+                s3=s3c,
+                key_hmac=key_hmac,
+                keyed_hash=lambda text: "kh:" + key_hmac(text)[:16],
+            )
+            assert cursor is None
+            units.append(counts.model_dump())
+        return units
+    if kind == "s3":
+        units, cursor, number = [], None, 0
+        while True:
+            result = s3.plan_round(
+                datamap=datamap,
+                store_name=name,
+                plan=plan,
+                round_number=number,
+                cursor_key=cursor,
+                held_prefixes=held_prefixes(holds, datamap, name),
+                client=s3c,
+                s3=s3c,
+                key_hmac=key_hmac,
+            )
+            for item in _json(s3c, plan["work_bucket"], result["manifest_key"]):
+                s3.delete_batch(
+                    store_name=name, work_bucket=plan["work_bucket"], batch_key=item["batch"], client=s3c, s3=s3c
+                )
+            units.append(result["counts"])
+            if not result["more"]:
+                return units
+            cursor, number = result["cursor_key"], number + 1
+    counts = ses_contacts.expire_contacts(
+        datamap=datamap,
+        store_name=name,
+        plan=plan,
+        held=held_values(holds, datamap, name),
+        client=aws.client("sesv2"),
+        s3=s3c,
+        key_hmac=key_hmac,
+        sleep=lambda _: None,
+    )
+    return [counts.model_dump()]
+
+
+def _json(s3c: Any, bucket: str, key: str) -> Any:
+    import json
+
+    return json.loads(s3c.get_object(Bucket=bucket, Key=key)["Body"].read())
