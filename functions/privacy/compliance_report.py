@@ -130,7 +130,8 @@ def _add_retention(
     """Sum expired/skipped/failed per category from per-store retention evidence records in the period.
 
     A record naming its category counts there; otherwise it counts under the store's categories together
-    (a record expired from a store holding contact and account data is not one or the other).
+    (a record expired from a store holding contact and account data is not one or the other). Counts are
+    read from the record's ``counts`` object (functions/privacy/retention/outcome.py) or its top level.
     """
     runs: set[str] = set()
     for record in records:
@@ -141,6 +142,8 @@ def _add_retention(
         store = str(record.get("store", "?"))
         if record.get("category"):
             category = str(record["category"])
+        elif isinstance(record.get("categories"), list) and record["categories"]:
+            category = ", ".join(str(c) for c in record["categories"])
         elif datamap is not None and store in datamap.stores:
             category = ", ".join(datamap.stores[store].categories)
         else:
@@ -148,8 +151,9 @@ def _add_retention(
         totals = report.retention_by_category.setdefault(
             category, {"scanned": 0, "expired": 0, "skipped_held": 0, "skipped_retained": 0, "failed": 0}
         )
+        counts = record["counts"] if isinstance(record.get("counts"), dict) else record  # nested per the writer
         for name in totals:
-            value = record.get(name, 0)
+            value = counts.get(name, 0)
             totals[name] += int(value) if isinstance(value, int | float) else 0
     report.retention_runs = len(runs)
 

@@ -57,8 +57,9 @@ def test_report_figures_for_a_seeded_period():
         open_request("req-before", "in_progress", NOW - timedelta(days=5), received=SINCE - timedelta(days=1)),
     ]
     retention = [
-        {"run_id": "r1", "store": "customers", "as_of": "2026-10-05T00:00:00Z", "scanned": 100, "expired": 7,
-         "skipped_held": 1, "skipped_retained": 0, "failed": 0},
+        {"kind": "retention_run", "run_id": "r1", "store": "customers", "as_of": "2026-10-05T00:00:00Z",
+         "dry_run": False, "categories": ["contact", "account", "location"],
+         "counts": {"scanned": 100, "expired": 7, "skipped_held": 1, "skipped_retained": 0, "failed": 0}},
         {"run_id": "r1", "store": "orders", "as_of": "2026-10-05T00:00:00Z", "scanned": 50, "expired": 2,
          "skipped_held": 0, "skipped_retained": 3, "failed": 1, "category": "orders"},
         {"run_id": "r2", "store": "orders", "as_of": "2026-10-12T00:00:00Z", "scanned": 40, "expired": 3,
