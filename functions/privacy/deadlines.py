@@ -179,6 +179,11 @@ def extend_deadline(
     if item.get("extended_at"):
         raise ExtensionRefused(f"request {request_id} was already extended on {item['extended_at']} (only once)")
     previous_due = parse_time(record.due_at)
+    if now > previous_due:
+        # Both laws require telling the requester about an extension within the original period.
+        raise ExtensionRefused(
+            f"request {request_id} was due {record.due_at}: an extension must come before the due date"
+        )
     maximum = latest_extension(record.jurisdiction, previous_due)
     new_due = until or maximum
     if new_due <= previous_due:

@@ -94,6 +94,12 @@ def test_extension_refuses_closed_requests_and_dates_beyond_the_law(local_cloud,
     too_far = dsr("requests", "extend", ccpa.request_id, "--reason", "x", "--until", "2099-01-01", expect=1)
     assert "CCPA allows an extension to" in too_far.output
     assert "does not exist" in dsr("requests", "extend", "req-nope", "--reason", "x", expect=1).output
+    table = local_cloud.clients.resource_table(local_cloud.outputs["RequestsTableName"])
+    late = create_request(
+        table, RequestType.ACCESS, {"email": "late@example.com"}, received=datetime(2025, 1, 1, tzinfo=UTC)
+    )
+    assert "must come before the due date" in dsr("requests", "extend", late.request_id, "--reason", "x",
+                                                  expect=1).output  # fmt: skip
 
 
 def test_show_gives_the_timeline_store_by_store(local_cloud, fresh_subject, dsr):
