@@ -24,6 +24,11 @@ def _connector(datamap, aws, digest, keyed_hash, store_name):
     return connector_for(store_name, datamap.stores[store_name], aws, digest, keyed_hash, datamap), client
 
 
+def _dynamodb(datamap, client, digest, keyed_hash, store_name, **kwargs: Any) -> DynamoDBConnector:
+    pattern = re.compile(datamap.identifiers[datamap.stores[store_name].lookup.identifier].pattern)
+    return DynamoDBConnector(store_name, datamap.stores[store_name], client, digest, keyed_hash, pattern, **kwargs)
+
+
 def _customer(n: int, email: str) -> dict[str, Any]:
     return {
         "customer_id": {"S": f"{email[0]}{n:04d}"},
@@ -46,15 +51,7 @@ def test_export_of_250_items_found_through_the_keys_only_gsi_fetches_them_100_at
     for n in range(5):
         tables.put_item(TableName=CUSTOMERS, Item=_customer(n, "grace@example.com"))
     queries, gets = calls_to(tables, "Query"), calls_to(tables, "BatchGetItem")
-    connector = DynamoDBConnector(
-        "customers",
-        datamap.stores["customers"],
-        tables,
-        digest,
-        keyed_hash,
-        re.compile(datamap.identifiers["email"].pattern),
-        page_size=60,
-    )
+    connector = _dynamodb(datamap, tables, digest, keyed_hash, "customers", page_size=60)
     # Each record's arrival notes how many BatchGetItem calls were made so far: streaming means few.
     sink = MemorySink(on_record=lambda: len(gets))
 
@@ -90,15 +87,7 @@ def test_export_by_the_table_key_pages_through_the_query_without_batch_gets(
             item = {"customer_id": {"S": customer}, "order_id": {"S": f"o{n:03d}"}, "total": {"N": "9.99"}}
             tables.put_item(TableName="dsr-sample-orders", Item=item)
     queries, gets = calls_to(tables, "Query"), calls_to(tables, "BatchGetItem")
-    connector = DynamoDBConnector(
-        "orders",
-        datamap.stores["orders"],
-        tables,
-        digest,
-        keyed_hash,
-        re.compile(datamap.identifiers["customer_id"].pattern),
-        page_size=7,
-    )
+    connector = _dynamodb(datamap, tables, digest, keyed_hash, "orders", page_size=7)
     sink = MemorySink(on_record=lambda: len(queries))
 
     result = connector.export(ADA, sink)
@@ -137,10 +126,7 @@ def test_unprocessed_keys_are_retried_with_backoff_until_every_item_is_exported(
     for n in range(40):
         tables.put_item(TableName=CUSTOMERS, Item=_customer(n, "ada@example.com"))
     flaky, delays = FlakyBatchGets(tables, rounds=2), []
-    pattern = re.compile(datamap.identifiers["email"].pattern)
-    connector = DynamoDBConnector(
-        "customers", datamap.stores["customers"], flaky, digest, keyed_hash, pattern, sleep=delays.append
-    )
+    connector = _dynamodb(datamap, flaky, digest, keyed_hash, "customers", sleep=delays.append)
     sink = MemorySink()
 
     result = connector.export(ADA, sink)
@@ -153,17 +139,8 @@ def test_unprocessed_keys_are_retried_with_backoff_until_every_item_is_exported(
 def test_keys_unprocessed_for_every_attempt_raise_store_throttled(datamap, tables, digest, keyed_hash):
     tables.put_item(TableName=CUSTOMERS, Item=_customer(1, "ada@example.com"))
     tables.put_item(TableName=CUSTOMERS, Item=_customer(2, "ada@example.com"))
-    pattern = re.compile(datamap.identifiers["email"].pattern)
-    connector = DynamoDBConnector(
-        "customers",
-        datamap.stores["customers"],
-        FlakyBatchGets(tables, rounds=99),
-        digest,
-        keyed_hash,
-        pattern,
-        max_attempts=3,
-        sleep=lambda _: None,
-    )
+    flaky = FlakyBatchGets(tables, rounds=99)
+    connector = _dynamodb(datamap, flaky, digest, keyed_hash, "customers", max_attempts=3, sleep=lambda _: None)
     with pytest.raises(StoreThrottled, match="still unprocessed after 3 BatchGetItem attempts") as raised:
         connector.export(ADA, MemorySink())
     assert "ada" not in str(raised.value)
