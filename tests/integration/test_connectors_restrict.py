@@ -86,7 +86,8 @@ def test_restriction_tags_every_current_object_keeping_existing_tags(
     for n in range(4):
         s3.put_object(Bucket=bucket, Key=f"users/c1/files/{n}.txt", Body=b"x")
     s3.put_object(Bucket=bucket, Key="users/c10/ticket.txt", Body=b"grace", Tagging="team=support")
-    puts = calls_to(s3, "PutObjectTagging")
+    puts, gets = calls_to(s3, "PutObjectTagging"), calls_to(s3, "GetObjectTagging")
+    listings = calls_to(s3, "ListObjectVersions")
     connector = _connector(datamap, aws, digest, keyed_hash, "uploads")
 
     result = connector.restrict(ADA)
@@ -96,7 +97,9 @@ def test_restriction_tags_every_current_object_keeping_existing_tags(
     assert _tags(s3, bucket, "users/c1/ticket.txt", old) == {}  # only the current version is the object
     assert all(_tags(s3, bucket, f"users/c1/files/{n}.txt") == {MARKER: "true"} for n in range(4))
     assert _tags(s3, bucket, "users/c10/ticket.txt") == {"team": "support"}
+    # No batch tagging call exists (short of S3 Batch Operations): one Get and one Put per current object.
     assert len(puts) == 5 and all(call["VersionId"] for call in puts)
+    assert len(gets) == 5 and len(listings) == 1
 
     again = connector.restrict(ADA)
     assert (again.found, again.changed, again.unchanged) == (5, 0, 5)
