@@ -85,6 +85,14 @@ def _request_item(local_cloud, request_id):
     return table.get_item(Key={"request_id": request_id, "record": "request"})["Item"]
 
 
+def _evidence_text(local_cloud, request_id):
+    """Every evidence record of the request, concatenated (to check no personal data reached the audit bucket)."""
+    s3, bucket = local_cloud.clients.client("s3"), local_cloud.outputs["AuditBucketName"]
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix=f"requests/{request_id}/")["Contents"]]
+    assert any("/stores/" in k for k in keys)
+    return "".join(s3.get_object(Bucket=bucket, Key=k)["Body"].read().decode() for k in keys)
+
+
 def _hmac(local_cloud, email):
     return subject_hmac(local_cloud.clients.client("kms"), local_cloud.outputs["HmacKeyArn"], "email", email)
 
@@ -136,6 +144,8 @@ def test_access_sends_one_archive_with_the_data_and_a_manifest_through_an_expiri
     listed = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix=f"exports/{request_id}/").get("Contents", [])]
     assert listed == [f"exports/{request_id}/archive.zip"]  # parts deleted after packaging
     assert "subject" not in _request_item(local_cloud, request_id)  # completed: identifiers dropped
+    recorded = _evidence_text(local_cloud, request_id)
+    assert "@" not in recorded and subject["customer_id"] not in recorded and "ticket-1" not in recorded
     assert observer.events_for(request_id) == []  # access changes nothing downstream
     assert (_snapshot(local_cloud, subject), _snapshot(local_cloud, bystander)) == before  # reading changes nothing
 
@@ -158,6 +168,8 @@ def test_rectification_changes_only_the_allowed_values_of_the_subject(local_clou
     assert detail["request_type"] == "rectification" and detail["subject"] == _hmac(local_cloud, subject["email"])
     assert detail["stores"] == ["customers", "orders"]
     assert "payment_processor" in detail["recipients"] and "Corrected" not in json.dumps(event)
+    recorded = _evidence_text(local_cloud, request_id)
+    assert "Corrected" not in recorded and "@" not in recorded and '"name"' in recorded  # names, never values
     (text,) = confirmation_for(local_cloud.outbox, request_id)
     assert "corrected 1 record (name)" in text and "corrected 3 records (shipping_address)" in text
 
