@@ -38,8 +38,8 @@ def acknowledge_privacy_stack(
     _ack(
         stack,
         "IAM5[Resource::*]",
-        "Only X-Ray trace upload and Step Functions log delivery, which support no "
-        "resource-level permissions (checked in tests/infra/test_privacy_stack.py).",
+        "Only X-Ray trace upload, Step Functions log delivery and the SES account suppression list, which support "
+        "no resource-level permissions (checked in tests/infra/test_privacy_stack.py).",
     )
     _ack(
         stack,

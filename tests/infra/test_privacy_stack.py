@@ -22,6 +22,10 @@ STAR_ONLY_ACTIONS = {
     "logs:PutResourcePolicy",
     "logs:DescribeResourcePolicies",
     "logs:DescribeLogGroups",
+    # The SES account suppression list has no ARN.
+    "ses:GetSuppressedDestination",
+    "ses:PutSuppressedDestination",
+    "ses:DeleteSuppressedDestination",
 }
 
 

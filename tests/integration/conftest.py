@@ -123,6 +123,21 @@ def contact_list(aws: MotoClients, datamap: DataMap) -> str:
 
 
 @pytest.fixture
+def suppression_list(aws: MotoClients, tmp_path: Path) -> Iterator[None]:
+    """The SESv2 account suppression-list calls, which moto lacks, served by the local cloud's adapters."""
+    from local import adapters
+
+    if adapters._installed.users:  # a local cloud in this process already serves them (and owns the state dir)
+        yield
+        return
+    adapters.install(tmp_path / "local-state")
+    try:
+        yield
+    finally:
+        adapters.uninstall()
+
+
+@pytest.fixture
 def digest() -> Callable[[str], str]:
     """A transparent stand-in for the KMS-derived key digester, so tests see exactly what was digested."""
     return lambda text: "digest:" + text

@@ -22,7 +22,7 @@ AUDIT = "audit-bucket"
 
 
 @pytest.fixture
-def engine(aws, tables, bucket, contact_list, datamap, tmp_path):
+def engine(aws, tables, bucket, contact_list, suppression_list, datamap, tmp_path):
     """The engine's own resources (requests table, Object Lock audit bucket, HMAC key) and its settings."""
     dynamodb = aws.client("dynamodb")
     dynamodb.create_table(
@@ -73,6 +73,10 @@ def test_erasure_removes_the_subject_keeps_orders_anonymised_for_tax_and_leaves_
     assert by_store["orders"]["anonymised"] == 3 and by_store["orders"]["exceptions"]
     assert by_store["uploads"]["deleted"] == 4  # two files, two versions each
     assert by_store["newsletter"]["deleted"] == 1
+    # Kept (added) on the suppression list so no marketing reaches the address again, with the reason recorded.
+    assert by_store["suppression"]["kept"] == 1 and by_store["suppression"]["exceptions"]
+    suppressed = clients.client("sesv2").get_suppressed_destination(EmailAddress=alice["email"])
+    assert suppressed["SuppressedDestination"]["Reason"] == "COMPLAINT"
     after = holdings(datamap, clients, alice)
     assert {name: counts["personal"] for name, counts in after.items()} == dict.fromkeys(datamap.stores, 0)
     assert after["orders"]["found"] == 3  # invoices kept, masked
