@@ -15,6 +15,7 @@ OUTCOME_FIELDS = (
     "deleted",
     "anonymised",
     "kept",
+    "added",
     "changed",
     "unchanged",
     "not_applicable",

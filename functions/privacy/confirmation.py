@@ -42,6 +42,10 @@ def store_sentence(outcome: dict[str, Any]) -> str:
             parts.append(f"deleted {_plural(outcome['deleted'], 'record')}")
         if outcome.get("anonymised"):
             parts.append(f"removed your details from {_plural(outcome['anonymised'], 'record')} we must keep")
+        if outcome.get("added"):
+            parts.append("added your address to our do-not-email list")
+        elif outcome.get("kept") and not outcome.get("anonymised"):
+            parts.append(f"kept {_plural(outcome['kept'], 'record')}")
         if not parts:
             parts.append("we held no data about you here")
         kept = outcome.get("exceptions") or []

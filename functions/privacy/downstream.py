@@ -26,10 +26,15 @@ def completion_detail(
     request_id: str, request_type: str, subject_hmac: str, status: str, outcomes: list[dict[str, Any]], datamap: Any
 ) -> dict[str, Any]:
     """The event detail: categories of the stores where the change was made, and their recipients."""
+    # Only stores that held (or now hold, e.g. a suppression entry) something of the subject: recipients
+    # got data from those alone.
     acted = [
         o["store"]
         for o in outcomes
-        if o.get("status") == "succeeded" and not o.get("not_applicable") and o["store"] in datamap.stores
+        if o.get("status") == "succeeded"
+        and not o.get("not_applicable")
+        and any(o.get(k) for k in ("found", "changed", "deleted", "anonymised", "added"))
+        and o["store"] in datamap.stores
     ]
     categories = sorted({c for store in acted for c in datamap.stores[store].categories})
     recipients = sorted({r for c in categories for r in datamap.categories[c].recipients})

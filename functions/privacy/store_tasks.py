@@ -22,7 +22,7 @@ OPERATIONS = ("export", "erase", "rectify", "restrict", "opt_out")
 EVENTS = {"erase": "store_erased", **{op: f"store_{op}" for op in OPERATIONS if op != "erase"}}
 # What each result reports in state and evidence: counts, attribute names and exceptions, never values.
 FIELDS = {
-    "erase": ("found", "deleted", "anonymised", "kept", "exceptions"),
+    "erase": ("found", "deleted", "anonymised", "kept", "added", "exceptions"),
     "export": ("records", "objects", "bytes"),
     "rectify": ("found", "changed", "unchanged", "not_applicable", "attributes", "exceptions"),
     "restrict": ("found", "changed", "unchanged", "not_applicable", "attributes", "exceptions"),

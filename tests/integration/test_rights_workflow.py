@@ -229,7 +229,11 @@ def test_event_detail_names_categories_and_recipients_not_people(datamap):
         "erasure",
         "hmac-sha256:ab",
         "completed",
-        [{"store": "newsletter", "status": "succeeded"}, {"store": "uploads", "status": "failed"}],
+        [
+            {"store": "newsletter", "status": "succeeded", "found": 1, "deleted": 1},
+            {"store": "customers", "status": "succeeded", "found": 0},  # held nothing: its recipients got nothing
+            {"store": "uploads", "status": "failed"},
+        ],
         datamap,
     )
     assert detail["categories"] == ["marketing"] and detail["recipients"] == ["email_service"]

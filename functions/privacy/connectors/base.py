@@ -11,6 +11,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, ClassVar, Protocol
 
 from pydantic import BaseModel, Field
@@ -84,6 +85,17 @@ def check_identifier(name: str, value: str, pattern: re.Pattern[str] | str) -> s
 def canonical_json(key: Mapping[str, Any]) -> str:
     """The canonical text of a record key (sorted keys, no spaces) that KeyDigester digests."""
     return json.dumps(key, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def plain_response(value: Any) -> Any:
+    """An AWS response value as plain JSON for an export (timestamps as ISO 8601)."""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, list | tuple):
+        return [plain_response(v) for v in value]
+    if isinstance(value, Mapping):
+        return {k: plain_response(v) for k, v in value.items()}
+    return value
 
 
 class FindResult(BaseModel):

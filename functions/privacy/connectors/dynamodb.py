@@ -208,6 +208,9 @@ class DynamoDBConnector(StoreConnector):
         if not mine:
             return self.not_applicable()
         wanted = {name: _serializer.serialize(value) for name, value in mine.items()}
+        names = {f"#a{i}": name for i, name in enumerate(wanted)}
+        values = {f":v{i}": value for i, value in enumerate(wanted.values())}
+        expression = "SET " + ", ".join(f"#a{i} = :v{i}" for i in range(len(wanted)))
         found = changed = unchanged = masked = 0
         digests: list[str] = []
         for item in self._full_items(subject, [*self._key_attributes, ANONYMISED_AT, *wanted]):
@@ -216,7 +219,7 @@ class DynamoDBConnector(StoreConnector):
                 masked += 1  # writing personal data back into an anonymised record would undo the erasure
             elif all(_same(item.get(name), value) for name, value in wanted.items()):
                 unchanged += 1
-            elif self._update(item, "SET " + ", ".join(f"#a{i} = :v{i}" for i in range(len(wanted))), wanted):
+            elif self._update(item, expression, names, values):
                 changed += 1
                 digests.append(self._key_digest(item))
             else:
@@ -234,13 +237,15 @@ class DynamoDBConnector(StoreConnector):
     def restrict(self, subject: Subject) -> ChangeResult:
         """Mark each item with the restriction marker (an ISO timestamp); items already marked stay as they are."""
         marker = self._store.restriction_marker
-        now = {"S": datetime.now(UTC).isoformat(timespec="seconds")}
+        now = {":now": {"S": datetime.now(UTC).isoformat(timespec="seconds")}}
         found = changed = unchanged = 0
         digests: list[str] = []
         for item in self._full_items(subject, [*self._key_attributes, marker]):
             found += 1
             # One UpdateItem per item: there is no batch update (see rectify).
-            if marker not in item and self._update(item, "SET #a0 = :v0", {marker: now}, only_if_absent=True):
+            if marker not in item and self._update(
+                item, "SET #r = :now", {"#r": marker}, now, "attribute_not_exists(#r)"
+            ):
                 changed += 1
                 digests.append(self._key_digest(item))
             else:
@@ -328,14 +333,13 @@ class DynamoDBConnector(StoreConnector):
     def _backoff(self, attempt: int) -> float:
         return random.uniform(0, min(self._max_delay, self._base_delay * 2**attempt))
 
-    def _update(self, item: Item, expression: str, values: Mapping[str, Any], *, only_if_absent: bool = False) -> bool:
-        """SET attributes on one existing item (``expression`` uses #a<i>/:v<i> in ``values`` order).
-
-        False when the item vanished since it was found (or, with ``only_if_absent``, already has the attribute).
-        """
-        names = {"#pk": self._key_attributes[0], **{f"#a{i}": name for i, name in enumerate(values)}}
+    def _update(
+        self, item: Item, expression: str, names: Mapping[str, str], values: Mapping[str, Any], condition: str = ""
+    ) -> bool:
+        """One conditional UpdateItem on an existing item; False when the condition failed (the item vanished
+        since it was found, or ``condition`` no longer holds)."""
         # attribute_exists: UpdateItem would otherwise recreate an item deleted since the query.
-        condition = "attribute_exists(#pk)" + (" AND attribute_not_exists(#a0)" if only_if_absent else "")
+        condition = "attribute_exists(#pk)" + (f" AND {condition}" if condition else "")
         with self._calling("UpdateItem"):
             try:
                 self._client.update_item(
@@ -343,8 +347,8 @@ class DynamoDBConnector(StoreConnector):
                     Key=self._key(item),
                     UpdateExpression=expression,
                     ConditionExpression=condition,
-                    ExpressionAttributeNames=names,
-                    ExpressionAttributeValues={f":v{i}": value for i, value in enumerate(values.values())},
+                    ExpressionAttributeNames={"#pk": self._key_attributes[0], **names},
+                    ExpressionAttributeValues=dict(values),
                 )
             except ClientError as exc:
                 if error_code(exc) == "ConditionalCheckFailedException":
@@ -378,7 +382,7 @@ class DynamoDBConnector(StoreConnector):
 
     def _anonymise(self, item: Item) -> bool:
         """Mask one item in place (there is no batch update); False if it vanished or was masked meanwhile."""
-        names = {"#m": ANONYMISED_AT, "#pk": self._key_attributes[0]}
+        names = {"#m": ANONYMISED_AT}
         values: dict[str, Any] = {":now": {"S": datetime.now(UTC).isoformat(timespec="seconds")}}
         sets, removes = ["#m = :now"], []
         for i, (attribute, mask) in enumerate(self._store.erasure.attributes.items()):
@@ -397,22 +401,7 @@ class DynamoDBConnector(StoreConnector):
             sets.append(f"#a{i} = :v{i}")
             values[f":v{i}"] = {"S": replacement}
         expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
-        with self._calling("UpdateItem"):
-            try:
-                self._client.update_item(
-                    TableName=self._store.resource,
-                    Key=self._key(item),
-                    UpdateExpression=expression,
-                    # attribute_exists: UpdateItem would otherwise recreate an item deleted since the query.
-                    ConditionExpression="attribute_exists(#pk) AND attribute_not_exists(#m)",
-                    ExpressionAttributeNames=names,
-                    ExpressionAttributeValues=values,
-                )
-            except ClientError as exc:
-                if error_code(exc) == "ConditionalCheckFailedException":
-                    return False
-                raise
-        return True
+        return self._update(item, expression, names, values, "attribute_not_exists(#m)")
 
 
 def _same(current: Any, wanted: Mapping[str, Any]) -> bool:

@@ -6,7 +6,6 @@ SES's non-sending APIs allow one call per second, so each operation makes as few
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -21,6 +20,7 @@ from .base import (
     StoreConnector,
     Subject,
     canonical_json,
+    plain_response,
 )
 from .errors import error_code
 
@@ -45,7 +45,7 @@ class SesContactListConnector(StoreConnector):
         contact = None if email is None else self._call("GetContact", self._client.get_contact, email)
         if email is None or contact is None:
             return ExportResult()
-        record = {k: _plain(v) for k, v in contact.items() if k != "ResponseMetadata"}
+        record = {k: plain_response(v) for k, v in contact.items() if k != "ResponseMetadata"}
         path, count, size = sink.write_records(self._name, [record])
         return ExportResult(records=count, bytes=size, files=[path], key_digests=self._digests(email, True))
 
@@ -106,14 +106,3 @@ class SesContactListConnector(StoreConnector):
 
     def _digests(self, email: str, present: bool) -> list[str]:
         return [self._digest(canonical_json({"email": email}))] if present else []
-
-
-def _plain(value: Any) -> Any:
-    """An SES response value as plain JSON (timestamps as ISO 8601)."""
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    if isinstance(value, Mapping):
-        return {k: _plain(v) for k, v in value.items()}
-    return value

@@ -9,7 +9,6 @@ the address, a reason (BOUNCE or COMPLAINT) and when it was last updated.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -24,6 +23,7 @@ from .base import (
     StoreConnector,
     Subject,
     canonical_json,
+    plain_response,
 )
 from .errors import error_code
 
@@ -59,7 +59,7 @@ class SesSuppressionConnector(StoreConnector):
         entry = None if email is None else self._entry(email)
         if email is None or entry is None:
             return ExportResult()
-        path, count, size = sink.write_records(self._name, [{k: _plain(v) for k, v in entry.items()}])
+        path, count, size = sink.write_records(self._name, [{k: plain_response(v) for k, v in entry.items()}])
         return ExportResult(records=count, bytes=size, files=[path], key_digests=self._digests(email))
 
     def erase(self, subject: Subject) -> EraseResult:
@@ -128,11 +128,3 @@ class SesSuppressionConnector(StoreConnector):
 
     def _digests(self, email: str) -> list[str]:
         return [self._digest(canonical_json({"email": email}))]
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, Mapping):
-        return {k: _plain(v) for k, v in value.items()}
-    return value
