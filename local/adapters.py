@@ -77,6 +77,7 @@ def install(state_dir: Path) -> None:
         serve_ses_suppression_list()
         serve_ses_import_jobs()
         fail_distributed_maps_past_their_tolerance()
+        scan_tables_while_others_write()
         create_state_machines_where_they_execute()
         name_unnamed_executions()
         apply_s3_bucket_properties()
@@ -697,6 +698,25 @@ def fail_distributed_maps_past_their_tolerance() -> None:
             )
 
     _patch(component.DistributedIterationComponent, "_map_run", _map_run)
+
+
+def scan_tables_while_others_write() -> None:
+    """Gap: moto's Table.all_items (behind every Scan) iterates the live item dict, so a Scan running while another
+    thread deletes (parallel retention segments) fails with "dictionary changed size during iteration". DynamoDB
+    serves parallel scans and writes at once; iterate over a snapshot (list() copies under the GIL).
+    """
+    from moto.dynamodb.models.table import Table
+
+    def all_items(self: Any) -> list[Any]:
+        items: list[Any] = []
+        for hash_set in list(self.items.values()):
+            if self.range_key_attr:
+                items.extend(list(hash_set.values()))
+            else:
+                items.append(hash_set)
+        return sorted(items, key=lambda x: (x.hash_key, x.range_key) if x.range_key else x.hash_key)
+
+    _patch(Table, "all_items", all_items)
 
 
 # --------------------------------------------------------------------------------------------------
