@@ -235,7 +235,8 @@ def main() -> None:
     print(f"  delete calls {n['delete_calls']} ({n['delete_calls_per_expired_item']} per item)")
     print(
         f"ratios: naive/batch delete calls per item {r['naive_over_batch_delete_calls_per_item']}x, "
-        f"all calls {r['naive_over_batch_all_calls_per_item']}x; batch/naive speed {r['batch_over_naive_items_per_second']}x"
+        f"all calls {r['naive_over_batch_all_calls_per_item']}x; "
+        f"batch/naive speed {r['batch_over_naive_items_per_second']}x"
     )
     print(f"wrote {args.output}")
 
