@@ -24,6 +24,11 @@ def test_a_bad_as_of_is_rejected_with_a_message_naming_it(as_of):
         RetentionRunInput(as_of=as_of)
 
 
+def test_an_unknown_field_is_rejected_rather_than_ignored():
+    with pytest.raises(ValidationError, match="dryrun"):
+        RetentionRunInput.model_validate({"as_of": "2031-01-01T00:00:00Z", "dryrun": True})
+
+
 def test_the_longest_category_period_wins_and_legal_periods_bound_the_purpose():
     customers = store_cutoffs(DATAMAP, DATAMAP.stores["customers"], "2031-01-01T00:00:00Z")
     assert customers.period_days == 3 * 365 and customers.expire_before == customers.purpose_before
