@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: all venv synth demo up test test-unit test-e2e lint openapi clean
+.PHONY: all venv synth demo up test test-unit test-e2e lint openapi clean bench
 
 all: venv
 
@@ -35,6 +35,9 @@ test-unit: venv
 
 test-e2e: venv
 	$(PY) -m pytest -q tests/e2e
+
+bench: venv  ## retention benchmark on the local cloud (SIZE=100000 items and objects); writes bench/results.json
+	$(PY) -m bench.retention_bench --size $(or $(SIZE),100000)
 
 openapi: venv  ## regenerate docs/openapi.json from the intake API's routes (a test fails when it drifts)
 	$(PY) -m functions.handlers.intake > docs/openapi.json

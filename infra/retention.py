@@ -126,7 +126,8 @@ class RetentionEngine(Construct):
                 "SummaryFunctionArn": self.summary.function_arn,
                 "RetryIntervalSeconds": str(config.retry_interval_seconds),
                 "StoreConcurrency": str(config.store_task_concurrency),
-                "SegmentConcurrency": str(config.retention_segments),
+                # Inline Map runs at most 40 iterations at once on AWS; more segments queue behind them.
+                "SegmentConcurrency": str(min(config.retention_segments, 40)),
                 "BatchConcurrency": str(config.retention_batch_concurrency),
             },
             state_machine_type=sfn.StateMachineType.STANDARD,

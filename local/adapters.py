@@ -77,6 +77,8 @@ def install(state_dir: Path) -> None:
         serve_ses_suppression_list()
         serve_ses_import_jobs()
         fail_distributed_maps_past_their_tolerance()
+        scan_tables_while_others_write()
+        list_object_versions_without_copying_data()
         create_state_machines_where_they_execute()
         name_unnamed_executions()
         apply_s3_bucket_properties()
@@ -698,6 +700,107 @@ def fail_distributed_maps_past_their_tolerance() -> None:
             )
 
     _patch(component.DistributedIterationComponent, "_map_run", _map_run)
+
+
+def dynamodb_all_items(self: Any) -> list[Any]:
+    items: list[Any] = []
+    for hash_set in list(self.items.values()):
+        if self.range_key_attr:
+            items.extend(list(hash_set.values()))
+        else:
+            items.append(hash_set)
+    return sorted(items, key=lambda x: (x.hash_key, x.range_key) if x.range_key else x.hash_key)
+
+
+def scan_tables_while_others_write() -> None:
+    """Gap: moto's Table.all_items (behind every Scan) iterates the live item dict, so a Scan running while another
+    thread deletes (parallel retention segments) fails with "dictionary changed size during iteration". DynamoDB
+    serves parallel scans and writes at once; iterate over a snapshot (list() copies under the GIL).
+    """
+    from moto.dynamodb.models.table import Table
+
+    _patch(Table, "all_items", dynamodb_all_items)
+
+
+class _VersionView:
+    """A read-only view of one moto object version with its own is_latest flag (what moto deep-copies for)."""
+
+    __slots__ = ("is_latest", "version")
+
+    def __init__(self, version: Any) -> None:
+        self.version, self.is_latest = version, False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.version, name)
+
+
+def s3_list_object_versions(
+    self: Any,
+    bucket_name: str,
+    delimiter: str | None = None,
+    key_marker: str | None = None,
+    max_keys: int | None = 1000,
+    prefix: str = "",
+    version_id_marker: str | None = None,
+) -> tuple[list[Any], list[str], list[Any], str | None, str | None]:
+    from moto.core.utils import unix_time_millis
+    from moto.s3.models import FakeKey
+
+    bucket = self.get_bucket(bucket_name)
+    views = [_VersionView(v) for _, versions in list(bucket.keys.iterlists()) for v in list(versions)]
+    views.sort(key=lambda r: (r.name, -unix_time_millis(r.last_modified)))
+    common_prefixes: set[str] = set()
+    versions_out: list[Any] = []
+    markers_out: list[Any] = []
+    next_key_marker = next_version_id_marker = None
+    last_name = None
+    skipping = True
+    last_added: Any = None
+    for view in views:
+        name = view.name
+        view.is_latest = name != last_name
+        if view.is_latest:
+            last_name = name
+        if skipping:
+            if key_marker is None:
+                skipping = False
+            elif not version_id_marker:
+                skipping = name < key_marker
+                continue
+            elif name == key_marker and view.version_id == version_id_marker:
+                skipping = False
+                continue
+            else:
+                continue
+        if not name.startswith(prefix):
+            continue
+        is_common_prefix = False
+        if delimiter and delimiter in name[len(prefix) :]:
+            end = len(prefix) + name[len(prefix) :].index(delimiter) + len(delimiter)
+            if name[:end] == key_marker:
+                continue
+            common_prefixes.add(name[:end])
+            name, is_common_prefix = name[:end], True
+        elif last_added is not None:
+            name = last_added.name
+        if max_keys is not None and len(versions_out) + len(markers_out) + len(common_prefixes) >= max_keys:
+            next_key_marker = name
+            next_version_id_marker = None if is_common_prefix or last_added is None else last_added.version_id
+            break
+        if not is_common_prefix:
+            last_added = view
+            (versions_out if isinstance(view.version, FakeKey) else markers_out).append(view)
+    return versions_out, sorted(common_prefixes), markers_out, next_key_marker, next_version_id_marker
+
+
+def list_object_versions_without_copying_data() -> None:
+    """Gap: moto's ListObjectVersions deep-copies every version in the bucket (object bodies included, one temporary
+    file each) on every page, so listing a bucket of 100,000 versions page by page takes hours. Same answer
+    (ordering, markers, prefixes, delimiter) from views that share the versions instead of copying them.
+    """
+    from moto.s3.models import S3Backend
+
+    _patch(S3Backend, "list_object_versions", s3_list_object_versions)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """PlanRetentionRun: the run id and each store's cut-offs, from the data map."""
 
-from aws_lambda_powertools.utilities.parser import event_parser
+from aws_lambda_powertools.utilities.parser import BaseModel, event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.privacy.observability import logger, tracer
@@ -9,7 +9,8 @@ from functions.privacy.retention.service import start_run
 from functions.privacy.settings import Settings
 
 
-class PlanInput(RetentionRunInput):
+class PlanInput(BaseModel):
+    run: RetentionRunInput  # the execution input: {"as_of": ..., "dry_run": ...}
     execution: str
 
 
@@ -17,6 +18,6 @@ class PlanInput(RetentionRunInput):
 @tracer.capture_lambda_handler
 @event_parser(model=PlanInput)
 def handler(event: PlanInput, context: LambdaContext) -> dict:
-    plan = start_run(RetentionRunInput(as_of=event.as_of, dry_run=event.dry_run), event.execution, Settings.load())
+    plan = start_run(event.run, event.execution, Settings.load())
     logger.info("retention run planned", extra={"run_id": plan["run_id"], "stores": len(plan["stores"])})
     return plan

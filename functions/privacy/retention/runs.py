@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pydantic import BaseModel, field_validator
+from pydantic import BaseModel, ConfigDict, field_validator
 
 from ..datamap import DataMap, Store, StoreKind
 
@@ -18,6 +18,8 @@ DEFAULT_SEGMENTS = 4
 
 class RetentionRunInput(BaseModel):
     """The execution input: ``{"as_of": "2031-01-01T00:00:00Z", "dry_run": false}``."""
+
+    model_config = ConfigDict(extra="forbid")  # a misspelt "dryrun" must not silently run for real
 
     as_of: str
     dry_run: bool = False
