@@ -222,6 +222,10 @@ def guarded(command: Callable[P, R]) -> Callable[P, R]:
             ValueError,
         ) as exc:
             message = str(exc)
+        except Exception as exc:  # a bug, not an operator's mistake: still one line unless asked for the traceback
+            if os.environ.get("DSR_DEBUG"):
+                raise
+            message = f"unexpected {type(exc).__name__}: {exc} (DSR_DEBUG=1 shows the traceback)"
         errors.print(f"[bold red]Error:[/] {escape(message)}", highlight=False, soft_wrap=True)
         raise typer.Exit(1)
 

@@ -35,3 +35,14 @@ def test_a_missing_outputs_file_is_one_clear_line(tmp_path):
     assert result.exit_code == 1
     assert "not found: start the local cloud first" in result.output
     assert "Traceback" not in result.output
+
+
+def test_an_unexpected_error_is_one_line_unless_debugging(tmp_path, monkeypatch):
+    outputs = tmp_path / "outputs.json"
+    outputs.write_text('{"aws_endpoint": "http://127.0.0.1:9", "region": "us-east-1", "RequestsTableName": "t"}')
+    monkeypatch.setattr("functions.privacy.operator.list_requests", lambda *a, **k: 1 / 0)
+    result = CliRunner().invoke(app, ["--local", "--outputs", str(outputs), "requests", "list"])
+    assert result.exit_code == 1 and "unexpected ZeroDivisionError" in result.output
+    monkeypatch.setenv("DSR_DEBUG", "1")
+    result = CliRunner().invoke(app, ["--local", "--outputs", str(outputs), "requests", "list"])
+    assert isinstance(result.exception, ZeroDivisionError)
