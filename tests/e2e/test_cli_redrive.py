@@ -35,8 +35,8 @@ def test_redrive_completes_a_partially_completed_erasure_after_the_fault_is_fixe
     left = holdings(datamap, clients, subject)
     assert any(h["personal"] for name, h in left.items() if datamap.stores[name].kind.value == "s3")
 
-    result = dsr("executions", "redrive", request_id)
-    assert "--rerun-1" in result.output
+    result = dsr("executions", "redrive", request_id, "--wait")
+    assert "--rerun-1" in result.output and f"request {request_id} is completed" in result.output
     rerun_arn = outputs["RequestStateMachineArn"].replace(":stateMachine:", ":execution:") + f":{request_id}--rerun-1"
     assert wait_for_execution(clients, rerun_arn)["status"] == "SUCCEEDED"
     assert wait_for_status(local_cloud, request_id, {"completed"})["status"] == "completed"
