@@ -14,9 +14,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from . import evidence, holds, requests
-from .connectors.registry import ClientProvider
 from .datamap import DataMap
-from .deadlines import public_view
+from .deadlines import parse_time, public_view, scan_requests
 from .intake import Submission
 from .keys import subject_hmac
 from .requests import RequestNotFound, RequestStatus, iso
@@ -134,7 +133,7 @@ def file_on_behalf(
 
 def place_hold(
     tables: Tables,
-    clients: ClientProvider,
+    clients: Any,
     datamap: DataMap,
     *,
     email: str,
@@ -164,7 +163,7 @@ def place_hold(
     identifier = datamap.subject_identifier
     subject_digest = subject_hmac(clients.client("kms"), tables.hmac_key, identifier, subject.identifiers[identifier])
     hold = holds.place_hold(
-        clients.resource_table(tables.holds_table),  # type: ignore[attr-defined]
+        clients.resource_table(tables.holds_table),
         subject_hmac=subject_digest,
         identifiers=dict(subject.identifiers),
         reason=reason,
@@ -365,8 +364,6 @@ def list_requests(
     table: Any, *, status: str | None = None, request_type: str | None = None, due_before: datetime | None = None
 ) -> list[requests.RequestRecord]:
     """Requests matching every filter given, by due date (records carry no identifiers)."""
-    from .deadlines import parse_time, scan_requests
-
     found = [
         r
         for r in scan_requests(table)
