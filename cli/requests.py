@@ -35,6 +35,9 @@ def list_requests(
     status: RequestStatus | None = typer.Option(None, "--status", help="Only requests with this status."),
     request_type: RequestType | None = typer.Option(None, "--type", help="Only requests of this type."),
     due_before: str | None = typer.Option(None, "--due-before", help="Only requests due before this date/time."),
+    deadline: deadlines.DeadlineState | None = typer.Option(
+        None, "--deadline", help="Only requests in this deadline state (e.g. overdue, at_risk: what the alarms count)."
+    ),
 ) -> None:
     """List requests by due date with their deadline state (no personal data: subjects are not shown)."""
     eng = engine(ctx)
@@ -46,6 +49,8 @@ def list_requests(
         due_before=due,
     )
     now = datetime.now(UTC)
+    if deadline is not None:
+        found = [r for r in found if deadlines.deadline_state(r, now) is deadline]
     table = Table(title=f"{len(found)} request(s)")
     for column in ("Request", "Type", "Jurisdiction", "Status", "Received", "Due", "Deadline"):
         table.add_column(column, no_wrap=column == "Request")

@@ -66,6 +66,10 @@ def test_list_filters_and_shows_no_personal_data(local_cloud, dsr):
     due_before = dsr("requests", "list", "--due-before", "2000-01-01")
     assert record.request_id not in due_before.output and "0 request(s)" in due_before.output
     assert "not an ISO 8601" in dsr("requests", "list", "--due-before", "soon", expect=1).output
+    table = local_cloud.clients.resource_table(local_cloud.outputs["RequestsTableName"])
+    late = create_request(table, RequestType.ERASURE, {"email": email}, received=datetime(2025, 1, 1, tzinfo=UTC))
+    overdue = dsr("requests", "list", "--deadline", "overdue").output
+    assert late.request_id in overdue and record.request_id not in overdue
 
 
 def test_extension_moves_due_at_writes_evidence_and_emails_the_requester(local_cloud, dsr):
