@@ -52,6 +52,8 @@ def test_holds_refuse_unknown_stores_and_categories(fresh_subject, dsr):
     assert "unknown category" in dsr("holds", "place", "--email", email, "--reason", "x", "--category", "pets",
                                      expect=1).output  # fmt: skip
     assert "the reason is required" in dsr("holds", "place", "--email", email, "--reason", " ", expect=1).output
+    bad_date = dsr("holds", "place", "--email", email, "--reason", "x", "--expires", "someday", expect=1).output
+    assert "is not an ISO 8601 date" in bad_date
     typed_address = dsr("holds", "place", "--email", email, "--reason", f"asked by {email}", expect=1).output
     assert "must not contain an email address" in typed_address
 
