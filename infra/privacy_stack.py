@@ -13,7 +13,8 @@ from .audit import AuditBucket
 from .config import DeployConfig
 from .datastore_access import resolution_statements, store_statements
 from .evidence_digests import EvidenceDigests
-from .functions import PrivacyFunctions
+from .functions import SERVICE, PrivacyFunctions
+from .monitoring import Monitoring
 from .storage import PrivacyStorage
 from .workflows import RequestWorkflow
 
@@ -111,7 +112,18 @@ class PrivacyStack(Stack):
             throttle_burst=config.api_throttle_burst,
             requests_per_ip=config.api_requests_per_ip,
         )
+        monitoring = Monitoring(
+            self,
+            "Monitoring",
+            service=SERVICE,
+            state_machines={"Request": workflow.state_machine},
+            api=api.api,
+            api_stage=api.api.deployment_stage.stage_name,
+            dead_letter_queues={"EvidenceDigest": digests.dead_letters},
+            alarm_email=config.alarm_email,
+        )
         self.state_machine = workflow.state_machine
+        self.monitoring = monitoring
         self.audit_bucket = audit.bucket
         self.requests_table = storage.requests_table
         self.holds_table = storage.holds_table
@@ -129,6 +141,7 @@ class PrivacyStack(Stack):
             "EvidenceSigningKeyArn": digests.signing_key.key_arn,
             "DigestFunctionName": functions.digest.function_name,
             "EvidenceVerifierPolicyArn": digests.verifier_policy.managed_policy_arn,
+            "AlarmTopicArn": monitoring.topic.topic_arn,
         }.items():
             CfnOutput(self, name, value=value)
 
