@@ -8,7 +8,7 @@ can check a digest without being able to forge one.
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
@@ -74,6 +74,15 @@ class EvidenceDigests(Construct):
         function.configure_async_invoke(
             on_failure=destinations.SqsDestination(self.dead_letters), retry_attempts=2, max_event_age=Duration.hours(6)
         )
+        # Scheduler writes to the dead-letter queue itself: an SSE-KMS queue needs the key for that too.
+        schedule_role = iam.Role(
+            self,
+            "ScheduleRole",
+            assumed_by=iam.ServicePrincipal(
+                "scheduler.amazonaws.com", conditions={"StringEquals": {"aws:SourceAccount": Stack.of(self).account}}
+            ),
+        )
+        data_key.grant(schedule_role, "kms:GenerateDataKey", "kms:Decrypt")
         self.schedule = scheduler.Schedule(
             self,
             "Schedule",
@@ -83,6 +92,7 @@ class EvidenceDigests(Construct):
                 function,
                 input=scheduler.ScheduleTargetInput.from_object({"as_of": scheduler.ContextAttribute.scheduled_time}),
                 dead_letter_queue=self.dead_letters,
+                role=schedule_role,
                 retry_attempts=3,
                 max_event_age=Duration.hours(6),
             ),

@@ -143,3 +143,16 @@ def test_every_function_logs_to_a_group_with_retention(resources):
     for function in functions:
         group = function["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
         assert resources[group]["Properties"]["RetentionInDays"] >= 365
+
+
+def test_the_scheduler_can_put_failed_deliveries_on_the_encrypted_dead_letter_queue(resources):
+    schedule = _logical_id(resources, "AWS::Scheduler::Schedule")
+    role = resources[schedule]["Properties"]["Target"]["RoleArn"]["Fn::GetAtt"][0]
+    actions = {
+        a
+        for policy in resources.values()
+        if policy["Type"] == "AWS::IAM::Policy" and {"Ref": role} in policy["Properties"]["Roles"]
+        for s in policy["Properties"]["PolicyDocument"]["Statement"]
+        for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
+    }
+    assert {"lambda:InvokeFunction", "sqs:SendMessage", "kms:GenerateDataKey"} <= actions
