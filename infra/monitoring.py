@@ -33,7 +33,7 @@ from cdk_monitoring_constructs import (
 from constructs import Construct
 
 NAMESPACE = "PrivacyEngine"
-RUNBOOK = "https://github.com/privacy-engine/privacy-engine#runbook"  # README section, one heading per alarm
+RUNBOOK = "README.md#runbook"  # the repository README: one section per alarm
 PERIOD = Duration.minutes(5)
 
 

@@ -159,6 +159,7 @@ def _broken(name, change):
         ("an unknown kind", _broken("operator", lambda r: r.update(kind="note"))),
         ("another schema version", _broken("operator", lambda r: r.update(schema="privacy-evidence/v2"))),
         ("a record without its time", _broken("operator", lambda r: r.pop("recorded_at"))),
+        ("a time that is not a time", _broken("received", lambda r: r.update(due_at="next week"))),
     ],
 )
 def test_records_the_schema_refuses(validator, why, record):
