@@ -12,7 +12,9 @@ from .api import IntakeApi
 from .audit import AuditBucket
 from .config import DeployConfig
 from .datastore_access import resolution_statements, store_statements
-from .functions import PrivacyFunctions
+from .evidence_digests import EvidenceDigests
+from .functions import SERVICE, PrivacyFunctions
+from .monitoring import Monitoring
 from .storage import PrivacyStorage
 from .workflows import RequestWorkflow
 
@@ -75,6 +77,15 @@ class PrivacyStack(Stack):
         for function in hmac_users:
             storage.hmac_key.grant(function, "kms:GenerateMac")
 
+        digests = EvidenceDigests(
+            self,
+            "EvidenceDigests",
+            function=functions.digest,
+            bucket=audit.bucket,
+            data_key=storage.key,
+            schedule_expression=config.digest_schedule,
+        )
+
         workflow = RequestWorkflow(
             self,
             "Workflows",
@@ -101,12 +112,24 @@ class PrivacyStack(Stack):
             throttle_burst=config.api_throttle_burst,
             requests_per_ip=config.api_requests_per_ip,
         )
+        monitoring = Monitoring(
+            self,
+            "Monitoring",
+            service=SERVICE,
+            state_machines={"Request": workflow.state_machine},
+            api=api.api,
+            api_stage=api.api.deployment_stage.stage_name,
+            dead_letter_queues={"EvidenceDigest": digests.dead_letters},
+            alarm_email=config.alarm_email,
+        )
         self.state_machine = workflow.state_machine
+        self.monitoring = monitoring
         self.audit_bucket = audit.bucket
         self.requests_table = storage.requests_table
         self.holds_table = storage.holds_table
         self.functions = functions
         self.api = api
+        self.digests = digests
 
         for name, value in {
             "RequestStateMachineArn": workflow.state_machine.state_machine_arn,
@@ -115,6 +138,10 @@ class PrivacyStack(Stack):
             "ExportBucketName": storage.export_bucket.bucket_name,
             "HmacKeyArn": storage.hmac_key.key_arn,
             "HoldsTableName": storage.holds_table.table_name,
+            "EvidenceSigningKeyArn": digests.signing_key.key_arn,
+            "DigestFunctionName": functions.digest.function_name,
+            "EvidenceVerifierPolicyArn": digests.verifier_policy.managed_policy_arn,
+            "AlarmTopicArn": monitoring.topic.topic_arn,
         }.items():
             CfnOutput(self, name, value=value)
 
@@ -136,4 +163,6 @@ class PrivacyStack(Stack):
             "complete": of(self.functions.complete),
             "send_code": of(self.functions.send_code),
             "reject_unverified": of(self.functions.reject_unverified),
+            "digest": of(self.functions.digest),
+            "digest_dead_letters": of(self.digests.dead_letters),
         }

@@ -157,6 +157,7 @@ def test_functions_use_powertools_and_their_own_log_groups(template):
         "functions.handlers.intake.handler",
         "functions.handlers.send_code.handler",
         "functions.handlers.reject_unverified.handler",
+        "functions.handlers.digest.handler",
     }
     for function in functions.values():
         props = function["Properties"]
