@@ -50,6 +50,7 @@ class PrivacyFunctions(Construct):
         self.reject_unverified = self._function(
             "RejectUnverified", "reject_unverified", "Records a request whose requester never verified"
         )
+        self.digest = self._function("Digest", "digest", "Signs a digest of new evidence records")
 
     def _function(
         self, construct_id: str, module: str, description: str, timeout: Duration = Duration.minutes(1)

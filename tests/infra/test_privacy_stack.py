@@ -164,6 +164,7 @@ def test_functions_use_powertools_and_their_own_log_groups(template):
         "functions.handlers.package_export.handler",
         "functions.handlers.notify_requester.handler",
         "functions.handlers.publish_event.handler",
+        "functions.handlers.digest.handler",
     }
     for function in functions.values():
         props = function["Properties"]
