@@ -60,6 +60,7 @@ class PrivacyFunctions(Construct):
         self.retention_contacts = self._function("RetentionContacts", "retention_contacts", "Removes contacts", long)
         self.retention_record = self._function("RetentionRecord", "retention_record", "Records store evidence")
         self.retention_summary = self._function("RetentionSummary", "retention_summary", "Records a run summary")
+        self.digest = self._function("Digest", "digest", "Signs a digest of new evidence records")
 
     def _function(
         self, construct_id: str, module: str, description: str, timeout: Duration = Duration.minutes(1)

@@ -68,6 +68,24 @@ def acknowledge_privacy_stack(
             "Access exports are written per request under exports/<request id>/ (ids are random); the export "
             "functions act only under that prefix.",
         )
+    for prefix in ("retention", "operator", "digests"):
+        _ack(
+            stack,
+            f"IAM5[Resource::<{logical_ids['audit_bucket']}.Arn>/{prefix}/*]",
+            "Evidence and digest objects are created per request, run, action and hour under this prefix: the "
+            "digest function and the verifier policy read them; only the digest function writes, and only digests/.",
+        )
+    _ack(
+        stack,
+        f"IAM5[Resource::<{logical_ids['digest']}.Arn>:*]",
+        "EventBridge Scheduler's invoke permission on the digest function and its versions, as CDK writes it.",
+    )
+    _ack(
+        stack,
+        "SQS3",
+        "The digest function's queue is itself the dead-letter queue (Scheduler and Lambda on-failure); it is "
+        "alarmed on depth, not drained into another queue.",
+    )
     _ack(
         stack,
         "APIG4",

@@ -14,7 +14,9 @@ from .config import DeployConfig
 from .datastore_access import resolution_statements, store_statements
 from .deadlines import DeadlineCheck
 from .events import DownstreamEvents
-from .functions import PrivacyFunctions
+from .evidence_digests import EvidenceDigests
+from .functions import SERVICE, PrivacyFunctions
+from .monitoring import Monitoring
 from .retention import RetentionEngine
 from .storage import PrivacyStorage
 from .workflows import RequestWorkflow
@@ -81,6 +83,15 @@ class PrivacyStack(Stack):
         downstream = DownstreamEvents(self, "Events")
         self._grant_rights_workflow(config, storage, functions, downstream)
 
+        digests = EvidenceDigests(
+            self,
+            "EvidenceDigests",
+            function=functions.digest,
+            bucket=audit.bucket,
+            data_key=storage.key,
+            schedule_expression=config.digest_schedule,
+        )
+
         workflow = RequestWorkflow(
             self,
             "Workflows",
@@ -126,13 +137,25 @@ class PrivacyStack(Stack):
             access_logs=storage.access_logs,
         )
         self.retention = retention
+        monitoring = Monitoring(
+            self,
+            "Monitoring",
+            service=SERVICE,
+            state_machines={"Request": workflow.state_machine},
+            api=api.api,
+            api_stage=api.api.deployment_stage.stage_name,
+            dead_letter_queues={"EvidenceDigest": digests.dead_letters},
+            alarm_email=config.alarm_email,
+        )
         self.state_machine = workflow.state_machine
+        self.monitoring = monitoring
         self.audit_bucket = audit.bucket
         self.requests_table = storage.requests_table
         self.holds_table = storage.holds_table
         self.functions = functions
         self.api = api
         self.export_bucket = storage.export_bucket
+        self.digests = digests
 
         for name, value in {
             "RequestStateMachineArn": workflow.state_machine.state_machine_arn,
@@ -145,6 +168,10 @@ class PrivacyStack(Stack):
             "EventBusName": downstream.bus.event_bus_name,
             "RetentionStateMachineArn": retention.state_machine.state_machine_arn,
             "RetentionWorkBucketName": retention.work_bucket.bucket_name,
+            "EvidenceSigningKeyArn": digests.signing_key.key_arn,
+            "DigestFunctionName": functions.digest.function_name,
+            "EvidenceVerifierPolicyArn": digests.verifier_policy.managed_policy_arn,
+            "AlarmTopicArn": monitoring.topic.topic_arn,
         }.items():
             CfnOutput(self, name, value=value)
 
@@ -210,4 +237,6 @@ class PrivacyStack(Stack):
             "notify": of(self.functions.notify),
             "publish_event": of(self.functions.publish_event),
             "export_bucket": of(self.export_bucket),
+            "digest": of(self.functions.digest),
+            "digest_dead_letters": of(self.digests.dead_letters),
         }

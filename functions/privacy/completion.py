@@ -106,4 +106,9 @@ def complete_request(
     key, body, digest = evidence.append_request_event(
         clients.client("s3"), settings.AUDIT_BUCKET, request_id, completion_event(request_id, execution), fields
     )
-    return {"status": body["status"], "evidence_key": key, "evidence_sha256": digest}
+    return {
+        "status": body["status"],
+        "request_type": body["request_type"],
+        "evidence_key": key,
+        "evidence_sha256": digest,
+    }

@@ -188,7 +188,8 @@ def manifest(
     used: set[str] = set()
     for name, store in datamap.stores.items():
         outcome = by_store.get(name, {})
-        used.update(store.categories)
+        if outcome.get("records") or outcome.get("objects"):
+            used.update(store.categories)  # Art. 15(1)(b): the categories concerned, not every one we process
         stores[name] = {
             "categories": list(store.categories),
             "status": outcome.get("status", "not_run"),

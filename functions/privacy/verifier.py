@@ -170,7 +170,8 @@ def _verify_chains(bodies: dict[str, dict[str, Any] | None], hashes: dict[str, s
 def _verify_store_links(bodies: dict[str, dict[str, Any] | None], hashes: dict[str, str], report: Report) -> None:
     """Completion records name each store record by hash: a changed or missing one is caught here too."""
     for key, body in bodies.items():
-        if not body or body.get("event") != "completed":
+        # A re-run of a request (execution <id>--rerun-<n>) writes completed_rerun_<n> next to completed.
+        if not body or not str(body.get("event", "")).startswith("completed"):
             continue
         for store, outcome in body.get("stores", {}).items():
             linked = outcome.get("record")

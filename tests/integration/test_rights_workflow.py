@@ -11,7 +11,7 @@ from decimal import Decimal
 import boto3
 import pytest
 
-from functions.privacy import exports, holds, requests
+from functions.privacy import evidence, exports, holds, requests
 from functions.privacy.aws import Clients
 from functions.privacy.completion import complete_request, completion_event
 from functions.privacy.confirmation import notify_requester
@@ -22,6 +22,7 @@ from functions.privacy.requests import RequestType
 from functions.privacy.runtime import lambda_environment
 from functions.privacy.settings import Settings
 from functions.privacy.store_tasks import erase_store, recheck_store
+from infra.config import ROOT
 from local.inspect import holdings
 from local.seed import seed_sample_subjects
 
@@ -193,7 +194,8 @@ def test_sink_streams_records_and_packaging_builds_one_zip_with_a_manifest_in_bo
     orders = manifest["categories"]["orders"]
     assert orders["legal_basis"] == "legal_obligation" and orders["retention_period"] == "P7Y"
     assert set(orders["recipients"]) == {"hosting_provider", "payment_processor"} and orders["purpose"]
-    assert set(manifest["categories"]) == {c for s in datamap.stores.values() for c in s.categories}
+    # Only the categories of stores that held the subject's data (no customers record in this test).
+    assert set(manifest["categories"]) == {"orders", "payment", "support"}
     # Parts are gone; packaging again returns the archive as it is.
     assert "Contents" not in s3.list_objects_v2(Bucket=EXPORTS, Prefix="exports/req-x/parts/")
     again = exports.package_export("req-x", outcomes, datamap, s3, EXPORTS, part_size=5 * MIB)
@@ -255,3 +257,54 @@ class _FixedClients:
 
     def resource_table(self, name):
         return self._clients.resource_table(name)
+
+
+def test_rights_records_validate_against_the_evidence_schema_and_rerun_links_are_verified(engine, datamap):
+    import jsonschema
+
+    from functions.privacy.store_tasks import run_store_task
+    from functions.privacy.verifier import verify_bucket
+
+    settings, clients = engine
+    alice, bob, *_ = seed_sample_subjects(datamap, clients)
+    s3 = clients.client("s3")
+    for request_type, operation, details in (
+        (RequestType.ACCESS, "export", None),
+        (RequestType.RECTIFICATION, "rectify", {"corrections": {"name": "Alice Corrected"}}),
+        (RequestType.RESTRICTION, "restrict", None),
+        (RequestType.OPT_OUT, "opt_out", None),
+    ):
+        request_id = _request(clients, request_type, alice["email"], **({"details": details} if details else {}))
+        plan = plan_request(request_id, settings, clients)
+        outcomes = [run_store_task(request_id, t["store"], operation, settings, clients) for t in plan["tasks"]]
+        export = exports.package_export(request_id, outcomes, datamap, s3, EXPORTS) if operation == "export" else None
+        complete_request(request_id, outcomes, [], settings, clients, execution=request_id, export=export)
+    # A held erasure, then its re-run: completed and completed_rerun_1 both link store records.
+    erasure = _request(clients, RequestType.ERASURE, bob["email"])
+    first = plan_request(erasure, settings, clients)
+    hold = holds.place_hold(
+        clients.resource_table(HOLDS), subject_hmac=first["subject_hmac"], identifiers=bob, reason="L-9",
+        placed_by="dpo", store="orders",
+    )  # fmt: skip
+    plan = plan_request(erasure, settings, clients)
+    outcomes = [erase_store(erasure, t["store"], settings, clients) for t in plan["tasks"]]
+    complete_request(erasure, outcomes, [], settings, clients, held=plan["held"], execution=erasure)
+    holds.release_hold(clients.resource_table(HOLDS), first["subject_hmac"], hold.hold_id, released_by="dpo")
+    rerun = plan_request(erasure, settings, clients)
+    outcomes = [erase_store(erasure, t["store"], settings, clients) for t in rerun["tasks"]]
+    complete_request(erasure, outcomes, [], settings, clients, execution=f"{erasure}--rerun-1")
+
+    schema = json.loads((ROOT / "docs" / "evidence.schema.json").read_text())
+    validator = jsonschema.Draft202012Validator(schema)
+    events = set()
+    for obj in s3.list_objects_v2(Bucket=AUDIT)["Contents"]:
+        record = json.loads(s3.get_object(Bucket=AUDIT, Key=obj["Key"])["Body"].read())
+        assert not [e.message for e in validator.iter_errors(record)], obj["Key"]
+        events.add(record["event"])
+    assert {"store_export", "store_rectify", "store_restrict", "store_opt_out", "completed_rerun_1"} <= events
+    # Removing the orders record, which only the re-run's completion names, is caught.
+    orders = evidence.store_outcome_key(erasure, "orders", "erase")
+    s3.put_bucket_versioning(Bucket=AUDIT, VersioningConfiguration={"Status": "Enabled"})
+    s3.delete_object(Bucket=AUDIT, Key=orders)
+    problems = {(p.kind, p.key) for p in verify_bucket(s3, clients.client("kms"), AUDIT, erasure).problems}
+    assert ("removed_record", orders) in problems
