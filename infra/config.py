@@ -23,6 +23,8 @@ class DeployConfig(BaseModel):
     sender_email: str = "privacy@example.com"
     form_origin: str = "http://127.0.0.1:8080"
     alarm_email: str = ""
+    # How often a signed digest of new evidence records is written (EventBridge Scheduler expression).
+    digest_schedule: str = Field(default="rate(1 hour)", pattern=r"^(rate|cron)\(.+\)$")
     store_task_concurrency: int = Field(default=4, ge=1, le=40)
     verification_timeout_hours: int = Field(default=24, ge=1, le=720)
     # Overrides the hours when set: the local cloud's tests let codes expire in seconds.

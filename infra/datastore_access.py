@@ -10,7 +10,9 @@ from functions.privacy.datamap import DataMap, Store, StoreKind
 DYNAMODB_READ = ["dynamodb:Query", "dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:DescribeTable"]
 DYNAMODB_WRITE = ["dynamodb:BatchWriteItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]
 S3_OBJECT = ["s3:GetObject", "s3:GetObjectVersion", "s3:DeleteObject", "s3:DeleteObjectVersion"]
-SES_CONTACTS = ["ses:GetContact", "ses:GetContactList", "ses:DeleteContact"]
+# Restriction tags every current object version, merging with the tags already there.
+S3_TAGGING = ["s3:GetObjectTagging", "s3:GetObjectVersionTagging", "s3:PutObjectTagging", "s3:PutObjectVersionTagging"]
+SES_CONTACTS = ["ses:GetContact", "ses:GetContactList", "ses:DeleteContact", "ses:UpdateContact"]
 
 
 def _table_arns(stack: Stack, store: Store, with_indexes: bool = True) -> list[str]:
@@ -49,7 +51,7 @@ def store_statements(stack: Stack, datamap: DataMap, *, write: bool) -> list[iam
             )
             statements.append(
                 iam.PolicyStatement(
-                    actions=S3_OBJECT if write else ["s3:GetObject", "s3:GetObjectVersion"],
+                    actions=S3_OBJECT + S3_TAGGING if write else ["s3:GetObject", "s3:GetObjectVersion"],
                     resources=[f"{bucket_arn}/{prefix}*"],
                 )
             )
@@ -60,7 +62,20 @@ def store_statements(stack: Stack, datamap: DataMap, *, write: bool) -> list[iam
                     resources=[stack.format_arn(service="ses", resource="contact-list", resource_name=store.resource)],
                 )
             )
+        elif store.kind is StoreKind.SES_SUPPRESSION:
+            statements.append(iam.PolicyStatement(actions=suppression_actions(store, write=write), resources=["*"]))
     return statements
+
+
+def suppression_actions(store: Store, *, write: bool) -> list[str]:
+    """The account suppression list has no ARN: its actions take no resource-level permissions (Resource "*").
+
+    Delete is granted only where the data map lets erasure remove the entry (``erasure.suppress: false``).
+    """
+    if not write:
+        return ["ses:GetSuppressedDestination"]
+    actions = ["ses:GetSuppressedDestination", "ses:PutSuppressedDestination"]
+    return actions + (["ses:DeleteSuppressedDestination"] if store.erasure.suppress is False else [])
 
 
 def resolution_statements(stack: Stack, datamap: DataMap) -> list[iam.PolicyStatement]:

@@ -45,6 +45,7 @@ class PrivacyFunctions(Construct):
         self.reject_unverified = self._function(
             "RejectUnverified", "reject_unverified", "Records a request whose requester never verified"
         )
+        self.digest = self._function("Digest", "digest", "Signs a digest of new evidence records")
         # Retention (infra/retention.py wires them): scans and listings resume from saved cursors near 15 minutes.
         long = Duration.minutes(15)
         self.retention_plan = self._function("RetentionPlan", "retention_plan", "Plans a retention run per store")

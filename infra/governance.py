@@ -38,8 +38,8 @@ def acknowledge_privacy_stack(
     _ack(
         stack,
         "IAM5[Resource::*]",
-        "Only X-Ray trace upload and Step Functions log delivery, which support no "
-        "resource-level permissions (checked in tests/infra/test_privacy_stack.py).",
+        "Only X-Ray trace upload, Step Functions log delivery and the SES account suppression list, which support "
+        "no resource-level permissions (checked in tests/infra/test_privacy_stack.py).",
     )
     _ack(
         stack,
@@ -52,6 +52,24 @@ def acknowledge_privacy_stack(
             f"IAM5[Resource::<{logical_ids[function]}.Arn>:*]",
             "Invoke permission on the stack's own function and its versions, as CDK's grantInvoke writes it.",
         )
+    for prefix in ("retention", "operator", "digests"):
+        _ack(
+            stack,
+            f"IAM5[Resource::<{logical_ids['audit_bucket']}.Arn>/{prefix}/*]",
+            "Evidence and digest objects are created per request, run, action and hour under this prefix: the "
+            "digest function and the verifier policy read them; only the digest function writes, and only digests/.",
+        )
+    _ack(
+        stack,
+        f"IAM5[Resource::<{logical_ids['digest']}.Arn>:*]",
+        "EventBridge Scheduler's invoke permission on the digest function and its versions, as CDK writes it.",
+    )
+    _ack(
+        stack,
+        "SQS3",
+        "The digest function's queue is itself the dead-letter queue (Scheduler and Lambda on-failure); it is "
+        "alarmed on depth, not drained into another queue.",
+    )
     _ack(
         stack,
         "APIG4",

@@ -12,7 +12,9 @@ from .api import IntakeApi
 from .audit import AuditBucket
 from .config import DeployConfig
 from .datastore_access import resolution_statements, store_statements
-from .functions import PrivacyFunctions
+from .evidence_digests import EvidenceDigests
+from .functions import SERVICE, PrivacyFunctions
+from .monitoring import Monitoring
 from .retention import RetentionEngine
 from .storage import PrivacyStorage
 from .workflows import RequestWorkflow
@@ -76,6 +78,15 @@ class PrivacyStack(Stack):
         for function in hmac_users:
             storage.hmac_key.grant(function, "kms:GenerateMac")
 
+        digests = EvidenceDigests(
+            self,
+            "EvidenceDigests",
+            function=functions.digest,
+            bucket=audit.bucket,
+            data_key=storage.key,
+            schedule_expression=config.digest_schedule,
+        )
+
         workflow = RequestWorkflow(
             self,
             "Workflows",
@@ -115,12 +126,24 @@ class PrivacyStack(Stack):
             access_logs=storage.access_logs,
         )
         self.retention = retention
+        monitoring = Monitoring(
+            self,
+            "Monitoring",
+            service=SERVICE,
+            state_machines={"Request": workflow.state_machine, "Retention": retention.state_machine},
+            api=api.api,
+            api_stage=api.api.deployment_stage.stage_name,
+            dead_letter_queues={"EvidenceDigest": digests.dead_letters},
+            alarm_email=config.alarm_email,
+        )
         self.state_machine = workflow.state_machine
+        self.monitoring = monitoring
         self.audit_bucket = audit.bucket
         self.requests_table = storage.requests_table
         self.holds_table = storage.holds_table
         self.functions = functions
         self.api = api
+        self.digests = digests
 
         for name, value in {
             "RequestStateMachineArn": workflow.state_machine.state_machine_arn,
@@ -129,6 +152,10 @@ class PrivacyStack(Stack):
             "ExportBucketName": storage.export_bucket.bucket_name,
             "HmacKeyArn": storage.hmac_key.key_arn,
             "HoldsTableName": storage.holds_table.table_name,
+            "EvidenceSigningKeyArn": digests.signing_key.key_arn,
+            "DigestFunctionName": functions.digest.function_name,
+            "EvidenceVerifierPolicyArn": digests.verifier_policy.managed_policy_arn,
+            "AlarmTopicArn": monitoring.topic.topic_arn,
             "RetentionStateMachineArn": retention.state_machine.state_machine_arn,
             "RetentionWorkBucketName": retention.work_bucket.bucket_name,
         }.items():
@@ -152,4 +179,6 @@ class PrivacyStack(Stack):
             "complete": of(self.functions.complete),
             "send_code": of(self.functions.send_code),
             "reject_unverified": of(self.functions.reject_unverified),
+            "digest": of(self.functions.digest),
+            "digest_dead_letters": of(self.digests.dead_letters),
         }

@@ -943,7 +943,8 @@ def apply_s3_bucket_properties() -> None:
 
 def apply_kms_key_properties() -> None:
     """Gap: moto's CloudFormation creates every AWS::KMS::Key as a symmetric ENCRYPT_DECRYPT key, ignoring
-    ``KeySpec`` and ``KeyUsage``, so an HMAC key (HMAC_256, GENERATE_VERIFY_MAC) refuses GenerateMac.
+    ``KeySpec`` and ``KeyUsage``, so an HMAC key (HMAC_256, GENERATE_VERIFY_MAC) refuses GenerateMac and a
+    signing key (ECC_NIST_P256, SIGN_VERIFY) refuses Sign.
     """
     from moto.kms.models import Key, kms_backends
 
@@ -951,8 +952,10 @@ def apply_kms_key_properties() -> None:
         cls: Any, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
     ) -> Any:
         properties = cloudformation_json["Properties"]
+        policy = properties.get("KeyPolicy")
         key = kms_backends[account_id][region_name].create_key(
-            policy=properties.get("KeyPolicy"),
+            # The template holds the policy as an object; moto's DescribeKey parses it as a JSON string.
+            policy=json.dumps(policy) if isinstance(policy, dict) else policy,
             key_usage=properties.get("KeyUsage", "ENCRYPT_DECRYPT"),
             key_spec=properties.get("KeySpec", "SYMMETRIC_DEFAULT"),
             description=properties.get("Description"),

@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.parser import BaseModel, event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -27,4 +27,13 @@ def handler(event: CompleteInput, context: LambdaContext) -> dict:
     logger.info("request evidence written", extra={"status": result["status"]})
     metrics.add_dimension(name="status", value=result["status"])
     metrics.add_metric(name="RequestsClosed", unit=MetricUnit.Count, value=1)
+    # Separate EMF documents: one metric document carries one set of dimensions.
+    with single_metric(name="RequestsClosedByType", unit=MetricUnit.Count, value=1, namespace=metrics.namespace) as one:
+        one.add_dimension(name="request_type", value=result["request_type"])
+    for outcome in event.outcomes:
+        if outcome.get("status") != "succeeded":  # failed after the workflow's retries
+            with single_metric(
+                name="StoreTasksFailed", unit=MetricUnit.Count, value=1, namespace=metrics.namespace
+            ) as one:
+                one.add_dimension(name="store", value=str(outcome.get("store")))
     return result

@@ -60,4 +60,9 @@ def complete_request(
             "exceptions": sorted({e for s in stores.values() for e in s.get("exceptions", [])}),
         },
     )
-    return {"status": body["status"], "evidence_key": key, "evidence_sha256": digest}
+    return {
+        "status": body["status"],
+        "request_type": body["request_type"],
+        "evidence_key": key,
+        "evidence_sha256": digest,
+    }

@@ -115,9 +115,12 @@ class Erasure(_Model):
     mode: Literal["delete", "anonymise", "skip"] = "delete"
     attributes: dict[str, Mask] = Field(default_factory=dict, description="anonymise: attribute -> mask")
     reason: str | None = Field(default=None, description="Why records are kept (recorded as the exception)")
-    suppress: bool = Field(
-        default=True,
-        description="ses stores: keep the address on the account suppression list so marketing never resumes",
+    suppress: bool | None = Field(
+        default=None,
+        description=(
+            "ses_suppression stores only: erasure keeps (or adds) the address on the account suppression list so "
+            "marketing never resumes (unset means true; false: erasure deletes the entry)"
+        ),
     )
 
     @model_validator(mode="after")
@@ -188,6 +191,7 @@ class DataMap(_Model):
                 problems.extend(f"identifiers.{name}.resolved_by: {p}" for p in found)
         for name, store in self.stores.items():
             problems.extend(f"stores.{name}: {p}" for p in self._store_problems(store))
+        problems.extend(_across_stores_problems(self.stores))
         if not problems:
             problems.extend(self._resolution_cycles())
         if problems:
@@ -205,8 +209,14 @@ class DataMap(_Model):
             problems.extend(_dynamodb_problems(store))
         elif store.kind is StoreKind.S3:
             problems.extend(_template_problems(lookup.key_template, lookup.identifier))
-        elif store.kind is StoreKind.SES_CONTACT_LIST and lookup.identifier != self.subject_identifier:
-            problems.append("ses_contact_list stores are looked up by the subject identifier (the email)")
+        elif store.kind in _SES_KINDS and lookup.identifier != self.subject_identifier:
+            problems.append(f"{store.kind.value} stores are looked up by the subject identifier (the email)")
+        if store.kind is StoreKind.SES_SUPPRESSION and store.erasure.mode != "delete":
+            problems.append("erasure: ses_suppression stores say with erasure.suppress whether the entry is kept")
+        if store.erasure.suppress is not None and store.kind is not StoreKind.SES_SUPPRESSION:
+            # One place owns suppression: the account suppression list's own store.
+            problems.append("erasure.suppress belongs to the ses_suppression store (the account suppression list)")
+        problems.extend(_rectifiable_problems(store))
         if store.erasure.mode == "anonymise" and store.kind is not StoreKind.DYNAMODB:
             problems.append("anonymise is only supported for dynamodb stores")
         return problems
@@ -274,6 +284,42 @@ def _dynamodb_problems(store: Store) -> list[str]:
     masked_keys = keys & set(store.erasure.attributes)
     if masked_keys:
         problems.append(f"erasure: cannot anonymise key attributes {sorted(k for k in masked_keys if k)}")
+    return problems
+
+
+_SES_KINDS = frozenset({StoreKind.SES_CONTACT_LIST, StoreKind.SES_SUPPRESSION})
+# Attributes the connectors write themselves: rectification must not touch them.
+_CONNECTOR_ATTRIBUTES = frozenset({"privacy_anonymised_at"})
+
+
+def _rectifiable_problems(store: Store) -> list[str]:
+    if not store.rectifiable:
+        return []
+    if store.kind is not StoreKind.DYNAMODB:
+        return [f"rectifiable: only dynamodb stores have rectifiable attributes, not {store.kind.value}"]
+    protected = set(_CONNECTOR_ATTRIBUTES) | {store.restriction_marker}
+    if store.table is not None:
+        keys = {store.table.partition_key, store.table.sort_key, *store.table.indexes.values()}
+        protected |= {k for k in keys if k}
+    # Keys and index keys identify the record (and the subject); markers are the engine's own.
+    named = sorted(set(store.rectifiable) & protected)
+    return [f"rectifiable: {named} are keys or engine markers and cannot be rectified"] if named else []
+
+
+def _across_stores_problems(stores: Mapping[str, Store]) -> list[str]:
+    problems = []
+    suppression = sorted(n for n, s in stores.items() if s.kind is StoreKind.SES_SUPPRESSION)
+    if len(suppression) > 1:
+        problems.append(f"stores: {suppression} all describe the one account suppression list; keep one")
+    types: dict[str, dict[str, str]] = {}
+    for name, store in stores.items():
+        for attribute, kind in store.rectifiable.items():
+            types.setdefault(attribute, {})[name] = kind
+    for attribute, by_store in sorted(types.items()):
+        if len(set(by_store.values())) > 1:
+            # One correction value must be valid in every store that accepts the attribute.
+            declared = ", ".join(f"{kind} in {name}" for name, kind in sorted(by_store.items()))
+            problems.append(f"stores: rectifiable attribute {attribute!r} has conflicting types ({declared})")
     return problems
 
 

@@ -31,6 +31,8 @@ class Settings(BaseModel):
     IDEMPOTENCY_TABLE: str = ""
     SENDER_EMAIL: str = ""
     FORM_ORIGIN: str = ""
+    # The digest function only: the KMS asymmetric key that signs evidence digests.
+    SIGNING_KEY_ID: str = ""
 
     @classmethod
     def load(cls) -> Settings:

@@ -15,6 +15,7 @@ from functions.privacy.datamap import DataMap, load_datamap, with_resource_names
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"  # moto's default account
+AUDIT = "audit-bucket"
 SAMPLE = Path(__file__).resolve().parents[2] / "datamap.yaml"
 
 
@@ -123,6 +124,21 @@ def contact_list(aws: MotoClients, datamap: DataMap) -> str:
 
 
 @pytest.fixture
+def suppression_list(aws: MotoClients, tmp_path: Path) -> Iterator[None]:
+    """The SESv2 account suppression-list calls, which moto lacks, served by the local cloud's adapters."""
+    from local import adapters
+
+    if adapters._installed.users:  # a local cloud in this process already serves them (and owns the state dir)
+        yield
+        return
+    adapters.install(tmp_path / "local-state")
+    try:
+        yield
+    finally:
+        adapters.uninstall()
+
+
+@pytest.fixture
 def digest() -> Callable[[str], str]:
     """A transparent stand-in for the KMS-derived key digester, so tests see exactly what was digested."""
     return lambda text: "digest:" + text
@@ -132,3 +148,32 @@ def digest() -> Callable[[str], str]:
 def keyed_hash() -> Callable[[str], str]:
     """A deterministic stand-in for the masking HMAC."""
     return lambda text: "kh:" + hashlib.sha256(b"test-key" + text.encode()).hexdigest()[:16]
+
+
+@pytest.fixture
+def engine_env(aws: MotoClients, datamap: DataMap, tmp_path: Path) -> dict[str, str]:
+    """The engine's own resources (requests table, Object Lock audit bucket, HMAC key, the data map file), as the
+    Lambda environment that names them; use cases run inside ``lambda_environment(engine_env)``.
+    """
+    aws.client("dynamodb").create_table(
+        TableName="requests",
+        KeySchema=[{"AttributeName": "request_id", "KeyType": "HASH"}, {"AttributeName": "record", "KeyType": "RANGE"}],
+        AttributeDefinitions=[
+            {"AttributeName": "request_id", "AttributeType": "S"},
+            {"AttributeName": "record", "AttributeType": "S"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    s3 = aws.client("s3")
+    s3.create_bucket(Bucket=AUDIT, ObjectLockEnabledForBucket=True)
+    s3.put_object_lock_configuration(
+        Bucket=AUDIT,
+        ObjectLockConfiguration={
+            "ObjectLockEnabled": "Enabled",
+            "Rule": {"DefaultRetention": {"Mode": "COMPLIANCE", "Days": 1}},
+        },
+    )
+    key = aws.client("kms").create_key(KeySpec="HMAC_256", KeyUsage="GENERATE_VERIFY_MAC")["KeyMetadata"]["Arn"]
+    datamap_file = tmp_path / "datamap.json"
+    datamap_file.write_text(datamap.model_dump_json(by_alias=True))
+    return {"REQUESTS_TABLE": "requests", "AUDIT_BUCKET": AUDIT, "HMAC_KEY_ID": key, "DATAMAP_FILE": str(datamap_file)}

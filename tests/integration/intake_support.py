@@ -16,7 +16,7 @@ from functions.privacy.runtime import lambda_environment
 from functions.privacy.settings import Settings
 
 REGION, ACCOUNT = "us-east-1", "123456789012"
-AUDIT = "audit-bucket"
+AUDIT = "audit-bucket"  # the bucket of conftest.engine_env
 SENDER = "privacy@example.com"
 CODE_IN_EMAIL = re.compile(r"Verification code: (?:<strong>)?(\d{6})")
 
@@ -54,34 +54,15 @@ class IntakeEngine:
         return [o["Key"] for o in listing.get("Contents", [])]
 
 
-def intake_engine(aws, datamap, tmp_path) -> Iterator[IntakeEngine]:
-    """Generator body for a test module's fixture: ``yield from intake_engine(aws, datamap, tmp_path)``."""
-    dynamodb = aws.client("dynamodb")
-    dynamodb.create_table(
-        TableName="requests",
-        KeySchema=[{"AttributeName": "request_id", "KeyType": "HASH"}, {"AttributeName": "record", "KeyType": "RANGE"}],
-        AttributeDefinitions=[
-            {"AttributeName": "request_id", "AttributeType": "S"},
-            {"AttributeName": "record", "AttributeType": "S"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    dynamodb.create_table(
+def intake_engine(aws, engine_env) -> Iterator[IntakeEngine]:
+    """Generator body for a test module's fixture: ``yield from intake_engine(aws, engine_env)``; adds the
+    idempotency table, a state machine and the SES sender to the engine's resources (conftest's engine_env)."""
+    aws.client("dynamodb").create_table(
         TableName="idempotency",
         KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
         AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
         BillingMode="PAY_PER_REQUEST",
     )
-    s3 = aws.client("s3")
-    s3.create_bucket(Bucket=AUDIT, ObjectLockEnabledForBucket=True)
-    s3.put_object_lock_configuration(
-        Bucket=AUDIT,
-        ObjectLockConfiguration={
-            "ObjectLockEnabled": "Enabled",
-            "Rule": {"DefaultRetention": {"Mode": "COMPLIANCE", "Days": 1}},
-        },
-    )
-    key = aws.client("kms").create_key(KeySpec="HMAC_256", KeyUsage="GENERATE_VERIFY_MAC")["KeyMetadata"]["Arn"]
     role = aws.client("iam").create_role(RoleName="sfn", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
     # moto records executions without running them here: the use cases are tested, not the workflow.
     definition = '{"StartAt": "Wait", "States": {"Wait": {"Type": "Pass", "End": true}}}'
@@ -89,13 +70,8 @@ def intake_engine(aws, datamap, tmp_path) -> Iterator[IntakeEngine]:
         "stateMachineArn"
     ]
     aws.client("ses").verify_email_identity(EmailAddress=SENDER)
-    datamap_file = tmp_path / "datamap.json"
-    datamap_file.write_text(datamap.model_dump_json(by_alias=True))
     env = {
-        "REQUESTS_TABLE": "requests",
-        "AUDIT_BUCKET": AUDIT,
-        "HMAC_KEY_ID": key,
-        "DATAMAP_FILE": str(datamap_file),
+        **engine_env,
         "STATE_MACHINE_ARN": machine,
         "IDEMPOTENCY_TABLE": "idempotency",
         "SENDER_EMAIL": SENDER,

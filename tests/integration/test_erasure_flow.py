@@ -22,32 +22,9 @@ AUDIT = "audit-bucket"
 
 
 @pytest.fixture
-def engine(aws, tables, bucket, contact_list, datamap, tmp_path):
-    """The engine's own resources (requests table, Object Lock audit bucket, HMAC key) and its settings."""
-    dynamodb = aws.client("dynamodb")
-    dynamodb.create_table(
-        TableName="requests",
-        KeySchema=[{"AttributeName": "request_id", "KeyType": "HASH"}, {"AttributeName": "record", "KeyType": "RANGE"}],
-        AttributeDefinitions=[
-            {"AttributeName": "request_id", "AttributeType": "S"},
-            {"AttributeName": "record", "AttributeType": "S"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    s3 = aws.client("s3")
-    s3.create_bucket(Bucket=AUDIT, ObjectLockEnabledForBucket=True)
-    s3.put_object_lock_configuration(
-        Bucket=AUDIT,
-        ObjectLockConfiguration={
-            "ObjectLockEnabled": "Enabled",
-            "Rule": {"DefaultRetention": {"Mode": "COMPLIANCE", "Days": 1}},
-        },
-    )
-    key = aws.client("kms").create_key(KeySpec="HMAC_256", KeyUsage="GENERATE_VERIFY_MAC")["KeyMetadata"]["Arn"]
-    datamap_file = tmp_path / "datamap.json"
-    datamap_file.write_text(datamap.model_dump_json(by_alias=True))
-    env = {"REQUESTS_TABLE": "requests", "AUDIT_BUCKET": AUDIT, "HMAC_KEY_ID": key, "DATAMAP_FILE": str(datamap_file)}
-    with lambda_environment(env):
+def engine(engine_env, tables, bucket, contact_list, suppression_list):
+    """The engine's own resources (see engine_env in conftest) with the sample stores, and its settings."""
+    with lambda_environment(engine_env):
         yield Settings.load(), Clients(boto3.session.Session(region_name="us-east-1"))
 
 
@@ -73,6 +50,10 @@ def test_erasure_removes_the_subject_keeps_orders_anonymised_for_tax_and_leaves_
     assert by_store["orders"]["anonymised"] == 3 and by_store["orders"]["exceptions"]
     assert by_store["uploads"]["deleted"] == 4  # two files, two versions each
     assert by_store["newsletter"]["deleted"] == 1
+    # Kept (added) on the suppression list so no marketing reaches the address again, with the reason recorded.
+    assert by_store["suppression"]["kept"] == 1 and by_store["suppression"]["exceptions"]
+    suppressed = clients.client("sesv2").get_suppressed_destination(EmailAddress=alice["email"])
+    assert suppressed["SuppressedDestination"]["Reason"] == "COMPLAINT"
     after = holdings(datamap, clients, alice)
     assert {name: counts["personal"] for name, counts in after.items()} == dict.fromkeys(datamap.stores, 0)
     assert after["orders"]["found"] == 3  # invoices kept, masked

@@ -17,8 +17,8 @@ ALICE = "Alice.Example@Example.com"
 
 
 @pytest.fixture
-def intake_engine(aws, datamap, tmp_path):
-    yield from intake_support.intake_engine(aws, datamap, tmp_path)
+def intake_engine(aws, engine_env):
+    yield from intake_support.intake_engine(aws, engine_env)
 
 
 def _file(engine, email=ALICE, **fields):

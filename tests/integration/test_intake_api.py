@@ -18,10 +18,10 @@ ORIGIN = "https://form.example"
 
 
 @pytest.fixture
-def intake_engine(aws, datamap, tmp_path, monkeypatch):
+def intake_engine(aws, engine_env, monkeypatch):
     # The handler uses the process-wide client cache; clients made under moto must not outlive the test.
     monkeypatch.setattr(aws_clients, "_clients", {})
-    yield from intake_support.intake_engine(aws, datamap, tmp_path)
+    yield from intake_support.intake_engine(aws, engine_env)
 
 
 @dataclass

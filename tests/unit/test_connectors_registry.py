@@ -12,7 +12,8 @@ from functions.privacy.connectors.dynamodb import DynamoDBConnector
 from functions.privacy.connectors.registry import connector_for
 from functions.privacy.connectors.s3 import S3Connector
 from functions.privacy.connectors.ses_contact_list import SesContactListConnector
-from functions.privacy.datamap import StoreKind, load_datamap
+from functions.privacy.connectors.ses_suppression import SesSuppressionConnector
+from functions.privacy.datamap import load_datamap
 
 DATAMAP = load_datamap(Path(__file__).resolve().parents[2] / "datamap.yaml")
 
@@ -33,6 +34,7 @@ class RecordingClients:
         ("orders", DynamoDBConnector, "dynamodb"),
         ("uploads", S3Connector, "s3"),
         ("newsletter", SesContactListConnector, "sesv2"),
+        ("suppression", SesSuppressionConnector, "sesv2"),
     ],
 )
 def test_each_sample_store_gets_its_connector(store, kind, service):
@@ -42,7 +44,7 @@ def test_each_sample_store_gets_its_connector(store, kind, service):
     assert clients.services == [service]
 
 
-def test_a_kind_without_a_connector_is_misconfigured():
-    store = DATAMAP.stores["newsletter"].model_copy(update={"kind": StoreKind.SES_SUPPRESSION})
-    with pytest.raises(StoreMisconfigured, match="no connector for kind ses_suppression"):
-        connector_for("suppression", store, RecordingClients(), str, str, DATAMAP)
+def test_a_store_of_another_kind_is_refused_by_the_connector():
+    store = DATAMAP.stores["newsletter"]
+    with pytest.raises(StoreMisconfigured, match="store newsletter is not a ses_suppression store"):
+        SesSuppressionConnector("newsletter", store, object(), str, ".*")

@@ -9,10 +9,14 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Any, Protocol
+from datetime import datetime
+from typing import Any, ClassVar, Protocol
 
 from pydantic import BaseModel, Field
+
+from ..datamap import Store, StoreKind
 
 # Maps a record key (already canonicalised to text) to a keyed digest; see privacy.digests.
 KeyDigester = Callable[[str], str]
@@ -38,6 +42,11 @@ class StoreMisconfigured(StoreError):
 
 class InvalidIdentifier(ValueError):
     """An identifier value does not match its data-map pattern (it could widen a key prefix)."""
+
+
+class InvalidCorrection(ValueError):
+    """A rectification correction is not allowed or has the wrong type; the message names the attribute, never
+    the value. Raised before any store is changed."""
 
 
 @dataclass(frozen=True)
@@ -78,6 +87,17 @@ def canonical_json(key: Mapping[str, Any]) -> str:
     return json.dumps(key, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
+def plain_response(value: Any) -> Any:
+    """An AWS response value as plain JSON for an export (timestamps as ISO 8601)."""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, list | tuple):
+        return [plain_response(v) for v in value]
+    if isinstance(value, Mapping):
+        return {k: plain_response(v) for k, v in value.items()}
+    return value
+
+
 class FindResult(BaseModel):
     """What a store holds about a subject."""
 
@@ -94,6 +114,8 @@ class EraseResult(BaseModel):
     deleted: int = 0
     anonymised: int = 0
     kept: int = 0
+    # ses_suppression: the address was not on the account suppression list and was added (see decisions.md).
+    added: int = 0
     key_digests: list[str] = Field(default_factory=list)
     exceptions: list[str] = Field(default_factory=list, description="Why records were kept, if any")
 
@@ -105,6 +127,7 @@ class ExportResult(BaseModel):
     objects: int = 0
     bytes: int = 0
     files: list[str] = Field(default_factory=list, description="Archive paths written for this store")
+    key_digests: list[str] = Field(default_factory=list, description="Keyed digests of the exported record keys")
 
 
 class ChangeResult(BaseModel):
@@ -149,3 +172,47 @@ class Connector(Protocol):
     def restrict(self, subject: Subject) -> ChangeResult: ...
 
     def opt_out(self, subject: Subject) -> ChangeResult: ...
+
+
+class StoreConnector:
+    """What every connector shares: the store it serves, its client, the key digester and the identifier check.
+
+    Subclasses set ``kind`` and may add a ``_misconfiguration`` check; AWS calls go through ``_calling`` so
+    failures become the named errors the workflow routes on, with messages free of personal data.
+    """
+
+    kind: ClassVar[StoreKind]
+
+    def __init__(
+        self,
+        store_name: str,
+        store: Store,
+        client: Any,
+        digest: KeyDigester,
+        identifier_pattern: re.Pattern[str] | str,
+    ) -> None:
+        if store.kind is not self.kind:
+            raise StoreMisconfigured(f"store {store_name} is not a {self.kind.value} store")
+        problem = self._misconfiguration(store)
+        if problem:
+            raise StoreMisconfigured(f"store {store_name}: {problem}")
+        self._name, self._store, self._client, self._digest = store_name, store, client, digest
+        self._pattern = re.compile(identifier_pattern)  # a compiled pattern passes through unchanged
+
+    def _misconfiguration(self, store: Store) -> str | None:
+        """What makes ``store`` unusable for this kind beyond its kind (None when it is fine)."""
+        return None
+
+    def _identifier(self, subject: Subject) -> str | None:
+        """The subject's lookup value for this store, checked against its pattern (None: nothing to look up)."""
+        return identifier_value(subject, self._store.lookup.identifier, self._pattern)
+
+    def _calling(self, operation: str) -> AbstractContextManager[None]:
+        from .errors import mapped_errors  # errors.py imports this module's exception classes
+
+        return mapped_errors(self._name, self._store.resource, operation)
+
+    @staticmethod
+    def not_applicable() -> ChangeResult:
+        """The operation means nothing for this store kind: no call is made."""
+        return ChangeResult(not_applicable=True)

@@ -10,6 +10,7 @@ from .base import Connector, KeyDigester, KeyedHasher, StoreMisconfigured
 from .dynamodb import DynamoDBConnector
 from .s3 import S3Connector
 from .ses_contact_list import SesContactListConnector
+from .ses_suppression import SesSuppressionConnector
 
 
 class ClientProvider(Protocol):
@@ -34,4 +35,6 @@ def connector_for(
         return S3Connector(store_name, store, clients.client("s3"), digest, pattern)
     if store.kind is StoreKind.SES_CONTACT_LIST:
         return SesContactListConnector(store_name, store, clients.client("sesv2"), digest, pattern)
+    if store.kind is StoreKind.SES_SUPPRESSION:
+        return SesSuppressionConnector(store_name, store, clients.client("sesv2"), digest, pattern)
     raise StoreMisconfigured(f"store {store_name}: no connector for kind {store.kind.value} yet")

@@ -5,69 +5,104 @@ SES's non-sending APIs allow one call per second, so each operation makes as few
 
 from __future__ import annotations
 
-import re
+from collections.abc import Mapping
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from ..datamap import Store, StoreKind
+from ..datamap import StoreKind
 from .base import (
+    ChangeResult,
     EraseResult,
+    ExportResult,
+    ExportSink,
     FindResult,
-    KeyDigester,
-    StoreMisconfigured,
+    StoreConnector,
     Subject,
     canonical_json,
-    identifier_value,
+    plain_response,
 )
-from .errors import error_code, mapped_errors
+from .errors import error_code
+
+OPT_OUT = "OPT_OUT"
 
 
-class SesContactListConnector:
-    """Finds and deletes a subject's contact in the data map's SES contact list."""
+class SesContactListConnector(StoreConnector):
+    """A subject's contact in the data map's SES contact list: find, export, delete, unsubscribe."""
 
-    def __init__(
-        self,
-        store_name: str,
-        store: Store,
-        client: Any,
-        digest: KeyDigester,
-        identifier_pattern: re.Pattern[str] | str,
-    ) -> None:
-        if store.kind is not StoreKind.SES_CONTACT_LIST:
-            raise StoreMisconfigured(f"store {store_name} is not an ses_contact_list store")
-        self._name, self._store, self._client, self._digest = store_name, store, client, digest
-        self._pattern = re.compile(identifier_pattern)  # a compiled pattern passes through unchanged
+    kind = StoreKind.SES_CONTACT_LIST
 
     def find(self, subject: Subject) -> FindResult:
-        email = identifier_value(subject, self._store.lookup.identifier, self._pattern)
+        email = self._identifier(subject)
         if email is None:
             return FindResult()
-        present = self._call("GetContact", self._client.get_contact, email)
+        present = self._call("GetContact", self._client.get_contact, email) is not None
         return FindResult(found=int(present), personal=int(present), key_digests=self._digests(email, present))
 
+    def export(self, subject: Subject, sink: ExportSink) -> ExportResult:
+        """The contact as SES holds it: topic preferences, unsubscribe-all, attributes, created/updated times."""
+        email = self._identifier(subject)
+        contact = None if email is None else self._call("GetContact", self._client.get_contact, email)
+        if email is None or contact is None:
+            return ExportResult()
+        record = {k: plain_response(v) for k, v in contact.items() if k != "ResponseMetadata"}
+        path, count, size = sink.write_records(self._name, [record])
+        return ExportResult(records=count, bytes=size, files=[path], key_digests=self._digests(email, True))
+
     def erase(self, subject: Subject) -> EraseResult:
-        email = identifier_value(subject, self._store.lookup.identifier, self._pattern)
+        email = self._identifier(subject)
         if email is None:
             return EraseResult()
-        # DeleteContact alone (no GetContact first) keeps to one call when the contact exists.
-        deleted = self._call("DeleteContact", self._client.delete_contact, email)
+        # DeleteContact alone (no GetContact first) keeps to one call when the contact exists. Whether the
+        # address stays suppressed is the ses_suppression store's business (one place owns it).
+        deleted = self._call("DeleteContact", self._client.delete_contact, email) is not None
         return EraseResult(found=int(deleted), deleted=int(deleted), key_digests=self._digests(email, deleted))
 
-    def _call(self, operation: str, method: Any, email: str) -> bool:
-        """Run a contact call; False when the contact does not exist (a missing list raises instead)."""
-        with mapped_errors(self._name, self._store.resource, operation):
+    def rectify(self, subject: Subject, corrections: Mapping[str, Any]) -> ChangeResult:
+        return self.not_applicable()  # the contact is its address; a new address is a new contact
+
+    def restrict(self, subject: Subject) -> ChangeResult:
+        """Take the contact off every marketing topic (UnsubscribeAll and each topic OPT_OUT); the contact stays."""
+        return self._unsubscribe(subject)
+
+    def opt_out(self, subject: Subject) -> ChangeResult:
+        return self._unsubscribe(subject)
+
+    def _unsubscribe(self, subject: Subject) -> ChangeResult:
+        email = self._identifier(subject)
+        contact = None if email is None else self._call("GetContact", self._client.get_contact, email)
+        if email is None or contact is None:
+            return ChangeResult()
+        # The data map's topics and any the contact already has a preference for (the list may have more).
+        topics = set(self._store.topics)
+        topics.update(p["TopicName"] for p in contact.get("TopicPreferences", []))
+        topics.update(p["TopicName"] for p in contact.get("TopicDefaultPreferences", []))
+        current = {p["TopicName"]: p["SubscriptionStatus"] for p in contact.get("TopicPreferences", [])}
+        digests = self._digests(email, True)
+        if contact.get("UnsubscribeAll") and all(current.get(t) == OPT_OUT for t in topics):
+            return ChangeResult(found=1, unchanged=1)
+        params: dict[str, Any] = {
+            "TopicPreferences": [{"TopicName": t, "SubscriptionStatus": OPT_OUT} for t in sorted(topics)],
+            "UnsubscribeAll": True,
+        }
+        if contact.get("AttributesData") is not None:
+            params["AttributesData"] = contact["AttributesData"]  # kept as it was: this call only unsubscribes
+        self._call("UpdateContact", self._client.update_contact, email, **params)
+        return ChangeResult(found=1, changed=1, attributes=["TopicPreferences", "UnsubscribeAll"], key_digests=digests)
+
+    def _call(self, operation: str, method: Any, email: str, **params: Any) -> dict[str, Any] | None:
+        """Run a contact call; None when the contact does not exist (a missing list raises instead)."""
+        with self._calling(operation):
             try:
-                method(ContactListName=self._store.resource, EmailAddress=email)
-                return True
+                return method(ContactListName=self._store.resource, EmailAddress=email, **params)
             except ClientError as exc:
                 if error_code(exc) != "NotFoundException":
                     raise
         # SES answers NotFound for a missing contact and for a missing list alike: a missing list must
         # not pass for "no data here", so check it (GetContactList's NotFound maps to StoreMisconfigured).
-        with mapped_errors(self._name, self._store.resource, "GetContactList"):
+        with self._calling("GetContactList"):
             self._client.get_contact_list(ContactListName=self._store.resource)
-        return False
+        return None
 
     def _digests(self, email: str, present: bool) -> list[str]:
         return [self._digest(canonical_json({"email": email}))] if present else []

@@ -1,0 +1,33 @@
+"""WriteEvidenceDigest: sign a digest of the evidence records written since the previous digest (scheduled)."""
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.parser import BaseModel, event_parser
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import AwareDatetime
+
+from functions.privacy.aws import default_clients
+from functions.privacy.digests import write_digest
+from functions.privacy.observability import logger, metrics, tracer
+from functions.privacy.settings import Settings
+
+
+class DigestInput(BaseModel):
+    # The schedule passes its scheduled time, so a replayed invocation writes the same digest.
+    as_of: AwareDatetime | None = None
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+@event_parser(model=DigestInput)
+def handler(event: DigestInput, context: LambdaContext) -> dict:
+    settings, clients = Settings.load(), default_clients()
+    if not settings.SIGNING_KEY_ID:
+        raise RuntimeError("SIGNING_KEY_ID is not set: the digest function needs the evidence signing key")
+    written = write_digest(
+        clients.client("s3"), clients.client("kms"), settings.AUDIT_BUCKET, settings.SIGNING_KEY_ID, event.as_of
+    )
+    records = written["records"] if written else 0
+    metrics.add_metric(name="EvidenceRecordsDigested", unit=MetricUnit.Count, value=records)
+    logger.info("evidence digest", extra=written or {"records": 0})
+    return written or {"key": None, "records": 0}
