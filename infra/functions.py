@@ -51,6 +51,7 @@ class PrivacyFunctions(Construct):
             "RejectUnverified", "reject_unverified", "Records a request whose requester never verified"
         )
         self.deadline_check = self._function("DeadlineCheck", "deadline_check", "Counts requests at risk or overdue")
+        self.digest = self._function("Digest", "digest", "Signs a digest of new evidence records")
         # Retention (infra/retention.py wires them): scans and listings resume from saved cursors near 15 minutes.
         long = Duration.minutes(15)
         self.retention_plan = self._function("RetentionPlan", "retention_plan", "Plans a retention run per store")
@@ -60,7 +61,6 @@ class PrivacyFunctions(Construct):
         self.retention_contacts = self._function("RetentionContacts", "retention_contacts", "Removes contacts", long)
         self.retention_record = self._function("RetentionRecord", "retention_record", "Records store evidence")
         self.retention_summary = self._function("RetentionSummary", "retention_summary", "Records a run summary")
-        self.digest = self._function("Digest", "digest", "Signs a digest of new evidence records")
 
     def _function(
         self, construct_id: str, module: str, description: str, timeout: Duration = Duration.minutes(1)

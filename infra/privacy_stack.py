@@ -141,7 +141,7 @@ class PrivacyStack(Stack):
             self,
             "Monitoring",
             service=SERVICE,
-            state_machines={"Request": workflow.state_machine},
+            state_machines={"Request": workflow.state_machine, "Retention": retention.state_machine},
             api=api.api,
             api_stage=api.api.deployment_stage.stage_name,
             dead_letter_queues={"EvidenceDigest": digests.dead_letters},

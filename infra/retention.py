@@ -105,7 +105,15 @@ class RetentionEngine(Construct):
                 conditions={"StringEquals": {"aws:SourceAccount": stack.account}},
             )
         )
-        key.grant_decrypt(ses)
+        # Only for this account's SES (confused-deputy guard), and only to decrypt.
+        key.add_to_resource_policy(
+            iam.PolicyStatement(
+                principals=[ses],
+                actions=["kms:Decrypt"],
+                resources=["*"],
+                conditions={"StringEquals": {"aws:SourceAccount": stack.account}},
+            )
+        )
 
         log_group = logs.LogGroup(
             self, "Logs", retention=logs.RetentionDays.ONE_YEAR, removal_policy=RemovalPolicy.DESTROY

@@ -749,6 +749,15 @@ def s3_list_object_versions(
     bucket = self.get_bucket(bucket_name)
     views = [_VersionView(v) for _, versions in list(bucket.keys.iterlists()) for v in list(versions)]
     views.sort(key=lambda r: (r.name, -unix_time_millis(r.last_modified)))
+    resume_after_key = bool(
+        key_marker
+        and version_id_marker
+        and not any(v.name == key_marker and v.version_id == version_id_marker for v in views)
+    )
+    if resume_after_key:
+        # The marker's version was deleted since the last page (retention deletes between pages). S3 resumes by
+        # position; moto would return nothing at all. Resume after the marker's key.
+        version_id_marker = None
     common_prefixes: set[str] = set()
     versions_out: list[Any] = []
     markers_out: list[Any] = []
@@ -764,6 +773,10 @@ def s3_list_object_versions(
         if skipping:
             if key_marker is None:
                 skipping = False
+            elif resume_after_key:
+                skipping = name <= key_marker
+                if skipping:
+                    continue
             elif not version_id_marker:
                 skipping = name < key_marker
                 continue
@@ -796,7 +809,8 @@ def s3_list_object_versions(
 def list_object_versions_without_copying_data() -> None:
     """Gap: moto's ListObjectVersions deep-copies every version in the bucket (object bodies included, one temporary
     file each) on every page, so listing a bucket of 100,000 versions page by page takes hours. Same answer
-    (ordering, markers, prefixes, delimiter) from views that share the versions instead of copying them.
+    (ordering, markers, prefixes, delimiter) from views that share the versions instead of copying them, and a page
+    marker whose version was deleted meanwhile resumes after its key instead of ending the listing.
     """
     from moto.s3.models import S3Backend
 

@@ -146,7 +146,8 @@ def test_every_function_logs_to_a_group_with_retention(resources):
 
 
 def test_the_scheduler_can_put_failed_deliveries_on_the_encrypted_dead_letter_queue(resources):
-    schedule = _logical_id(resources, "AWS::Scheduler::Schedule")
+    # The digest schedule (the retention schedule starts a state machine and has no dead-letter queue).
+    schedule = _logical_id(resources, "AWS::Scheduler::Schedule", lambda p: "DeadLetterConfig" in p["Target"])
     role = resources[schedule]["Properties"]["Target"]["RoleArn"]["Fn::GetAtt"][0]
     actions = {
         a

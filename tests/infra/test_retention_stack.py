@@ -14,7 +14,10 @@ def template(stacks):
 
 
 def test_the_schedule_starts_the_retention_state_machine_daily_with_its_scheduled_time_as_as_of(template):
-    schedules = template.find_resources("AWS::Scheduler::Schedule")
+    schedules = template.find_resources(
+        "AWS::Scheduler::Schedule",
+        {"Properties": {"Description": "Starts the retention run with its scheduled time as as_of"}},
+    )
     assert len(schedules) == 1
     props = next(iter(schedules.values()))["Properties"]
     assert props["ScheduleExpression"] == "cron(0 3 * * ? *)"

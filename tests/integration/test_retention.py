@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import math
 from datetime import timedelta
+from pathlib import Path
 
+import jsonschema
 import pytest
 
 from functions.privacy.holds import place_hold
@@ -213,10 +215,13 @@ def test_replay_with_the_same_as_of_is_a_no_op_and_keeps_the_first_evidence(engi
     versions = s3.list_object_versions(Bucket=AUDIT, Prefix=record_key)["Versions"]
     assert len(versions) == 1  # written once: the replay found the record and left it
     record = json.loads(first_record)
-    assert record["kind"] == "retention_run" and record["counts"]["expired"] == 5 and record["execution"] == "exec-1"
+    assert record["kind"] == "retention_run" and record["expired"] == 5 and record["execution"] == "exec-1"
     assert "@example.com" not in first_record.decode() and "C0" not in first_record.decode()
     summaries = s3.list_objects_v2(Bucket=AUDIT, Prefix=f"retention/{run_id(AS_OF, False)}/summary")["KeyCount"]
     assert summaries == 1
+    schema = json.loads((Path(__file__).resolve().parents[2] / "docs" / "evidence.schema.json").read_text())
+    for obj in s3.list_objects_v2(Bucket=AUDIT, Prefix="retention/")["Contents"]:
+        jsonschema.validate(json.loads(s3.get_object(Bucket=AUDIT, Key=obj["Key"])["Body"].read()), schema)
 
 
 def test_a_failing_store_is_reported_and_the_others_complete(engine, bucket, contact_list, use_import_jobs):

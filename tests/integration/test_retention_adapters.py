@@ -40,3 +40,23 @@ def test_listing_versions_without_copies_pages_exactly_like_moto(aws, monkeypatc
     expected = _pages(s3, "bench-bucket", **params)
     monkeypatch.setattr(S3Backend, "list_object_versions", adapters.s3_list_object_versions)
     assert _pages(s3, "bench-bucket", **params) == expected
+
+
+def test_a_listing_resumes_after_a_deleted_marker_version(aws, monkeypatch):
+    from moto.s3.models import S3Backend
+
+    monkeypatch.setattr(S3Backend, "list_object_versions", adapters.s3_list_object_versions)
+    s3 = aws.client("s3")
+    s3.create_bucket(Bucket="bench-bucket")
+    s3.put_bucket_versioning(Bucket="bench-bucket", VersioningConfiguration={"Status": "Enabled"})
+    for n in range(6):
+        s3.put_object(Bucket="bench-bucket", Key=f"k{n}", Body=b"x")
+    first = s3.list_object_versions(Bucket="bench-bucket", MaxKeys=3)
+    for version in first["Versions"]:  # delete the page just listed, marker version included
+        s3.delete_object(Bucket="bench-bucket", Key=version["Key"], VersionId=version["VersionId"])
+
+    rest = s3.list_object_versions(
+        Bucket="bench-bucket", MaxKeys=3, KeyMarker=first["NextKeyMarker"], VersionIdMarker=first["NextVersionIdMarker"]
+    )
+
+    assert [v["Key"] for v in rest["Versions"]] == ["k3", "k4", "k5"]

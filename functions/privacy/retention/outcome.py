@@ -19,6 +19,11 @@ from .counts import Counts
 COUNT_FIELDS = ("scanned", "expired", "skipped_held", "skipped_retained", "failed")
 
 
+def _evidence_counts(counts: dict[str, int]) -> dict[str, int]:
+    """Counts as docs/evidence.schema.json names them (``failures``, not the output's ``failed``)."""
+    return {("failures" if name == "failed" else name): value for name, value in counts.items()}
+
+
 def summary_key(run_id: str, execution: str, completed: bool) -> str:
     return f"retention/{run_id}/summary.json" if completed else f"retention/{run_id}/attempts/{execution}.json"
 
@@ -44,7 +49,7 @@ def record_store(
             "categories": list(store.categories),
             "expire_before": plan["expire_before"],
             "erasure_mode": store.erasure.mode,
-            "counts": {f: getattr(counts, f) for f in COUNT_FIELDS},
+            **_evidence_counts({f: getattr(counts, f) for f in COUNT_FIELDS}),
             "expired_keys_digest": counts.expired_keys_digest,
             "execution": plan["execution"],
         },
@@ -78,12 +83,14 @@ def summarize_run(s3: Any, audit_bucket: str, plan: dict[str, Any], stores: list
         audit_bucket,
         key,
         {
-            "kind": "retention_summary",
+            "kind": "retention_run",
+            "record": "summary",
             "run_id": plan["run_id"],
             "as_of": plan["as_of"],
             "dry_run": plan["dry_run"],
             "execution": plan["execution"],
             "status": "completed" if completed else "partially_completed",
+            **_evidence_counts({f: sum(s[f] for s in output_stores) for f in COUNT_FIELDS}),
             "stores": output_stores,
             "store_records": {s["store"]: s["evidence_sha256"] for s in stores if s.get("evidence_sha256")},
         },
