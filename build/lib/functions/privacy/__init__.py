@@ -1,1 +1,0 @@
-"""Domain package shared by every Lambda: data map, connectors, planning and evidence."""
