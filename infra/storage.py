@@ -30,47 +30,17 @@ class PrivacyStorage(Construct):
             key_usage=kms.KeyUsage.GENERATE_VERIFY_MAC,
             removal_policy=RemovalPolicy.RETAIN,
         )
-        self.requests_table = dynamodb.Table(
-            self,
-            "RequestsTable",
-            partition_key=dynamodb.Attribute(name="request_id", type=dynamodb.AttributeType.STRING),
-            sort_key=dynamodb.Attribute(name="record", type=dynamodb.AttributeType.STRING),
-            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
-            encryption=dynamodb.TableEncryption.CUSTOMER_MANAGED,
-            encryption_key=self.key,
-            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
-                point_in_time_recovery_enabled=True
-            ),
-            removal_policy=RemovalPolicy.RETAIN,
+        self.requests_table = self._table(
+            "RequestsTable", "request_id", sort_key="record", removal_policy=RemovalPolicy.RETAIN
         )
         # Powertools Idempotency records for the intake API (a double-submitted form files one request).
         # They hold the first answer, status token included, so: the stack key, and gone within the hour.
-        self.idempotency_table = dynamodb.Table(
-            self,
-            "IdempotencyTable",
-            partition_key=dynamodb.Attribute(name="id", type=dynamodb.AttributeType.STRING),
-            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
-            time_to_live_attribute="expiration",
-            encryption=dynamodb.TableEncryption.CUSTOMER_MANAGED,
-            encryption_key=self.key,
-            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
-                point_in_time_recovery_enabled=True
-            ),
-            removal_policy=RemovalPolicy.DESTROY,
+        self.idempotency_table = self._table(
+            "IdempotencyTable", "id", time_to_live_attribute="expiration", removal_policy=RemovalPolicy.DESTROY
         )
         # Legal holds (see functions/privacy/holds.py): few items, read by erasure, retention and the CLI.
-        self.holds_table = dynamodb.Table(
-            self,
-            "HoldsTable",
-            partition_key=dynamodb.Attribute(name="subject_hmac", type=dynamodb.AttributeType.STRING),
-            sort_key=dynamodb.Attribute(name="hold_id", type=dynamodb.AttributeType.STRING),
-            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
-            encryption=dynamodb.TableEncryption.CUSTOMER_MANAGED,
-            encryption_key=self.key,
-            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
-                point_in_time_recovery_enabled=True
-            ),
-            removal_policy=RemovalPolicy.RETAIN,
+        self.holds_table = self._table(
+            "HoldsTable", "subject_hmac", sort_key="hold_id", removal_policy=RemovalPolicy.RETAIN
         )
         self.access_logs = s3.Bucket(
             self,
@@ -101,4 +71,29 @@ class PrivacyStorage(Construct):
                 )
             ],
             removal_policy=RemovalPolicy.RETAIN,
+        )
+
+    def _table(
+        self,
+        construct_id: str,
+        partition_key: str,
+        *,
+        removal_policy: RemovalPolicy,
+        sort_key: str | None = None,
+        time_to_live_attribute: str | None = None,
+    ) -> dynamodb.Table:
+        """An engine table: string keys, on-demand, the stack's KMS key, point-in-time recovery."""
+        return dynamodb.Table(
+            self,
+            construct_id,
+            partition_key=dynamodb.Attribute(name=partition_key, type=dynamodb.AttributeType.STRING),
+            sort_key=dynamodb.Attribute(name=sort_key, type=dynamodb.AttributeType.STRING) if sort_key else None,
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            time_to_live_attribute=time_to_live_attribute,
+            encryption=dynamodb.TableEncryption.CUSTOMER_MANAGED,
+            encryption_key=self.key,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            removal_policy=removal_policy,
         )
