@@ -127,7 +127,7 @@ def main() -> None:
     parser.add_argument("--output", type=Path, default=ROOT / "bench" / "results.json")
     args = parser.parse_args()
 
-    from functions.privacy.aws import Clients
+    from functions.privacy.core.clients import Clients
     from local.cloud import LocalCloud
     from local.inspect import local_datamap
     from local.synth import synthesize

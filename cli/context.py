@@ -21,9 +21,9 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 
-from functions.privacy.aws import Clients
-from functions.privacy.datamap import DataMap, DataMapError, load_datamap, with_resource_names
-from functions.privacy.operator import Tables
+from functions.privacy.core.clients import Clients
+from functions.privacy.datamap.model import DataMap, DataMapError, load_datamap, with_resource_names
+from functions.privacy.operations.operator import Tables
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUTPUTS = Path(".local/outputs.json")
@@ -192,11 +192,11 @@ R = TypeVar("R")
 
 def guarded(command: Callable[P, R]) -> Callable[P, R]:
     """Turn the errors an operator can act on into one line on stderr and exit status 1 (no traceback)."""
-    from functions.privacy.deadlines import ExtensionRefused
-    from functions.privacy.holds import HoldNotFound
-    from functions.privacy.operator import OperatorError
-    from functions.privacy.requests import RequestNotFound
-    from functions.privacy.subjects import AmbiguousIdentifier
+    from functions.privacy.operations.operator import OperatorError
+    from functions.privacy.requests.deadlines import ExtensionRefused
+    from functions.privacy.requests.record import RequestNotFound
+    from functions.privacy.subjects.holds import HoldNotFound
+    from functions.privacy.subjects.resolution import AmbiguousIdentifier
 
     @functools.wraps(command)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
-from functions.privacy.verifier import verify_bucket
+from functions.privacy.evidence.verify import verify_bucket
 
 from .context import console, engine, guarded
 

@@ -6,7 +6,8 @@ import time
 
 import typer
 
-from functions.privacy import operator, requests
+from functions.privacy.operations import operator
+from functions.privacy.requests import record as requests
 
 from .context import CliError, console, engine, guarded
 

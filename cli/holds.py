@@ -5,8 +5,8 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
-from functions.privacy import holds as holds_domain
-from functions.privacy import operator
+from functions.privacy.operations import operator
+from functions.privacy.subjects import holds as holds_domain
 
 from .context import console, engine, guarded
 

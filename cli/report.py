@@ -7,8 +7,8 @@ from pathlib import Path
 
 import typer
 
-from functions.privacy import compliance_report
-from functions.privacy.deadlines import scan_requests
+from functions.privacy.operations import report as compliance_report
+from functions.privacy.requests.deadlines import scan_requests
 
 from .context import CliError, console, engine, guarded
 from .requests import parse_moment

@@ -8,9 +8,10 @@ from datetime import UTC, datetime
 import typer
 from rich.table import Table
 
-from functions.privacy import deadlines, operator
-from functions.privacy.intake import Submission
-from functions.privacy.requests import Jurisdiction, RequestStatus, RequestType
+from functions.privacy.intake.filing import Submission
+from functions.privacy.operations import operator
+from functions.privacy.requests import deadlines
+from functions.privacy.requests.record import Jurisdiction, RequestStatus, RequestType
 
 from .context import CliError, console, engine, guarded
 

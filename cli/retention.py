@@ -9,7 +9,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from functions.privacy import retention_runs
+from functions.privacy.operations import retention_runs
 
 from .context import CliError, console, engine, guarded
 from .requests import parse_moment

@@ -15,8 +15,8 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from functions.privacy import intake
-from functions.privacy.requests import Jurisdiction, RequestType
+from functions.privacy.intake import filing as intake
+from functions.privacy.requests.record import Jurisdiction, RequestType
 
 STAGE = "v1"
 # Access log fields: enough to operate the API, nothing that identifies a person.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aws_cdk import App, Environment
 
-from functions.privacy.datamap import load_datamap, with_resource_names
+from functions.privacy.datamap.model import load_datamap, with_resource_names
 
 from .config import DeployConfig
 from .datastores_stack import SampleDataStoresStack

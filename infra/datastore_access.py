@@ -5,7 +5,7 @@ from __future__ import annotations
 from aws_cdk import Stack
 from aws_cdk import aws_iam as iam
 
-from functions.privacy.datamap import DataMap, Store, StoreKind
+from functions.privacy.datamap.model import DataMap, Store, StoreKind
 
 DYNAMODB_READ = ["dynamodb:Query", "dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:DescribeTable"]
 DYNAMODB_WRITE = ["dynamodb:BatchWriteItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]

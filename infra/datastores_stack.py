@@ -12,7 +12,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_ses as ses
 from constructs import Construct
 
-from functions.privacy.datamap import DataMap, StoreKind
+from functions.privacy.datamap.model import DataMap, StoreKind
 
 
 class SampleDataStoresStack(Stack):

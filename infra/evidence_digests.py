@@ -19,7 +19,7 @@ from aws_cdk import aws_scheduler_targets as targets
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from functions.privacy.digests import DIGEST_PREFIX, RECORD_PREFIXES
+from functions.privacy.evidence.digests import DIGEST_PREFIX, RECORD_PREFIXES
 
 
 class EvidenceDigests(Construct):

@@ -8,7 +8,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from functions.privacy.datamap import DataMap
+from functions.privacy.datamap.model import DataMap
 
 from .lambda_code import RUNTIME, code_asset, dependency_layer
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from aws_cdk import Acknowledgment, App, Stack, Validations
 from cdk_nag import AwsSolutionsChecks
 
-from functions.privacy.datamap import DataMap, StoreKind
+from functions.privacy.datamap.model import DataMap, StoreKind
 
 from .datastore_access import _s3_prefix
 

@@ -15,7 +15,7 @@ import sys
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
-from functions.privacy.datamap import DataMap
+from functions.privacy.datamap.model import DataMap
 
 from .config import ROOT
 

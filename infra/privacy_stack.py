@@ -6,7 +6,7 @@ from aws_cdk import CfnOutput, Stack
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from functions.privacy.datamap import DataMap
+from functions.privacy.datamap.model import DataMap
 
 from .api import IntakeApi
 from .audit import AuditBucket

@@ -19,7 +19,7 @@ from aws_cdk import aws_scheduler_targets as targets
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from functions.privacy.datamap import DataMap, StoreKind
+from functions.privacy.datamap.model import DataMap, StoreKind
 from functions.privacy.retention.runs import retention_applies
 
 from .config import DeployConfig

@@ -38,7 +38,7 @@ class PrivacyStorage(Construct):
         self.idempotency_table = self._table(
             "IdempotencyTable", "id", time_to_live_attribute="expiration", removal_policy=RemovalPolicy.DESTROY
         )
-        # Legal holds (see functions/privacy/holds.py): few items, read by erasure, retention and the CLI.
+        # Legal holds (see functions/privacy/subjects/holds.py): few items, read by erasure, retention and the CLI.
         self.holds_table = self._table(
             "HoldsTable", "subject_hmac", sort_key="hold_id", removal_policy=RemovalPolicy.RETAIN
         )

@@ -27,7 +27,7 @@ def seed_subjects() -> list[dict[str, str]]:
         if exc.name == "local.seed":
             return []
         raise
-    from functions.privacy.aws import Clients
+    from functions.privacy.core.clients import Clients
 
     from .inspect import local_datamap
 

@@ -226,7 +226,7 @@ def _handler_frames(exc: BaseException) -> list[traceback.FrameSummary]:
 
 def invoke_in_process(fn: Any, event: Any) -> tuple[bytes, bool, list[str]]:
     """Run one invocation of ``fn`` here; returns (payload, errored, log lines)."""
-    from functions.privacy.runtime import lambda_environment
+    from functions.privacy.core.runtime import lambda_environment
 
     request_id = str(uuid.uuid4())
     stream = f"{datetime.now(UTC):%Y/%m/%d}/[$LATEST]{request_id.replace('-', '')}"
@@ -287,7 +287,7 @@ def run_lambdas_in_process() -> None:
     """Gap: moto invokes Lambda functions in Docker. Run them in this process from their asset code instead.
 
     The handler is imported from the function's code zip (extracted once per digest), called with a Lambda
-    context inside `functions.privacy.runtime.lambda_environment` so concurrent invocations each see their own
+    context inside `functions.privacy.core.runtime.lambda_environment` so concurrent invocations each see their own
     environment, and errors come back as real Lambda does: an ``errorType`` payload and the
     ``x-amz-function-error: Unhandled`` header, which Step Functions Retry/Catch match by name.
     """

@@ -92,7 +92,7 @@ class LocalCloud:
         if self.quiet:
             logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one log line per API call is noise here
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        from functions.privacy import aws as engine_aws
+        from functions.privacy.core import clients as engine_aws
 
         engine_aws._clients.clear()  # cached clients would keep an endpoint from before this cloud
         # The outbox belongs to one run of the cloud, like the rest of moto's in-memory state.

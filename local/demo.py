@@ -15,8 +15,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from functions.privacy.aws import Clients
-from functions.privacy.requests import RequestType
+from functions.privacy.core.clients import Clients
+from functions.privacy.requests.record import RequestType
 
 from .cloud import LocalCloud
 from .inspect import holdings, local_datamap

@@ -6,10 +6,10 @@ import hashlib
 import os
 from pathlib import Path
 
-from functions.privacy.aws import Clients
 from functions.privacy.connectors.base import Subject
 from functions.privacy.connectors.registry import connector_for
-from functions.privacy.datamap import DataMap, load_datamap, with_resource_names
+from functions.privacy.core.clients import Clients
+from functions.privacy.datamap.model import DataMap, load_datamap, with_resource_names
 
 ROOT = Path(__file__).resolve().parents[1]
 ACCOUNT, REGION = "123456789012", "us-east-1"

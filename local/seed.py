@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from functions.privacy.datamap import DataMap, Store, StoreKind
+from functions.privacy.datamap.model import DataMap, Store, StoreKind
 
 SAMPLE_PEOPLE = [
     ("Alice Example", "alice@example.com", "C1001"),

@@ -9,9 +9,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from functions.privacy import requests
-from functions.privacy.aws import Clients
-from functions.privacy.requests import Jurisdiction, RequestType
+from functions.privacy.core.clients import Clients
+from functions.privacy.requests import record as requests
+from functions.privacy.requests.record import Jurisdiction, RequestType
 
 TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
 

@@ -6,10 +6,10 @@ from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.parser import BaseModel, event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from functions.privacy.aws import default_clients
-from functions.privacy.completion import complete_request
-from functions.privacy.observability import logger, metrics, tracer
-from functions.privacy.settings import Settings
+from functions.privacy.core.clients import default_clients
+from functions.privacy.core.observability import logger, metrics, tracer
+from functions.privacy.core.settings import Settings
+from functions.privacy.request_workflow.completion import complete_request
 
 
 class CompleteInput(BaseModel):

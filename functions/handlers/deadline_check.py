@@ -3,10 +3,10 @@
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from functions.privacy.aws import default_clients
-from functions.privacy.deadlines import check_deadlines
-from functions.privacy.observability import logger, tracer
-from functions.privacy.settings import Settings
+from functions.privacy.core.clients import default_clients
+from functions.privacy.core.observability import logger, tracer
+from functions.privacy.core.settings import Settings
+from functions.privacy.requests.deadlines import check_deadlines
 
 # No dimensions (not even service): the overdue alarm watches PrivacyEngine/RequestsOverdue as is.
 metrics = EphemeralMetrics(namespace="PrivacyEngine", service="")

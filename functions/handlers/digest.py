@@ -5,10 +5,10 @@ from aws_lambda_powertools.utilities.parser import BaseModel, event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import AwareDatetime
 
-from functions.privacy.aws import default_clients
-from functions.privacy.digests import write_digest
-from functions.privacy.observability import logger, metrics, tracer
-from functions.privacy.settings import Settings
+from functions.privacy.core.clients import default_clients
+from functions.privacy.core.observability import logger, metrics, tracer
+from functions.privacy.core.settings import Settings
+from functions.privacy.evidence.digests import write_digest
 
 
 class DigestInput(BaseModel):

@@ -18,11 +18,11 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAl
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, Field
 
-from functions.privacy import intake
-from functions.privacy.aws import default_clients
-from functions.privacy.observability import logger, metrics, tracer
-from functions.privacy.requests import RequestNotFound, RequestStatus, RequestType
-from functions.privacy.settings import Settings
+from functions.privacy.core.clients import default_clients
+from functions.privacy.core.observability import logger, metrics, tracer
+from functions.privacy.core.settings import Settings
+from functions.privacy.intake import filing as intake
+from functions.privacy.requests.record import RequestNotFound, RequestStatus, RequestType
 
 TITLE = "Privacy request intake API"
 VERSION = "1.0.0"

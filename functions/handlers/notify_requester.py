@@ -6,10 +6,10 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import BaseModel, event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from functions.privacy.aws import default_clients
-from functions.privacy.confirmation import notify_requester
-from functions.privacy.observability import logger, metrics, tracer
-from functions.privacy.settings import Settings
+from functions.privacy.core.clients import default_clients
+from functions.privacy.core.observability import logger, metrics, tracer
+from functions.privacy.core.settings import Settings
+from functions.privacy.request_workflow.confirmation import notify_requester
 
 
 class NotifyInput(BaseModel):

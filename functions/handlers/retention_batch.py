@@ -3,10 +3,10 @@
 from aws_lambda_powertools.utilities.parser import BaseModel, event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from functions.privacy.aws import default_clients
-from functions.privacy.observability import logger, tracer
+from functions.privacy.core.clients import default_clients
+from functions.privacy.core.observability import logger, tracer
+from functions.privacy.core.settings import Settings
 from functions.privacy.retention.service import delete_object_batch
-from functions.privacy.settings import Settings
 
 
 class BatchInput(BaseModel):

@@ -2,10 +2,10 @@
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from functions.privacy.aws import default_clients
-from functions.privacy.observability import logger, tracer
+from functions.privacy.core.clients import default_clients
+from functions.privacy.core.observability import logger, tracer
+from functions.privacy.core.settings import Settings
 from functions.privacy.retention.service import expire_contacts
-from functions.privacy.settings import Settings
 
 
 @logger.inject_lambda_context(correlation_id_path="run_id")

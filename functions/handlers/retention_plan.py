@@ -3,10 +3,10 @@
 from aws_lambda_powertools.utilities.parser import BaseModel, event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from functions.privacy.observability import logger, tracer
+from functions.privacy.core.observability import logger, tracer
+from functions.privacy.core.settings import Settings
 from functions.privacy.retention.runs import RetentionRunInput
 from functions.privacy.retention.service import start_run
-from functions.privacy.settings import Settings
 
 
 class PlanInput(BaseModel):

@@ -3,10 +3,10 @@
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from functions.privacy.aws import default_clients
-from functions.privacy.observability import logger, metrics, tracer
+from functions.privacy.core.clients import default_clients
+from functions.privacy.core.observability import logger, metrics, tracer
+from functions.privacy.core.settings import Settings
 from functions.privacy.retention.service import record_store
-from functions.privacy.settings import Settings
 
 
 @logger.inject_lambda_context(correlation_id_path="run_id")

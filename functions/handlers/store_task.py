@@ -6,10 +6,10 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import BaseModel, event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from functions.privacy.aws import default_clients
-from functions.privacy.observability import logger, metrics, tracer
-from functions.privacy.settings import Settings
-from functions.privacy.store_tasks import recheck_store, run_store_task
+from functions.privacy.core.clients import default_clients
+from functions.privacy.core.observability import logger, metrics, tracer
+from functions.privacy.core.settings import Settings
+from functions.privacy.request_workflow.store_tasks import recheck_store, run_store_task
 
 # Counts worth a metric per operation (everything else in the outcome is logged as counts only).
 METRICS = {

@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from functions.privacy.aws import Clients
-from functions.privacy.datamap import DataMap
+from functions.privacy.core.clients import Clients
+from functions.privacy.datamap.model import DataMap
 from local.cloud import LocalCloud
 from local.inspect import local_datamap
 from local.seed import seed_sample_subjects, seed_subject

@@ -16,9 +16,9 @@ from typing import Any
 import jsonschema
 from botocore.awsrequest import AWSResponse, HeadersDict
 
-from functions.privacy.aws import Clients
-from functions.privacy.datamap import DataMap, StoreKind
-from functions.privacy.digests import SETTLE
+from functions.privacy.core.clients import Clients
+from functions.privacy.datamap.model import DataMap, StoreKind
+from functions.privacy.evidence.digests import SETTLE
 
 SCHEMA_FILE = Path(__file__).resolve().parents[2] / "docs" / "evidence.schema.json"
 
@@ -92,9 +92,9 @@ _FAULTS = {
 
 class DataStoreFaults:
     """Throttles or fails a share of the HTTP calls that touch a data store, on the clients the in-process Lambdas
-    share (functions.privacy.aws keeps one client per service). Faults come back as real HTTP answers, so botocore's
-    retries, the connectors' error mapping and the workflow's Retry all see what they would see on AWS. Calls to the
-    engine's own tables and the audit bucket are left alone: the faults are in the company's stores.
+    share (functions.privacy.core.clients keeps one client per service). Faults come back as real HTTP answers, so
+    botocore's retries, the connectors' error mapping and the workflow's Retry all see what they would see on AWS.
+    Calls to the engine's own tables and the audit bucket are left alone: the faults are in the company's stores.
     """
 
     def __init__(self, datamap: DataMap, rate: float = 0.2, seed: int = 20) -> None:
@@ -151,7 +151,7 @@ class CapturedLines(logging.Handler):
 
 def capture_lambda_logs() -> tuple[CapturedLines, Any]:
     """Attach a collector to the shared Powertools logger; returns it and a function that detaches it."""
-    from functions.privacy.observability import logger
+    from functions.privacy.core.observability import logger
 
     handler = CapturedLines()
     handler.setFormatter(logger.registered_formatter)

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from functions.privacy.digests import SETTLE, write_digest
-from functions.privacy.evidence import canonical
+from functions.privacy.evidence.digests import SETTLE, write_digest
+from functions.privacy.evidence.records import canonical
 from tests.e2e import cli_support
 from tests.e2e.cli_support import wait_for_status
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from functions.privacy.requests import Jurisdiction, RequestType, create_request, iso
+from functions.privacy.requests.record import Jurisdiction, RequestType, create_request, iso
 from tests.e2e import cli_support
 
 pytestmark = pytest.mark.e2e

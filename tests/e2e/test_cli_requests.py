@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from functions.privacy.requests import Jurisdiction, RequestType, add_months, create_request
+from functions.privacy.requests.record import Jurisdiction, RequestType, add_months, create_request
 from local.inspect import holdings
 from tests.e2e import cli_support
 from tests.e2e.cli_support import chain_events, operator_records, wait_for_status

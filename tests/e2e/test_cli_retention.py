@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from functions.privacy import retention_runs
+from functions.privacy.operations import retention_runs
 from tests.e2e import cli_support
 
 pytestmark = pytest.mark.e2e

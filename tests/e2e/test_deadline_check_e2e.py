@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from functions.privacy.requests import RequestType, create_request
+from functions.privacy.requests.record import RequestType, create_request
 
 pytestmark = pytest.mark.e2e
 

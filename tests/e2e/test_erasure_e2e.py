@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from functions.privacy.requests import RequestType
+from functions.privacy.requests.record import RequestType
 from local.inspect import holdings
 from local.workflow import start_request, wait_for_execution
 

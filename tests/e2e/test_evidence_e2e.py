@@ -10,11 +10,11 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from botocore.exceptions import ClientError
 
-from functions.privacy import evidence
-from functions.privacy.digests import list_digests
-from functions.privacy.evidence import canonical
-from functions.privacy.requests import RequestType
-from functions.privacy.verifier import verify_bucket
+from functions.privacy.evidence import records as evidence
+from functions.privacy.evidence.digests import list_digests
+from functions.privacy.evidence.records import canonical
+from functions.privacy.evidence.verify import verify_bucket
+from functions.privacy.requests.record import RequestType
 from local.inspect import holdings
 from local.workflow import failed_states, start_request, wait_for_execution
 from tests.e2e.evidence_support import DataStoreFaults, all_versions, digest_now

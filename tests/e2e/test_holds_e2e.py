@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from functions.privacy import holds
-from functions.privacy.keys import subject_hmac
-from functions.privacy.requests import RequestType
+from functions.privacy.core.keys import subject_hmac
+from functions.privacy.requests.record import RequestType
+from functions.privacy.subjects import holds
 from local.inspect import holdings
 from local.workflow import rerun_request, start_request, wait_for_execution
 from tests.e2e.rights_support import EventObserver, confirmation_for

@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from functions.privacy.requests import RequestType
+from functions.privacy.requests.record import RequestType
 from local.inspect import holdings
 from local.workflow import start_request, wait_for_execution
 from tests.e2e import intake_support as support
@@ -166,9 +166,11 @@ def test_expired_code_rejects_request(api, intake, expiring):
     late = api.verify(expiring["request_id"], code)
     assert (late.status_code, late.json()["error"]) == (410, "code_expired")
     _wait_for_event(intake, expiring["request_id"], "rejected_unverified")
-    record = intake.client("s3").get_object(
-        Bucket=intake.outputs["AuditBucketName"], Key=status["result"]["evidence_key"]
-    )["Body"].read()
+    record = (
+        intake.client("s3")
+        .get_object(Bucket=intake.outputs["AuditBucketName"], Key=status["result"]["evidence_key"])["Body"]
+        .read()
+    )
     assert json.loads(record)["reason"] == "code_expired"
     assert b"expiring@example.org" not in record
 

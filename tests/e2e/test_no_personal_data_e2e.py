@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from functions.privacy.requests import RequestType
+from functions.privacy.requests.record import RequestType
 from local.seed import SAMPLE_PEOPLE, _fake_value
 from local.workflow import wait_for_execution
 from tests.e2e import intake_support as support

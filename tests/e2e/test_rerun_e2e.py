@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from functions.privacy import requests
-from functions.privacy.requests import RequestType
+from functions.privacy.requests import record as requests
+from functions.privacy.requests.record import RequestType
 from local.inspect import holdings
 from local.workflow import rerun_request, wait_for_execution
 from tests.e2e.intake_support import emails_for

@@ -13,8 +13,8 @@ from datetime import UTC, datetime
 import pytest
 from botocore.exceptions import ClientError
 
-from functions.privacy.holds import place_hold
 from functions.privacy.retention.progress import retention_progress
+from functions.privacy.subjects.holds import place_hold
 from local.aging import age_contacts, age_objects
 from local.workflow import wait_for_execution
 

@@ -15,8 +15,8 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 import requests as http
 
-from functions.privacy.keys import subject_hmac
-from functions.privacy.requests import RequestType
+from functions.privacy.core.keys import subject_hmac
+from functions.privacy.requests.record import RequestType
 from local.inspect import holdings
 from local.workflow import failed_states, start_request, wait_for_execution
 from tests.e2e.rights_support import LINK_LINE, EventObserver, confirmation_for

@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-from functions.privacy.requests import RequestType
+from functions.privacy.requests.record import RequestType
 from local.seed import SAMPLE_PEOPLE
 from local.workflow import start_request, wait_for_execution
 from tests.e2e.evidence_support import all_versions, digest_now, evidence_validator, read_version

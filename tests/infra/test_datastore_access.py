@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from functions.privacy.datamap import Erasure, load_datamap
+from functions.privacy.datamap.model import Erasure, load_datamap
 from infra.datastore_access import suppression_actions
 
 DATAMAP = load_datamap(Path(__file__).resolve().parents[2] / "datamap.yaml")

@@ -5,7 +5,7 @@ import json
 import pytest
 from aws_cdk.assertions import Match, Template
 
-from functions.privacy.requests import RequestType
+from functions.privacy.requests.record import RequestType
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +62,8 @@ def test_a_waf_limits_body_size_and_requests_per_client(template):
 
 def test_cors_is_limited_to_the_form_origin(template):
     intake = [
-        f for f in _resources(template, "AWS::Lambda::Function").values()
+        f
+        for f in _resources(template, "AWS::Lambda::Function").values()
         if f["Properties"]["Handler"] == "functions.handlers.intake.handler"
     ][0]
     assert intake["Properties"]["Environment"]["Variables"]["FORM_ORIGIN"] == "http://127.0.0.1:8080"

@@ -5,7 +5,7 @@ import json
 import pytest
 from aws_cdk.assertions import Match, Template
 
-from functions.privacy.datamap import load_datamap, with_resource_names
+from functions.privacy.datamap.model import load_datamap, with_resource_names
 from infra.config import ROOT
 
 # Actions that AWS only grants on "*" (no resource-level permissions).

@@ -11,7 +11,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from functions.privacy.datamap import DataMap, load_datamap, with_resource_names
+from functions.privacy.datamap.model import DataMap, load_datamap, with_resource_names
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"  # moto's default account

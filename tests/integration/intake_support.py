@@ -11,9 +11,9 @@ from typing import Any
 import boto3
 from moto.ses.models import ses_backends
 
-from functions.privacy.aws import Clients
-from functions.privacy.runtime import lambda_environment
-from functions.privacy.settings import Settings
+from functions.privacy.core.clients import Clients
+from functions.privacy.core.runtime import lambda_environment
+from functions.privacy.core.settings import Settings
 
 REGION, ACCOUNT = "us-east-1", "123456789012"
 AUDIT = "audit-bucket"  # the bucket of conftest.engine_env

@@ -11,10 +11,10 @@ from typing import Any
 import boto3
 
 from functions.privacy.connectors.base import StoreError
-from functions.privacy.datamap import DataMap
-from functions.privacy.holds import all_holds, held_prefixes, held_values
+from functions.privacy.datamap.model import DataMap
 from functions.privacy.retention import dynamodb, outcome, s3, ses_contacts
 from functions.privacy.retention.runs import RetentionRunInput, plan_run
+from functions.privacy.subjects.holds import all_holds, held_prefixes, held_values
 
 HOLDS = "test-holds"
 AUDIT = "test-audit"

@@ -19,7 +19,7 @@ from functions.privacy.connectors.base import (
 )
 from functions.privacy.connectors.dynamodb import ANONYMISED_AT, DynamoDBConnector
 from functions.privacy.connectors.registry import connector_for
-from functions.privacy.datamap import Erasure
+from functions.privacy.datamap.model import Erasure
 
 ADA = Subject({"email": "ada@example.com", "customer_id": "c1"})
 # c10 shares c1's prefix: a begins_with or prefix bug would reach it.

@@ -12,7 +12,7 @@ from botocore.stub import Stubber
 from functions.privacy.connectors.base import InvalidIdentifier, StoreError, StoreThrottled, Subject
 from functions.privacy.connectors.registry import connector_for
 from functions.privacy.connectors.ses_suppression import DEFAULT_KEPT_REASON, SesSuppressionConnector
-from functions.privacy.datamap import Erasure
+from functions.privacy.datamap.model import Erasure
 from tests.integration.export_sink import MemorySink
 
 ADA = Subject({"email": "ada@example.com", "customer_id": "c1"})

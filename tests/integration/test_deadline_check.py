@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from functions.handlers import deadline_check
-from functions.privacy import aws as aws_clients
-from functions.privacy import requests
-from functions.privacy.requests import Jurisdiction, RequestType
+from functions.privacy.core import clients as aws_clients
+from functions.privacy.requests import record as requests
+from functions.privacy.requests.record import Jurisdiction, RequestType
 
 
 @dataclass

@@ -10,11 +10,11 @@ import pytest
 from pydantic import ValidationError
 
 from functions.handlers import digest as digest_handler
-from functions.privacy import aws as aws_clients
-from functions.privacy.digests import SETTLE
-from functions.privacy.evidence import append_request_event
-from functions.privacy.runtime import lambda_environment
-from functions.privacy.verifier import verify_bucket
+from functions.privacy.core import clients as aws_clients
+from functions.privacy.core.runtime import lambda_environment
+from functions.privacy.evidence.digests import SETTLE
+from functions.privacy.evidence.records import append_request_event
+from functions.privacy.evidence.verify import verify_bucket
 
 
 @dataclass

@@ -7,14 +7,15 @@ import json
 import boto3
 import pytest
 
-from functions.privacy import evidence, requests
-from functions.privacy.aws import Clients
-from functions.privacy.completion import complete_request
-from functions.privacy.planning import OPERATIONS, plan_request
-from functions.privacy.requests import RequestType
-from functions.privacy.runtime import lambda_environment
-from functions.privacy.settings import Settings
-from functions.privacy.store_tasks import erase_store, recheck_store
+from functions.privacy.core.clients import Clients
+from functions.privacy.core.runtime import lambda_environment
+from functions.privacy.core.settings import Settings
+from functions.privacy.evidence import records as evidence
+from functions.privacy.request_workflow.completion import complete_request
+from functions.privacy.request_workflow.planning import OPERATIONS, plan_request
+from functions.privacy.request_workflow.store_tasks import erase_store, recheck_store
+from functions.privacy.requests import record as requests
+from functions.privacy.requests.record import RequestType
 from local.inspect import holdings
 from local.seed import seed_sample_subjects
 

@@ -10,16 +10,17 @@ from pathlib import Path
 import boto3
 import jsonschema
 
-from functions.privacy import evidence, requests
-from functions.privacy.aws import Clients
-from functions.privacy.completion import complete_request
-from functions.privacy.digests import SETTLE, write_digest
-from functions.privacy.intake import reject_unverified
-from functions.privacy.planning import plan_request
-from functions.privacy.requests import RequestType
-from functions.privacy.runtime import lambda_environment
-from functions.privacy.settings import Settings
-from functions.privacy.store_tasks import erase_store, recheck_store
+from functions.privacy.core.clients import Clients
+from functions.privacy.core.runtime import lambda_environment
+from functions.privacy.core.settings import Settings
+from functions.privacy.evidence import records as evidence
+from functions.privacy.evidence.digests import SETTLE, write_digest
+from functions.privacy.intake.filing import reject_unverified
+from functions.privacy.request_workflow.completion import complete_request
+from functions.privacy.request_workflow.planning import plan_request
+from functions.privacy.request_workflow.store_tasks import erase_store, recheck_store
+from functions.privacy.requests import record as requests
+from functions.privacy.requests.record import RequestType
 from local.seed import seed_sample_subjects
 
 SCHEMA = Path(__file__).resolve().parents[2] / "docs" / "evidence.schema.json"

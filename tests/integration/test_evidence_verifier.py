@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from functions.privacy import evidence
-from functions.privacy.digests import SETTLE, list_digests, write_digest
-from functions.privacy.evidence import append_request_event, canonical, write_record
-from functions.privacy.verifier import verify_bucket
+from functions.privacy.evidence import records as evidence
+from functions.privacy.evidence.digests import SETTLE, list_digests, write_digest
+from functions.privacy.evidence.records import append_request_event, canonical, write_record
+from functions.privacy.evidence.verify import verify_bucket
 
 BUCKET = "audit-copy"  # no Object Lock: tampering must be possible to test detection
 

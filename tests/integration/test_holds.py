@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from functions.privacy import holds
+from functions.privacy.subjects import holds
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from functions.privacy import intake
-from functions.privacy.intake import Submission
-from functions.privacy.requests import RequestNotFound, RequestStatus
+from functions.privacy.intake import filing as intake
+from functions.privacy.intake.filing import Submission
+from functions.privacy.requests.record import RequestNotFound, RequestStatus
 from tests.integration import intake_support
 from tests.integration.intake_support import AUDIT
 
@@ -28,9 +28,7 @@ def _file(engine, email=ALICE, **fields):
 
 def _send_code(engine, request_id, entered_at=None, timeout=3600):
     entered_at = entered_at or datetime.now(UTC)
-    intake.send_code(
-        request_id, "task-token-1", entered_at.isoformat(), timeout, engine.settings, engine.clients
-    )
+    intake.send_code(request_id, "task-token-1", entered_at.isoformat(), timeout, engine.settings, engine.clients)
     return engine.code_sent_for(request_id)
 
 
@@ -49,9 +47,7 @@ def test_filing_creates_a_pending_request_with_its_deadline_evidence_and_one_exe
     assert filed.status_token not in json.dumps(item, default=str)  # only its keyed digest is stored
     (execution,) = intake_engine.executions()
     assert execution["name"] == filed.request_id
-    described = intake_engine.clients.client("stepfunctions").describe_execution(
-        executionArn=execution["executionArn"]
-    )
+    described = intake_engine.clients.client("stepfunctions").describe_execution(executionArn=execution["executionArn"])
     assert json.loads(described["input"]) == {"request_id": filed.request_id}
 
     (key,) = intake_engine.evidence(filed.request_id)

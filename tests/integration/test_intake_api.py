@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from functions.handlers import intake as api
-from functions.privacy import aws as aws_clients
+from functions.privacy.core import clients as aws_clients
 from tests.integration import intake_support
 
 ORIGIN = "https://form.example"
@@ -192,7 +192,7 @@ def test_cors_admits_the_form_origin_only(intake_engine):
 def _send_code(engine, request_id: str) -> str:
     from datetime import UTC, datetime
 
-    from functions.privacy.intake import send_code
+    from functions.privacy.intake.filing import send_code
 
     send_code(request_id, "token", datetime.now(UTC).isoformat(), 600, engine.settings, engine.clients)
     return engine.code_sent_for(request_id)

@@ -8,10 +8,10 @@ import time
 import pytest
 from moto import mock_aws
 
-from functions.privacy import requests
-from functions.privacy.aws import Clients
-from functions.privacy.operator import OperatorError, Tables, redrive
-from functions.privacy.requests import Jurisdiction, RequestType
+from functions.privacy.core.clients import Clients
+from functions.privacy.operations.operator import OperatorError, Tables, redrive
+from functions.privacy.requests import record as requests
+from functions.privacy.requests.record import Jurisdiction, RequestType
 
 FAILING = {"StartAt": "PlanStoreTasks", "States": {"PlanStoreTasks": {"Type": "Fail", "Error": "StoreUnavailable"}}}
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from functions.privacy.holds import place_hold
 from functions.privacy.retention.runs import format_ts, parse_ts, run_id
+from functions.privacy.subjects.holds import place_hold
 from local.aging import age_contacts, age_objects
 
 from .retention_support import AUDIT, create_engine_resources, holds_table, run_retention
@@ -120,7 +120,7 @@ def test_boundary_record_at_exactly_the_limit_expires_and_one_second_younger_sur
 
 
 def engine_datamap():
-    from functions.privacy.datamap import load_datamap, with_resource_names
+    from functions.privacy.datamap.model import load_datamap, with_resource_names
 
     from .conftest import ACCOUNT, REGION, SAMPLE
 

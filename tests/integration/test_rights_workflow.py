@@ -11,17 +11,20 @@ from decimal import Decimal
 import boto3
 import pytest
 
-from functions.privacy import evidence, exports, holds, requests
-from functions.privacy.aws import Clients
-from functions.privacy.completion import complete_request, completion_event
-from functions.privacy.confirmation import notify_requester
 from functions.privacy.connectors.base import InvalidCorrection
-from functions.privacy.downstream import completion_detail
-from functions.privacy.planning import plan_request
-from functions.privacy.requests import RequestType
-from functions.privacy.runtime import lambda_environment
-from functions.privacy.settings import Settings
-from functions.privacy.store_tasks import erase_store, recheck_store
+from functions.privacy.core.clients import Clients
+from functions.privacy.core.runtime import lambda_environment
+from functions.privacy.core.settings import Settings
+from functions.privacy.evidence import records as evidence
+from functions.privacy.request_workflow import exports
+from functions.privacy.request_workflow.completion import complete_request, completion_event
+from functions.privacy.request_workflow.confirmation import notify_requester
+from functions.privacy.request_workflow.downstream import completion_detail
+from functions.privacy.request_workflow.planning import plan_request
+from functions.privacy.request_workflow.store_tasks import erase_store, recheck_store
+from functions.privacy.requests import record as requests
+from functions.privacy.requests.record import RequestType
+from functions.privacy.subjects import holds
 from infra.config import ROOT
 from local.inspect import holdings
 from local.seed import seed_sample_subjects
@@ -262,8 +265,8 @@ class _FixedClients:
 def test_rights_records_validate_against_the_evidence_schema_and_rerun_links_are_verified(engine, datamap):
     import jsonschema
 
-    from functions.privacy.store_tasks import run_store_task
-    from functions.privacy.verifier import verify_bucket
+    from functions.privacy.evidence.verify import verify_bucket
+    from functions.privacy.request_workflow.store_tasks import run_store_task
 
     settings, clients = engine
     alice, bob, *_ = seed_sample_subjects(datamap, clients)

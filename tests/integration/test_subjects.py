@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from functions.privacy.connectors.base import InvalidIdentifier, StoreMisconfigured
-from functions.privacy.subjects import AmbiguousIdentifier, resolve_subject
+from functions.privacy.subjects.resolution import AmbiguousIdentifier, resolve_subject
 
 
 def _customer(tables, customer_id: str, email: str) -> None:

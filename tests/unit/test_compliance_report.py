@@ -2,9 +2,9 @@
 
 from datetime import UTC, datetime, timedelta
 
-from functions.privacy.compliance_report import build_report, median, percentile, render_html, text_lines
-from functions.privacy.datamap import load_datamap
-from functions.privacy.requests import RequestRecord, iso
+from functions.privacy.datamap.model import load_datamap
+from functions.privacy.operations.report import build_report, median, percentile, render_html, text_lines
+from functions.privacy.requests.record import RequestRecord, iso
 from infra.config import ROOT
 
 SINCE = datetime(2026, 10, 1, tzinfo=UTC)

@@ -13,7 +13,7 @@ from functions.privacy.connectors.registry import connector_for
 from functions.privacy.connectors.s3 import S3Connector
 from functions.privacy.connectors.ses_contact_list import SesContactListConnector
 from functions.privacy.connectors.ses_suppression import SesSuppressionConnector
-from functions.privacy.datamap import load_datamap
+from functions.privacy.datamap.model import load_datamap
 
 DATAMAP = load_datamap(Path(__file__).resolve().parents[2] / "datamap.yaml")
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from functions.privacy.datamap import (
+from functions.privacy.datamap.model import (
     DataMapError,
     StoreKind,
     json_schema,
@@ -17,7 +17,7 @@ from functions.privacy.datamap import (
     parse_datamap,
     with_resource_names,
 )
-from functions.privacy.datamap_schema import SCHEMA_PATH
+from functions.privacy.datamap.schema import SCHEMA_PATH
 
 SAMPLE = Path(__file__).resolve().parents[2] / "datamap.yaml"
 
@@ -204,6 +204,6 @@ def test_json_form_loads_like_the_yaml(tmp_path, sample_raw):
 
 
 def test_committed_json_schema_is_up_to_date():
-    # Regenerate with: python -m functions.privacy.datamap_schema
+    # Regenerate with: python -m functions.privacy.datamap.schema
     assert SCHEMA_PATH == Path(__file__).resolve().parents[2] / "docs" / "datamap.schema.json"
     assert SCHEMA_PATH.read_text(encoding="utf-8") == json.dumps(json_schema(), indent=2, sort_keys=True) + "\n"

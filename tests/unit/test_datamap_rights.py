@@ -9,7 +9,7 @@ import pytest
 
 from functions.privacy.connectors.base import InvalidCorrection
 from functions.privacy.connectors.corrections import store_corrections, validate_corrections
-from functions.privacy.datamap import DataMapError, parse_datamap
+from functions.privacy.datamap.model import DataMapError, parse_datamap
 
 SUPPRESSION = {
     "kind": "ses_suppression",

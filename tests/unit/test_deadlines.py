@@ -4,8 +4,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from functions.privacy.deadlines import DeadlineState, deadline_state, latest_extension, summarise
-from functions.privacy.requests import Jurisdiction, RequestRecord
+from functions.privacy.requests.deadlines import DeadlineState, deadline_state, latest_extension, summarise
+from functions.privacy.requests.record import Jurisdiction, RequestRecord
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 
@@ -64,7 +64,7 @@ def test_summary_sets_unverified_requests_apart():
 
 
 def test_text_typed_into_evidence_refuses_addresses_and_blanks():
-    from functions.privacy.operator import OperatorError, evidence_text
+    from functions.privacy.operations.operator import OperatorError, evidence_text
 
     assert evidence_text("  Litigation L-42 ", "the reason") == "Litigation L-42"
     with pytest.raises(OperatorError, match="must not contain an email address"):

@@ -9,7 +9,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from functions.privacy.evidence import SCHEMA, canonical
+from functions.privacy.evidence.records import SCHEMA, canonical
 
 ROOT = Path(__file__).resolve().parents[2]
 REQUEST = "req-3e59e4ab-458f-4c5c-96ee-2686be4fa0b1"

@@ -103,9 +103,7 @@ def test_bodies_over_api_gateways_limit_are_refused_unread(served):
     api, fake = served
     host, port = api.url.removeprefix("http://").split(":")
     with socket.create_connection((host, int(port)), timeout=10) as connection:
-        connection.sendall(
-            f"POST /requests HTTP/1.1\r\nHost: x\r\nContent-Length: {MAX_PAYLOAD + 1}\r\n\r\n".encode()
-        )
+        connection.sendall(f"POST /requests HTTP/1.1\r\nHost: x\r\nContent-Length: {MAX_PAYLOAD + 1}\r\n\r\n".encode())
         reply = connection.recv(4096).decode()
     assert reply.startswith("HTTP/1.1 413")
     assert not fake.events

@@ -2,9 +2,9 @@
 
 from datetime import UTC, datetime
 
-from functions.privacy.completion import request_status
-from functions.privacy.evidence import canonical, sha256
-from functions.privacy.requests import Jurisdiction, add_months, due_at
+from functions.privacy.evidence.records import canonical, sha256
+from functions.privacy.request_workflow.completion import request_status
+from functions.privacy.requests.record import Jurisdiction, add_months, due_at
 
 
 def test_gdpr_deadline_is_one_calendar_month_clamped_to_month_end():

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from functions.privacy.datamap import load_datamap
+from functions.privacy.datamap.model import load_datamap
 from functions.privacy.retention import digest
 from functions.privacy.retention.runs import RetentionRunInput, plan_run, run_id, store_cutoffs
 

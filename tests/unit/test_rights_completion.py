@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from functions.privacy.completion import request_status
-from functions.privacy.confirmation import confirmation_email, store_sentence
-from functions.privacy.datamap import load_datamap
+from functions.privacy.datamap.model import load_datamap
+from functions.privacy.request_workflow.completion import request_status
+from functions.privacy.request_workflow.confirmation import confirmation_email, store_sentence
 from infra.config import ROOT
 
 OK = {"store": "customers", "operation": "erase", "status": "succeeded", "deleted": 1}

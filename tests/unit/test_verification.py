@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from functions.privacy import verification
-from functions.privacy.verification import MAX_ATTEMPTS, CodeCheck, IssuedCode, check_code, code_digest
+from functions.privacy.requests import verification
+from functions.privacy.requests.verification import MAX_ATTEMPTS, CodeCheck, IssuedCode, check_code, code_digest
 
 
 class Keys:

@@ -16,7 +16,7 @@ from typing import Any, ClassVar, Protocol
 
 from pydantic import BaseModel, Field
 
-from ..datamap import Store, StoreKind
+from functions.privacy.datamap.model import Store, StoreKind
 
 # Maps a record key (already canonicalised to text) to a keyed digest; see privacy.digests.
 KeyDigester = Callable[[str], str]
@@ -208,7 +208,9 @@ class StoreConnector:
         return identifier_value(subject, self._store.lookup.identifier, self._pattern)
 
     def _calling(self, operation: str) -> AbstractContextManager[None]:
-        from .errors import mapped_errors  # errors.py imports this module's exception classes
+        from functions.privacy.connectors.errors import (
+            mapped_errors,  # errors.py imports this module's exception classes
+        )
 
         return mapped_errors(self._name, self._store.resource, operation)
 

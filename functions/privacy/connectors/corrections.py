@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from ..datamap import DataMap, Store
-from .base import InvalidCorrection
+from functions.privacy.connectors.base import InvalidCorrection
+from functions.privacy.datamap.model import DataMap, Store
 
 MAX_STRING_LENGTH = 2048  # generous for names and addresses; stops a request from filling a 400 KB item
 # An attribute name a requester typed is echoed only if it looks like one (it could itself be personal data).

@@ -20,8 +20,7 @@ from typing import Any
 from boto3.dynamodb.types import Binary, TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
-from ..datamap import MaskStrategy, Store, StoreKind
-from .base import (
+from functions.privacy.connectors.base import (
     ChangeResult,
     EraseResult,
     ExportResult,
@@ -35,8 +34,9 @@ from .base import (
     Subject,
     canonical_json,
 )
-from .corrections import store_corrections
-from .errors import error_code, mapped_errors
+from functions.privacy.connectors.corrections import store_corrections
+from functions.privacy.connectors.errors import error_code, mapped_errors
+from functions.privacy.datamap.model import MaskStrategy, Store, StoreKind
 
 ANONYMISED_AT = "privacy_anonymised_at"
 BATCH_WRITE_LIMIT = 25  # BatchWriteItem accepts at most 25 requests per call

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from botocore import exceptions as botocore_errors
 from botocore.exceptions import ClientError
 
-from .base import StoreError, StoreMisconfigured, StoreThrottled, StoreUnavailable
+from functions.privacy.connectors.base import StoreError, StoreMisconfigured, StoreThrottled, StoreUnavailable
 
 THROTTLE_CODES = frozenset(
     {

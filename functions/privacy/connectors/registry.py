@@ -5,12 +5,12 @@ from __future__ import annotations
 import re
 from typing import Any, Protocol
 
-from ..datamap import DataMap, Store, StoreKind
-from .base import Connector, KeyDigester, KeyedHasher, StoreMisconfigured
-from .dynamodb import DynamoDBConnector
-from .s3 import S3Connector
-from .ses_contact_list import SesContactListConnector
-from .ses_suppression import SesSuppressionConnector
+from functions.privacy.connectors.base import Connector, KeyDigester, KeyedHasher, StoreMisconfigured
+from functions.privacy.connectors.dynamodb import DynamoDBConnector
+from functions.privacy.connectors.s3 import S3Connector
+from functions.privacy.connectors.ses_contact_list import SesContactListConnector
+from functions.privacy.connectors.ses_suppression import SesSuppressionConnector
+from functions.privacy.datamap.model import DataMap, Store, StoreKind
 
 
 class ClientProvider(Protocol):

@@ -11,8 +11,7 @@ from collections import Counter
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from ..datamap import Store, StoreKind
-from .base import (
+from functions.privacy.connectors.base import (
     ChangeResult,
     EraseResult,
     ExportResult,
@@ -24,7 +23,8 @@ from .base import (
     Subject,
     canonical_json,
 )
-from .errors import THROTTLE_CODES, store_error
+from functions.privacy.connectors.errors import THROTTLE_CODES, store_error
+from functions.privacy.datamap.model import Store, StoreKind
 
 DELETE_OBJECTS_LIMIT = 1000  # DeleteObjects accepts at most 1,000 keys per call
 MAX_OBJECT_TAGS = 10  # S3 allows at most 10 tags per object

@@ -10,8 +10,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from ..datamap import StoreKind
-from .base import (
+from functions.privacy.connectors.base import (
     ChangeResult,
     EraseResult,
     ExportResult,
@@ -22,7 +21,8 @@ from .base import (
     canonical_json,
     plain_response,
 )
-from .errors import error_code
+from functions.privacy.connectors.errors import error_code
+from functions.privacy.datamap.model import StoreKind
 
 OPT_OUT = "OPT_OUT"
 

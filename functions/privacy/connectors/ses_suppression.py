@@ -13,8 +13,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from ..datamap import StoreKind
-from .base import (
+from functions.privacy.connectors.base import (
     ChangeResult,
     EraseResult,
     ExportResult,
@@ -25,7 +24,8 @@ from .base import (
     canonical_json,
     plain_response,
 )
-from .errors import error_code
+from functions.privacy.connectors.errors import error_code
+from functions.privacy.datamap.model import StoreKind
 
 # SES knows only BOUNCE and COMPLAINT; an objection to marketing is the requester's complaint.
 SUPPRESSION_REASON = "COMPLAINT"

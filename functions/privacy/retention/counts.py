@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from . import digest
+from functions.privacy.retention import digest
 
 
 class Counts(BaseModel):

@@ -11,12 +11,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from ..connectors.base import KeyDigester, KeyedHasher, canonical_json
-from ..connectors.dynamodb import ANONYMISED_AT, BATCH_WRITE_LIMIT, DynamoDBConnector, plain_text
-from ..connectors.errors import mapped_errors
-from ..datamap import DataMap
-from . import digest, work
-from .counts import Counts
+from functions.privacy.connectors.base import KeyDigester, KeyedHasher, canonical_json
+from functions.privacy.connectors.dynamodb import ANONYMISED_AT, BATCH_WRITE_LIMIT, DynamoDBConnector, plain_text
+from functions.privacy.connectors.errors import mapped_errors
+from functions.privacy.datamap.model import DataMap
+from functions.privacy.retention import digest, work
+from functions.privacy.retention.counts import Counts
 
 # Leave this much of the invocation for the last page's deletes and saving the cursor.
 TIME_MARGIN_SECONDS = 90.0

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import evidence
-from ..datamap import DataMap
-from .counts import Counts
+from functions.privacy.datamap.model import DataMap
+from functions.privacy.evidence import records as evidence
+from functions.privacy.retention.counts import Counts
 
 COUNT_FIELDS = ("scanned", "expired", "skipped_held", "skipped_retained", "failed")
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
-from ..datamap import DataMap, Store, StoreKind
+from functions.privacy.datamap.model import DataMap, Store, StoreKind
 
 TIMESTAMP = "%Y-%m-%dT%H:%M:%SZ"
 # Parallel scan segments per table. 16 keeps a 100M-item table within Lambda's 15 minutes per

@@ -15,13 +15,13 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from ..connectors.base import KeyDigester, StoreError, canonical_json
-from ..connectors.errors import THROTTLE_CODES, mapped_errors, store_error
-from ..connectors.s3 import DELETE_OBJECTS_LIMIT
-from ..datamap import DataMap
-from . import digest, work
-from .counts import Counts
-from .runs import TIMESTAMP
+from functions.privacy.connectors.base import KeyDigester, StoreError, canonical_json
+from functions.privacy.connectors.errors import THROTTLE_CODES, mapped_errors, store_error
+from functions.privacy.connectors.s3 import DELETE_OBJECTS_LIMIT
+from functions.privacy.datamap.model import DataMap
+from functions.privacy.retention import digest, work
+from functions.privacy.retention.counts import Counts
+from functions.privacy.retention.runs import TIMESTAMP
 
 TIME_MARGIN_SECONDS = 120.0
 # Keeps the Distributed Map's aggregated child output (an empty object per batch) far below 256 KiB.

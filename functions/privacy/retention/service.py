@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ..aws import Clients
-from ..datamap import DataMap, StoreKind
-from ..holds import Hold, all_holds, held_prefixes, held_values
-from ..keys import DerivedKeys, masking_hasher
-from ..settings import Settings
-from . import dynamodb, outcome, s3, ses_contacts
-from .runs import RetentionRunInput, plan_run
+from functions.privacy.core.clients import Clients
+from functions.privacy.core.keys import DerivedKeys, masking_hasher
+from functions.privacy.core.settings import Settings
+from functions.privacy.datamap.model import DataMap, StoreKind
+from functions.privacy.retention import dynamodb, outcome, s3, ses_contacts
+from functions.privacy.retention.runs import RetentionRunInput, plan_run
+from functions.privacy.subjects.holds import Hold, all_holds, held_prefixes, held_values
 
 
 def _holds(settings: Settings, clients: Clients) -> list[Hold]:

@@ -12,12 +12,12 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
-from ..connectors.base import KeyDigester, StoreError, canonical_json
-from ..connectors.errors import mapped_errors
-from ..datamap import DataMap
-from . import digest, work
-from .counts import Counts
-from .runs import format_ts
+from functions.privacy.connectors.base import KeyDigester, StoreError, canonical_json
+from functions.privacy.connectors.errors import mapped_errors
+from functions.privacy.datamap.model import DataMap
+from functions.privacy.retention import digest, work
+from functions.privacy.retention.counts import Counts
+from functions.privacy.retention.runs import format_ts
 
 SES_CALL_INTERVAL = 1.0  # seconds between non-sending API calls (the account's default rate)
 

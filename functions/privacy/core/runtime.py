@@ -35,4 +35,4 @@ def lambda_environment(env: Mapping[str, str]) -> Iterator[None]:
 
 def task_root() -> Path:
     """The directory the function's code was unpacked into (LAMBDA_TASK_ROOT on AWS)."""
-    return Path(environ().get("LAMBDA_TASK_ROOT", Path(__file__).resolve().parents[2]))
+    return Path(environ().get("LAMBDA_TASK_ROOT", Path(__file__).resolve().parents[3]))

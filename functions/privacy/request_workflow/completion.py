@@ -5,9 +5,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from . import evidence, requests
-from .aws import Clients
-from .settings import Settings
+from functions.privacy.core.clients import Clients
+from functions.privacy.core.settings import Settings
+from functions.privacy.evidence import records as evidence
+from functions.privacy.requests import record as requests
 
 # Counts and names a store's entry in the completion record may carry (never values).
 OUTCOME_FIELDS = (

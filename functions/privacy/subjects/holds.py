@@ -16,7 +16,7 @@ from typing import Any
 from boto3.dynamodb.conditions import Key
 from pydantic import BaseModel, Field
 
-from .datamap import DataMap, Store, StoreKind
+from functions.privacy.datamap.model import DataMap, Store, StoreKind
 
 
 class HoldNotFound(LookupError):

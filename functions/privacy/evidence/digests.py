@@ -13,7 +13,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from .evidence import SCHEMA, canonical, sha256
+from functions.privacy.evidence.records import SCHEMA, canonical, sha256
 
 DIGEST_PREFIX = "digests/"
 RECORD_PREFIXES = ("requests/", "retention/", "operator/")

@@ -21,12 +21,14 @@ from aws_lambda_powertools.utilities.idempotency import (
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, field_validator, model_validator
 
-from . import evidence, requests, verification
-from .aws import Clients
-from .keys import DerivedKeys, subject_hmac
-from .notify import send_verification_email
-from .requests import Jurisdiction, RequestNotFound, RequestStatus, RequestType, iso
-from .settings import Settings
+from functions.privacy.core.clients import Clients
+from functions.privacy.core.keys import DerivedKeys, subject_hmac
+from functions.privacy.core.settings import Settings
+from functions.privacy.evidence import records as evidence
+from functions.privacy.requests import record as requests
+from functions.privacy.requests import verification
+from functions.privacy.requests.notices import send_verification_email
+from functions.privacy.requests.record import Jurisdiction, RequestNotFound, RequestStatus, RequestType, iso
 
 # Above any valid request (notes and corrections are bounded); the API's WAF enforces the same limit.
 MAX_BODY_BYTES = 16 * 1024

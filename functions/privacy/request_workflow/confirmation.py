@@ -10,11 +10,12 @@ import html
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from . import exports, requests
-from .aws import Clients
-from .datamap import DataMap
-from .notify import REQUEST_NAMES, send_email
-from .settings import Settings
+from functions.privacy.core.clients import Clients
+from functions.privacy.core.settings import Settings
+from functions.privacy.datamap.model import DataMap
+from functions.privacy.request_workflow import exports
+from functions.privacy.requests import record as requests
+from functions.privacy.requests.notices import REQUEST_NAMES, send_email
 
 STATUS_SENTENCES = {
     "completed": "We have completed your request.",

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import evidence, exports, requests
-from .aws import Clients
-from .connectors.base import ChangeResult, EraseResult, ExportResult, Subject
-from .connectors.registry import connector_for
-from .keys import key_digester, masking_hasher
-from .planning import request_corrections
-from .settings import Settings
+from functions.privacy.connectors.base import ChangeResult, EraseResult, ExportResult, Subject
+from functions.privacy.connectors.registry import connector_for
+from functions.privacy.core.clients import Clients
+from functions.privacy.core.keys import key_digester, masking_hasher
+from functions.privacy.core.settings import Settings
+from functions.privacy.evidence import records as evidence
+from functions.privacy.request_workflow import exports
+from functions.privacy.request_workflow.planning import request_corrections
+from functions.privacy.requests import record as requests
 
 OPERATIONS = ("export", "erase", "rectify", "restrict", "opt_out")
 # Evidence event names; erase keeps the name the skeleton's records already use.

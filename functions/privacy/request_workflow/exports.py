@@ -18,7 +18,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from .datamap import DataMap
+from functions.privacy.datamap.model import DataMap
 
 # S3 multipart parts must be >= 5 MiB (except the last); 8 MiB keeps memory low and part counts small.
 PART_SIZE = 8 * 1024 * 1024

@@ -16,8 +16,17 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from . import evidence, notify
-from .requests import RECORD, Jurisdiction, RequestNotFound, RequestRecord, RequestStatus, add_months, iso
+from functions.privacy.evidence import records as evidence
+from functions.privacy.requests import notices as notify
+from functions.privacy.requests.record import (
+    RECORD,
+    Jurisdiction,
+    RequestNotFound,
+    RequestRecord,
+    RequestStatus,
+    add_months,
+    iso,
+)
 
 AT_RISK_WINDOW = timedelta(days=7)
 GDPR_EXTENSION_MONTHS = 2
@@ -164,7 +173,7 @@ def extend_deadline(
     due date read here (a concurrent extension loses).
     """
     now = now or datetime.now(UTC)
-    from .operator import OperatorError, evidence_text
+    from functions.privacy.operations.operator import OperatorError, evidence_text
 
     try:
         reason, operator = evidence_text(reason, "the reason"), evidence_text(operator, "the operator name")

@@ -1,4 +1,4 @@
-"""Write the data map's JSON Schema to docs/datamap.schema.json: ``python -m functions.privacy.datamap_schema``.
+"""Write the data map's JSON Schema to docs/datamap.schema.json: ``python -m functions.privacy.datamap.schema``.
 
 ``--check`` only compares, exiting 1 when the committed file is stale (for CI).
 """
@@ -9,9 +9,9 @@ import json
 import sys
 from pathlib import Path
 
-from .datamap import json_schema
+from functions.privacy.datamap.model import json_schema
 
-SCHEMA_PATH = Path(__file__).resolve().parents[2] / "docs" / "datamap.schema.json"
+SCHEMA_PATH = Path(__file__).resolve().parents[3] / "docs" / "datamap.schema.json"
 
 
 def schema_text() -> str:
@@ -23,7 +23,7 @@ def main(argv: list[str]) -> int:
     if "--check" in argv:
         current = SCHEMA_PATH.read_text(encoding="utf-8") if SCHEMA_PATH.exists() else ""
         if current != text:
-            print(f"{SCHEMA_PATH} is stale: run python -m functions.privacy.datamap_schema", file=sys.stderr)
+            print(f"{SCHEMA_PATH} is stale: run python -m functions.privacy.datamap.schema", file=sys.stderr)
             return 1
         return 0
     SCHEMA_PATH.parent.mkdir(parents=True, exist_ok=True)

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from .datamap import DataMap
-from .deadlines import DeadlineState, deadline_state, parse_time
-from .requests import RequestRecord, RequestStatus, iso
+from functions.privacy.datamap.model import DataMap
+from functions.privacy.requests.deadlines import DeadlineState, deadline_state, parse_time
+from functions.privacy.requests.record import RequestRecord, RequestStatus, iso
 
 
 def percentile(values: list[float], fraction: float) -> float | None:
@@ -160,7 +160,7 @@ def _add_retention(
 
 def retention_evidence(s3: Any, bucket: str) -> list[dict[str, Any]]:
     """Every per-store retention record (retention/<run>/<store>.json) in the audit bucket."""
-    from .evidence import read_record
+    from functions.privacy.evidence.records import read_record
 
     found = []
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="retention/"):

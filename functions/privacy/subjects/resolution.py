@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from .connectors.base import StoreMisconfigured, Subject, check_identifier
-from .connectors.dynamodb import plain_text, query_items
-from .connectors.registry import ClientProvider
-from .datamap import DataMap
+from functions.privacy.connectors.base import StoreMisconfigured, Subject, check_identifier
+from functions.privacy.connectors.dynamodb import plain_text, query_items
+from functions.privacy.connectors.registry import ClientProvider
+from functions.privacy.datamap.model import DataMap
 
 
 class AmbiguousIdentifier(ValueError):

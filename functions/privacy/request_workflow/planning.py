@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import holds, requests
-from .aws import Clients
-from .connectors.corrections import validate_corrections
-from .datamap import DataMap
-from .keys import subject_hmac
-from .requests import RequestType
-from .settings import Settings
-from .subjects import resolve_subject
+from functions.privacy.connectors.corrections import validate_corrections
+from functions.privacy.core.clients import Clients
+from functions.privacy.core.keys import subject_hmac
+from functions.privacy.core.settings import Settings
+from functions.privacy.datamap.model import DataMap
+from functions.privacy.requests import record as requests
+from functions.privacy.requests.record import RequestType
+from functions.privacy.subjects import holds
+from functions.privacy.subjects.resolution import resolve_subject
 
 
 class RequestTypeNotSupported(ValueError):

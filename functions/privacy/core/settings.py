@@ -10,8 +10,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
-from . import runtime
-from .datamap import DataMap, load_datamap
+from functions.privacy.core import runtime
+from functions.privacy.datamap.model import DataMap, load_datamap
 
 
 class Settings(BaseModel):

@@ -13,13 +13,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from . import evidence, holds, requests
-from .datamap import DataMap
-from .deadlines import parse_time, public_view, scan_requests
-from .intake import Submission
-from .keys import subject_hmac
-from .requests import RequestNotFound, RequestStatus, iso
-from .subjects import resolve_subject
+from functions.privacy.core.keys import subject_hmac
+from functions.privacy.datamap.model import DataMap
+from functions.privacy.evidence import records as evidence
+from functions.privacy.intake.filing import Submission
+from functions.privacy.requests import record as requests
+from functions.privacy.requests.deadlines import parse_time, public_view, scan_requests
+from functions.privacy.requests.record import RequestNotFound, RequestStatus, iso
+from functions.privacy.subjects import holds
+from functions.privacy.subjects.resolution import resolve_subject
 
 # A rerun of a request is its own execution (Step Functions names are unique for 90 days).
 RERUN = re.compile(r"^(?P<request_id>.+)--rerun-(?P<n>\d+)$")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .settings import Settings
+from functions.privacy.core.settings import Settings
 
 SOURCE = "privacy-engine"
 DETAIL_TYPE = "PrivacyRequestCompleted"

@@ -12,8 +12,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from .digests import DIGEST_PREFIX, list_digests, list_records, signed_body
-from .evidence import chain_prefix, request_prefix, sha256
+from functions.privacy.evidence.digests import DIGEST_PREFIX, list_digests, list_records, signed_body
+from functions.privacy.evidence.records import chain_prefix, request_prefix, sha256
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from .requests import iso
+from functions.privacy.requests.record import iso
 
 ProgressFn = Callable[[str, Any], tuple[int, int]]
 
@@ -20,7 +20,7 @@ ProgressFn = Callable[[str, Any], tuple[int, int]]
 def progress_function() -> ProgressFn | None:
     """The retention workflow's progress reader, if this build includes it (it is optional for the CLI)."""
     try:
-        from .retention.progress import retention_progress  # type: ignore[import-not-found]
+        from functions.privacy.retention.progress import retention_progress  # type: ignore[import-not-found]
     except ImportError:
         return None
     return retention_progress  # type: ignore[no-any-return]

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from botocore.exceptions import ClientError
 
-from .requests import RECORD, RequestStatus, iso
+from functions.privacy.requests.record import RECORD, RequestStatus, iso
 
 MAX_ATTEMPTS = 5
 CODE_DIGITS = 6
