@@ -9,7 +9,7 @@ from functions.privacy.datamap.model import load_datamap
 from functions.privacy.retention import digest
 from functions.privacy.retention.runs import RetentionRunInput, plan_run, run_id, store_cutoffs
 
-DATAMAP = load_datamap(Path(__file__).resolve().parents[2] / "datamap.yaml")
+DATAMAP = load_datamap(Path(__file__).resolve().parents[3] / "datamap.yaml")
 
 
 def test_run_id_depends_only_on_as_of_and_dry_run():

@@ -12,7 +12,7 @@ import pytest
 
 from functions.handlers import intake as api
 from functions.privacy.core import clients as aws_clients
-from tests.integration import intake_support
+from tests.integration.intake import intake_support
 
 ORIGIN = "https://form.example"
 

@@ -23,7 +23,7 @@ from functions.privacy.requests import record as requests
 from functions.privacy.requests.record import RequestType
 from local.seed import seed_sample_subjects
 
-SCHEMA = Path(__file__).resolve().parents[2] / "docs" / "evidence.schema.json"
+SCHEMA = Path(__file__).resolve().parents[3] / "docs" / "evidence.schema.json"
 
 
 def test_records_written_by_the_engine_validate_against_the_schema(

@@ -219,7 +219,7 @@ def test_replay_with_the_same_as_of_is_a_no_op_and_keeps_the_first_evidence(engi
     assert "@example.com" not in first_record.decode() and "C0" not in first_record.decode()
     summaries = s3.list_objects_v2(Bucket=AUDIT, Prefix=f"retention/{run_id(AS_OF, False)}/summary")["KeyCount"]
     assert summaries == 1
-    schema = json.loads((Path(__file__).resolve().parents[2] / "docs" / "evidence.schema.json").read_text())
+    schema = json.loads((Path(__file__).resolve().parents[3] / "docs" / "evidence.schema.json").read_text())
     for obj in s3.list_objects_v2(Bucket=AUDIT, Prefix="retention/")["Contents"]:
         jsonschema.validate(json.loads(s3.get_object(Bucket=AUDIT, Key=obj["Key"])["Body"].read()), schema)
 

@@ -11,7 +11,7 @@ import pytest
 
 from functions.privacy.evidence.records import SCHEMA, canonical
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 REQUEST = "req-3e59e4ab-458f-4c5c-96ee-2686be4fa0b1"
 HMAC = "hmac-sha256:" + "ab" * 32
 SHA = "0f" * 32

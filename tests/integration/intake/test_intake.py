@@ -10,8 +10,8 @@ import pytest
 from functions.privacy.intake import filing as intake
 from functions.privacy.intake.filing import Submission
 from functions.privacy.requests.record import RequestNotFound, RequestStatus
-from tests.integration import intake_support
-from tests.integration.intake_support import AUDIT
+from tests.integration.intake import intake_support
+from tests.integration.intake.intake_support import AUDIT
 
 ALICE = "Alice.Example@Example.com"
 

@@ -12,7 +12,7 @@ from functions.privacy.connectors.base import StoreThrottled, Subject
 from functions.privacy.connectors.dynamodb import DynamoDBConnector
 from functions.privacy.connectors.registry import connector_for
 from functions.privacy.connectors.s3 import S3Connector
-from tests.integration.export_sink import MemorySink
+from tests.integration.connectors.export_sink import MemorySink
 
 ADA = Subject({"email": "ada@example.com", "customer_id": "c1"})
 GRACE = Subject({"email": "grace@example.com", "customer_id": "c10"})  # c10 shares c1's prefix

@@ -25,7 +25,7 @@ from botocore.exceptions import ClientError
 
 from local.cloud import DeployError, LocalCloud
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 MINI_APP = ROOT / "tests" / "fixtures" / "mini_app" / "app.py"
 
 

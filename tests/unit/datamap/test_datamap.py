@@ -19,7 +19,7 @@ from functions.privacy.datamap.model import (
 )
 from functions.privacy.datamap.schema import SCHEMA_PATH
 
-SAMPLE = Path(__file__).resolve().parents[2] / "datamap.yaml"
+SAMPLE = Path(__file__).resolve().parents[3] / "datamap.yaml"
 
 
 def test_sample_data_map_loads():
@@ -205,5 +205,5 @@ def test_json_form_loads_like_the_yaml(tmp_path, sample_raw):
 
 def test_committed_json_schema_is_up_to_date():
     # Regenerate with: python -m functions.privacy.datamap.schema
-    assert SCHEMA_PATH == Path(__file__).resolve().parents[2] / "docs" / "datamap.schema.json"
+    assert SCHEMA_PATH == Path(__file__).resolve().parents[3] / "docs" / "datamap.schema.json"
     assert SCHEMA_PATH.read_text(encoding="utf-8") == json.dumps(json_schema(), indent=2, sort_keys=True) + "\n"

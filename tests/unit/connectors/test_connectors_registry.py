@@ -15,7 +15,7 @@ from functions.privacy.connectors.ses_contact_list import SesContactListConnecto
 from functions.privacy.connectors.ses_suppression import SesSuppressionConnector
 from functions.privacy.datamap.model import load_datamap
 
-DATAMAP = load_datamap(Path(__file__).resolve().parents[2] / "datamap.yaml")
+DATAMAP = load_datamap(Path(__file__).resolve().parents[3] / "datamap.yaml")
 
 
 class RecordingClients:

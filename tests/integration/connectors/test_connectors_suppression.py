@@ -13,7 +13,7 @@ from functions.privacy.connectors.base import InvalidIdentifier, StoreError, Sto
 from functions.privacy.connectors.registry import connector_for
 from functions.privacy.connectors.ses_suppression import DEFAULT_KEPT_REASON, SesSuppressionConnector
 from functions.privacy.datamap.model import Erasure
-from tests.integration.export_sink import MemorySink
+from tests.integration.connectors.export_sink import MemorySink
 
 ADA = Subject({"email": "ada@example.com", "customer_id": "c1"})
 ADA_DIGEST = 'digest:{"email":"ada@example.com"}'
