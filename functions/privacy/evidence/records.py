@@ -38,12 +38,55 @@ def chain_prefix(request_id: str) -> str:
     return f"{request_prefix(request_id)}chain/"
 
 
+def list_versions(s3: Any, bucket: str, prefixes: tuple[str, ...]) -> dict[str, list[dict[str, Any]]]:
+    """Every version and delete marker under ``prefixes``, by key, oldest first.
+
+    Each entry: version_id, modified, delete_marker. An unversioned bucket (a copy) lists one
+    version per key with version id "null".
+    """
+    versions: dict[str, list[dict[str, Any]]] = {}
+    for prefix in prefixes:
+        for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=prefix):
+            for marker, entries in ((False, page.get("Versions", [])), (True, page.get("DeleteMarkers", []))):
+                for entry in entries:
+                    versions.setdefault(entry["Key"], []).append(
+                        {
+                            "version_id": entry.get("VersionId") or "null",
+                            "modified": entry["LastModified"],
+                            "delete_marker": marker,
+                            "latest": entry.get("IsLatest", False),
+                        }
+                    )
+    for entries in versions.values():
+        # Times are whole seconds: on a tie the current version is the newer one.
+        entries.sort(key=lambda v: (v["modified"], v["latest"]))
+    return versions
+
+
+def read_version(s3: Any, bucket: str, key: str, version_id: str) -> bytes:
+    if version_id == "null":  # an unversioned copy: the only version is the current object
+        return s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    return s3.get_object(Bucket=bucket, Key=key, VersionId=version_id)["Body"].read()
+
+
+def objects_of(versions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The versions that hold bytes (not delete markers), oldest first."""
+    return [v for v in versions if not v["delete_marker"]]
+
+
 def read_record(s3: Any, bucket: str, key: str) -> tuple[dict[str, Any], str] | None:
-    """The record at ``key`` and the SHA-256 of its bytes, or None if it was never written."""
+    """The record at ``key`` and the SHA-256 of its bytes, or None if it was never written.
+
+    A record hidden by a delete marker is still the record: its first version is returned, so a
+    retry never writes a second version over it.
+    """
     try:
         body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
     except s3.exceptions.NoSuchKey:
-        return None
+        hidden = objects_of(list_versions(s3, bucket, (key,)).get(key, []))
+        if not hidden:
+            return None
+        body = read_version(s3, bucket, key, hidden[0]["version_id"])
     return json.loads(body), sha256(body)
 
 
@@ -51,7 +94,7 @@ def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def _put_if_absent(s3: Any, bucket: str, key: str, body: bytes) -> bool:
+def put_if_absent(s3: Any, bucket: str, key: str, body: bytes) -> bool:
     """PUT only if no object exists at ``key`` (S3 conditional write); False if one already does."""
     try:
         s3.put_object(
@@ -77,7 +120,7 @@ def write_record(s3: Any, bucket: str, key: str, record: dict[str, Any]) -> tupl
         return existing
     record = {"schema": SCHEMA, "recorded_at": _now(), **record}
     body = canonical(record)
-    if not _put_if_absent(s3, bucket, key, body):
+    if not put_if_absent(s3, bucket, key, body):
         existing = read_record(s3, bucket, key)
         assert existing is not None
         return existing
@@ -96,11 +139,8 @@ def append_request_event(
     """
     prefix = chain_prefix(request_id)
     for _ in range(attempts):
-        keys = sorted(
-            obj["Key"]
-            for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
-            for obj in page.get("Contents", [])
-        )
+        # Versions, not current objects: a record hidden by a delete marker still holds its place.
+        keys = sorted(key for key, versions in list_versions(s3, bucket, (prefix,)).items() if objects_of(versions))
         for key in keys:
             if key.endswith(f"-{event}.json"):
                 existing = read_record(s3, bucket, key)
@@ -119,7 +159,7 @@ def append_request_event(
         }
         body = canonical(record)
         key = f"{prefix}{len(keys):04d}-{event}.json"
-        if _put_if_absent(s3, bucket, key, body):
+        if put_if_absent(s3, bucket, key, body):
             return key, record, sha256(body)
     raise RuntimeError(f"could not append {event} to the evidence chain of {request_id}: too much contention")
 

@@ -1,19 +1,40 @@
-"""Verify the audit bucket: every record's hash, every chain link, every digest signature, and that
-every record is listed in a digest. Each problem is reported precisely, by key and kind.
+"""Verify the audit bucket over object versions: every record's hash, every chain link, every digest
+signature and link, that every record is listed in a digest, and that the digests are recent. Each
+problem is reported precisely, by key and kind.
 
-Kinds: modified_record, removed_record, reordered_chain, broken_chain, forged_digest,
-broken_digest_chain, undigested_record, unreadable_record.
+Kinds: modified_record, removed_record, overwritten_record, delete_marker, reordered_chain,
+broken_chain, truncated_chain, forged_digest, broken_digest_chain, digest_gap, missing_digest,
+stale_digest, undigested_record, unreadable_record.
+
+A record is its first version: Object Lock keeps it whatever is written or hidden over it later, so
+a second version or a delete marker is itself a problem, never the record.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from functions.privacy.evidence.digests import DIGEST_PREFIX, list_digests, list_records, signed_body
-from functions.privacy.evidence.records import chain_prefix, request_prefix, sha256
+from functions.privacy.evidence.digests import DIGEST_PREFIX, RECORD_PREFIXES, parse_time, signed_body
+from functions.privacy.evidence.records import (
+    chain_prefix,
+    list_versions,
+    objects_of,
+    read_version,
+    request_prefix,
+    sha256,
+)
+
+# The chain record that ends a closed request, by the request's status in the requests table.
+CLOSING_EVENTS = {
+    "completed": "completed",
+    "partially_completed": "completed",
+    "rejected_unverified": "rejected_unverified",
+}
 
 
 @dataclass(frozen=True)
@@ -38,15 +59,57 @@ class Report:
         return not self.problems
 
 
-def _load(s3: Any, bucket: str, key: str) -> tuple[bytes | None, dict[str, Any] | None]:
+@dataclass
+class _Record:
+    key: str
+    version_id: str
+    modified: datetime
+    raw: bytes
+    body: dict[str, Any] | None
+    sha256: str
+    version_hashes: dict[str, str]  # every version that holds bytes: version id -> sha256
+
+
+def _parse(raw: bytes) -> dict[str, Any] | None:
     try:
-        body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-    except s3.exceptions.NoSuchKey:
-        return None, None
-    try:
-        return body, json.loads(body)
+        parsed = json.loads(raw)
     except ValueError:
-        return body, None
+        return None
+    return parsed if isinstance(parsed, dict) else None
+
+
+def _load_versions(
+    s3: Any, bucket: str, prefixes: tuple[str, ...], report: Report, only: str | None = None
+) -> dict[str, _Record]:
+    """The first version of every key, naming keys with more than one version or a delete marker."""
+    loaded: dict[str, _Record] = {}
+    for key, versions in sorted(list_versions(s3, bucket, prefixes).items()):
+        if only and not key.startswith(only):
+            continue
+        objects = objects_of(versions)
+        markers = [v for v in versions if v["delete_marker"]]
+        if markers:
+            report.problems.append(
+                Problem("delete_marker", key, f"{len(markers)} delete marker(s) hide the record from listings")
+            )
+        if len(objects) > 1:
+            report.problems.append(
+                Problem("overwritten_record", key, f"{len(objects)} versions: written again after the first")
+            )
+        if not objects:
+            continue
+        hashes = {}
+        first_raw = b""
+        for position, version in enumerate(objects):
+            raw = read_version(s3, bucket, key, version["version_id"])
+            hashes[version["version_id"]] = sha256(raw)
+            if position == 0:
+                first_raw = raw
+        first = objects[0]
+        loaded[key] = _Record(
+            key, first["version_id"], first["modified"], first_raw, _parse(first_raw), sha256(first_raw), hashes
+        )
+    return loaded
 
 
 def _verify_signature(kms: Any, digest: dict[str, Any]) -> bool:
@@ -60,85 +123,151 @@ def _verify_signature(kms: Any, digest: dict[str, Any]) -> bool:
                 SigningAlgorithm=digest["signing_algorithm"],
             )["SignatureValid"]
         )
-    except (KeyError, ValueError):
+    except (KeyError, ValueError, TypeError):
         return False
     except kms.exceptions.KMSInvalidSignatureException:
         return False
 
 
-def verify_bucket(s3: Any, kms: Any, bucket: str, request_id: str | None = None) -> Report:
-    """Verify everything (or one request's records) and return what is wrong."""
-    report = Report()
-    hashes: dict[str, str] = {}
-    bodies: dict[str, dict[str, Any] | None] = {}
-    prefix = request_prefix(request_id) if request_id else None
-    for record in list_records(s3, bucket):
-        if prefix and not record["key"].startswith(prefix):
-            continue
-        raw, parsed = _load(s3, bucket, record["key"])
-        if raw is None:
-            continue
-        hashes[record["key"]] = sha256(raw)
-        bodies[record["key"]] = parsed
-        if parsed is None:
-            report.problems.append(Problem("unreadable_record", record["key"], "not valid JSON"))
-    report.records_checked = len(hashes)
+def verify_bucket(
+    s3: Any,
+    kms: Any,
+    bucket: str,
+    request_id: str | None = None,
+    *,
+    closed_requests: Mapping[str, str] | None = None,
+    max_digest_age: timedelta | None = None,
+    now: datetime | None = None,
+) -> Report:
+    """Verify everything (or one request's records) and return what is wrong.
 
-    digested = _verify_digests(s3, kms, bucket, hashes, prefix, report)
+    Args:
+        closed_requests: request id -> status from the requests table; a closed request whose chain
+            lacks its closing record is ``truncated_chain``.
+        max_digest_age: twice the digest schedule; a newest digest older than that is ``stale_digest``.
+        now: the time the staleness is judged at (default: now).
+    """
+    report = Report()
+    prefix = request_prefix(request_id) if request_id else None
+    records = _load_versions(s3, bucket, RECORD_PREFIXES, report, prefix)
+    for record in records.values():
+        if record.body is None:
+            report.problems.append(Problem("unreadable_record", record.key, "not valid JSON"))
+    report.records_checked = len(records)
+    hashes = {key: record.sha256 for key, record in records.items()}
+    bodies = {key: record.body for key, record in records.items()}
+
+    digested, newest = _verify_digests(s3, kms, bucket, records, prefix, report)
     _verify_chains(bodies, hashes, report)
     _verify_store_links(bodies, hashes, report)
-    for key in sorted(set(hashes) - set(digested)):
-        report.pending.append(key)
-    # Records older than the newest digest's cut-off must be in some digest.
-    last_until = digested.get("__until__")
-    if last_until:
-        modified = {r["key"]: r["modified"] for r in list_records(s3, bucket)}
-        for key in list(report.pending):
-            if modified[key].strftime("%Y-%m-%dT%H:%M:%SZ") <= last_until:
-                report.pending.remove(key)
-                report.problems.append(
-                    Problem("undigested_record", key, f"written before the last digest's cut-off {last_until}")
-                )
+    _verify_closed(bodies, closed_requests or {}, request_id, report)
+    last_until = newest[1] if newest else None
+    for key in sorted(set(records) - digested):
+        # Records older than the newest digest's cut-off must be in some digest.
+        if last_until and records[key].modified <= last_until:
+            report.problems.append(
+                Problem("undigested_record", key, f"written before the last digest's cut-off {last_until:%FT%TZ}")
+            )
+        else:
+            report.pending.append(key)
+    if max_digest_age is not None:
+        _verify_fresh(records, newest, max_digest_age, now or datetime.now(UTC), report)
     return report
 
 
 def _verify_digests(
-    s3: Any, kms: Any, bucket: str, hashes: dict[str, str], prefix: str | None, report: Report
-) -> dict[str, str]:
-    """Check signatures, the digest chain and every listed record; returns key -> digested hash."""
-    digested: dict[str, str] = {}
-    previous: tuple[str, str] | None = None
-    for key in list_digests(s3, bucket):
-        raw, digest = _load(s3, bucket, key)
+    s3: Any, kms: Any, bucket: str, records: dict[str, _Record], prefix: str | None, report: Report
+) -> tuple[set[str], tuple[str, datetime] | None]:
+    """Check signatures, the digest chain and every listed record version; returns the digested keys and
+    the newest digest with its cut-off."""
+    digests = _load_versions(s3, bucket, (DIGEST_PREFIX,), report)
+    digested: set[str] = set()
+    previous: tuple[str, str, str | None] | None = None  # key, sha256, until
+    newest: tuple[str, datetime] | None = None
+    for key, record in sorted(digests.items()):
         report.digests_checked += 1
-        if raw is None or digest is None:
+        digest = record.body
+        if digest is None:
             report.problems.append(Problem("forged_digest", key, "unreadable digest"))
             continue
         if not _verify_signature(kms, digest):
             report.problems.append(Problem("forged_digest", key, "signature does not verify with the signing key"))
+        linked = digest.get("previous_digest")
+        if linked and linked not in digests:
+            report.problems.append(Problem("missing_digest", linked, f"named as the previous digest by {key}"))
         expected = (previous[0], previous[1]) if previous else (None, None)
-        if (digest.get("previous_digest"), digest.get("previous_digest_sha256")) != expected:
+        if (linked, digest.get("previous_digest_sha256")) != expected:
             report.problems.append(
                 Problem("broken_digest_chain", key, f"does not link to the previous digest {expected[0]}")
             )
-        previous = (key, sha256(raw))
-        digested["__until__"] = digest.get("until", "")
+        if previous and digest.get("since") != previous[2]:
+            report.problems.append(
+                Problem("digest_gap", key, f"since {digest.get('since')} but the previous digest ends {previous[2]}")
+            )
+        for gap in digest.get("gaps") or []:
+            report.problems.append(
+                Problem("digest_gap", str(gap.get("key")), f"{gap.get('problem')}, named by digest {key}")
+            )
+        previous = (key, record.sha256, digest.get("until"))
+        if digest.get("until"):
+            newest = (key, parse_time(digest["until"]))
         for entry in digest.get("records", []):
             if prefix and not entry["key"].startswith(prefix):
                 continue
-            digested[entry["key"]] = entry["sha256"]
-            actual = hashes.get(entry["key"])
-            if actual is None:
-                report.problems.append(Problem("removed_record", entry["key"], f"listed in digest {key} but missing"))
-            elif actual != entry["sha256"]:
-                report.problems.append(
-                    Problem(
-                        "modified_record",
-                        entry["key"],
-                        f"sha256 {actual[:12]}… but digest {key} says {entry['sha256'][:12]}…",
-                    )  # fmt: skip
-                )
-    return digested
+            _check_entry(key, entry, records, digested, report)
+    return digested, newest
+
+
+def _check_entry(
+    digest_key: str, entry: dict[str, Any], records: dict[str, _Record], digested: set[str], report: Report
+) -> None:
+    """A digest entry names a key, the version it hashed and its hash: the version must hold those bytes."""
+    record = records.get(entry["key"])
+    if record is None:
+        report.problems.append(Problem("removed_record", entry["key"], f"listed in digest {digest_key} but missing"))
+        return
+    # In an unversioned copy (version "null") version ids from the audit bucket mean nothing: compare bytes.
+    version = entry.get("version_id") if record.version_id != "null" else None
+    if version and version not in record.version_hashes:
+        report.problems.append(
+            Problem("removed_record", entry["key"], f"version {version} listed in digest {digest_key} is gone")
+        )
+        return
+    # A digest that hashed a later version (an overwrite) is compared with that version; the
+    # overwrite itself is named as overwritten_record.
+    actual = record.version_hashes[version] if version else record.sha256
+    if actual != entry["sha256"]:
+        report.problems.append(
+            Problem(
+                "modified_record",
+                entry["key"],
+                f"sha256 {actual[:12]}… but digest {digest_key} says {entry['sha256'][:12]}…",
+            )  # fmt: skip
+        )
+    if version in (None, record.version_id):
+        digested.add(entry["key"])
+
+
+def _verify_fresh(
+    records: dict[str, _Record], newest: tuple[str, datetime] | None, max_age: timedelta, now: datetime, report: Report
+) -> None:
+    """Digests run on a schedule and are written even when nothing is new: an old newest digest means they stopped."""
+    if newest is None:
+        oldest = min((r.modified for r in records.values()), default=None)
+        if oldest is not None and oldest < now - max_age:
+            report.problems.append(
+                Problem("missing_digest", DIGEST_PREFIX, f"no digest, although records exist since {oldest:%FT%TZ}")
+            )
+        return
+    key, until = newest
+    if until < now - max_age:
+        report.problems.append(
+            Problem(
+                "stale_digest",
+                key,
+                f"the newest digest ends {until:%FT%TZ}, more than {max_age} (twice the schedule) ago",
+            )
+        )
 
 
 def _verify_chains(bodies: dict[str, dict[str, Any] | None], hashes: dict[str, str], report: Report) -> None:
@@ -167,6 +296,28 @@ def _verify_chains(bodies: dict[str, dict[str, Any] | None], hashes: dict[str, s
             previous_hash = hashes[key]
 
 
+def _verify_closed(
+    bodies: dict[str, dict[str, Any] | None], closed: Mapping[str, str], request_id: str | None, report: Report
+) -> None:
+    """A closed request's chain must end in the record that closed it: without it the chain was truncated."""
+    events: dict[str, set[str]] = {}
+    for key, body in bodies.items():
+        if "/chain/" in key and body:
+            events.setdefault(str(body.get("request_id")), set()).add(str(body.get("event", "")))
+    for closed_id, status in sorted(closed.items()):
+        wanted = CLOSING_EVENTS.get(status)
+        if wanted is None or (request_id and closed_id != request_id):
+            continue
+        if not any(event.startswith(wanted) for event in events.get(closed_id, set())):
+            report.problems.append(
+                Problem(
+                    "truncated_chain",
+                    chain_prefix(closed_id),
+                    f"the requests table says {status} but the chain has no {wanted} record",
+                )
+            )
+
+
 def _verify_store_links(bodies: dict[str, dict[str, Any] | None], hashes: dict[str, str], report: Report) -> None:
     """Completion records name each store record by hash: a changed or missing one is caught here too."""
     for key, body in bodies.items():
@@ -183,4 +334,4 @@ def _verify_store_links(bodies: dict[str, dict[str, Any] | None], hashes: dict[s
                 report.problems.append(Problem("modified_record", linked, f"hash differs from the one in {key}"))
 
 
-__all__ = ["DIGEST_PREFIX", "Problem", "Report", "verify_bucket"]
+__all__ = ["CLOSING_EVENTS", "DIGEST_PREFIX", "Problem", "Report", "verify_bucket"]
