@@ -1,12 +1,16 @@
 """The immutable audit bucket: evidence that requests and retention runs were honoured.
 
 Object Lock in COMPLIANCE mode means nobody, root included, can delete or shorten the retention of
-a record before it expires, so nothing erasable (no personal data) may ever be written here.
+a record before it expires, so nothing erasable (no personal data) may ever be written here. The
+bucket policy adds what Object Lock does not: no new version over a key (writes must be conditional
+creates), no delete markers, and no change to versioning, Object Lock or the policy itself except
+through the named break-glass role.
 """
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
@@ -32,3 +36,60 @@ class AuditBucket(Construct):
             server_access_logs_prefix="audit/",
             removal_policy=RemovalPolicy.RETAIN,
         )
+        # Assumed (with MFA) by the account's administrators only to change the bucket's protection; every use
+        # is in CloudTrail. Named so the policy can refer to it and an auditor can look for its sessions.
+        self.break_glass_role = iam.Role(
+            self,
+            "BreakGlassRole",
+            role_name=f"{Stack.of(self).stack_name}-audit-break-glass",
+            description="The only principal that may change the audit bucket's versioning, Object Lock or policy",
+            assumed_by=iam.AccountRootPrincipal().with_conditions({"Bool": {"aws:MultiFactorAuthPresent": "true"}}),
+            max_session_duration=Duration.hours(1),
+        )
+        self.break_glass_role.add_to_policy(
+            iam.PolicyStatement(actions=list(PROTECTION_ACTIONS), resources=[self.bucket.bucket_arn])
+        )
+        for statement in protection_statements(self.bucket, self.break_glass_role.role_arn):
+            self.bucket.add_to_resource_policy(statement)
+
+
+# Changing any of these could make later tampering invisible (suspend versioning, drop the policy).
+PROTECTION_ACTIONS = (
+    "s3:PutBucketVersioning",
+    "s3:PutBucketObjectLockConfiguration",
+    "s3:PutBucketPolicy",
+    "s3:DeleteBucketPolicy",
+)
+
+
+def protection_statements(bucket: s3.IBucket, break_glass_role_arn: str) -> list[iam.PolicyStatement]:
+    """The audit bucket policy's denials: write-once records, no delete markers, protection changes by break-glass."""
+    everyone = [iam.AnyPrincipal()]
+    return [
+        # Without If-None-Match a PUT over an existing key adds a version: Object Lock keeps the old one
+        # but readers of current objects see the new one.
+        iam.PolicyStatement(
+            sid="DenyPutWithoutIfNoneMatch",
+            effect=iam.Effect.DENY,
+            principals=everyone,
+            actions=["s3:PutObject"],
+            resources=[bucket.arn_for_objects("*")],
+            conditions={"Null": {"s3:if-none-match": "true"}},
+        ),
+        # A DELETE without a version id adds a delete marker, which Object Lock allows: it hides a record.
+        iam.PolicyStatement(
+            sid="DenyDeleteForEveryone",
+            effect=iam.Effect.DENY,
+            principals=everyone,
+            actions=["s3:DeleteObject", "s3:DeleteObjectVersion"],
+            resources=[bucket.arn_for_objects("*")],
+        ),
+        iam.PolicyStatement(
+            sid="DenyProtectionChangesExceptBreakGlass",
+            effect=iam.Effect.DENY,
+            principals=everyone,
+            actions=list(PROTECTION_ACTIONS),
+            resources=[bucket.bucket_arn],
+            conditions={"ArnNotEquals": {"aws:PrincipalArn": break_glass_role_arn}},
+        ),
+    ]

@@ -81,7 +81,7 @@ def test_every_bucket_is_encrypted_private_and_tls_only(template):
         json.dumps(p["Properties"]["Bucket"])
         for p in policies.values()
         for s in p["Properties"]["PolicyDocument"]["Statement"]
-        if s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+        if s["Effect"] == "Deny" and s.get("Condition") == {"Bool": {"aws:SecureTransport": "false"}}
     }
     assert len(tls_denied) == len(buckets)
 
