@@ -2,14 +2,33 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import typer
 from rich.table import Table
 
+from functions.privacy.evidence.digests import parse_time, schedule_interval
 from functions.privacy.evidence.verify import verify_bucket
+from functions.privacy.requests.deadlines import scan_requests
 
-from .context import console, engine, guarded
+from .context import CliError, console, engine, guarded
 
 app = typer.Typer(help="Tamper-evident evidence in the Object Lock audit bucket.", no_args_is_help=True)
+
+# What a stack deployed before the schedule became an output runs (DeployConfig's default).
+DEFAULT_SCHEDULE = "rate(1 hour)"
+
+
+def _as_of(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        moment = parse_time(value)
+    except ValueError:
+        raise CliError(f"--as-of {value!r} is not an ISO 8601 time") from None
+    if moment.tzinfo is None:
+        raise CliError(f"--as-of {value!r} has no time zone (use Z for UTC)")
+    return moment
 
 
 @app.command("verify")
@@ -20,14 +39,30 @@ def verify(
     bucket: str | None = typer.Option(
         None, "--bucket", help="Verify another bucket (e.g. a copy) instead of the stack's audit bucket."
     ),
+    as_of: str | None = typer.Option(None, "--as-of", help="Judge the digests' freshness at this time (ISO 8601)."),
 ) -> None:
-    """Check every record's hash, chain link and digest signature, and that digests list every record.
+    """Check every record version's hash, chain link and digest signature, that digests list every record
+    and follow on without a gap, that the newest digest is recent, and that closed requests' chains end.
 
-    Names each problem (modified, removed, reordered, forged, undigested) and exits 1 if there is any.
+    Names each problem (modified, overwritten, delete marker, removed, truncated, reordered, forged,
+    gap, missing, stale, undigested) by key and exits 1 if there is any.
     """
     eng = engine(ctx)
     target = bucket or eng.output("AuditBucketName")
-    report = verify_bucket(eng.clients.client("s3"), eng.clients.client("kms"), target, request_id)
+    schedule = str(eng.outputs.get("EvidenceDigestSchedule") or DEFAULT_SCHEDULE)
+    closed = {
+        r.request_id: r.status for r in scan_requests(eng.clients.resource_table(eng.output("RequestsTableName")))
+    }
+    report = verify_bucket(
+        eng.clients.client("s3"),
+        eng.clients.client("kms"),
+        target,
+        request_id,
+        closed_requests=closed,
+        max_digest_age=2 * schedule_interval(schedule),
+        now=_as_of(as_of),
+        closed_present_only=bucket is not None,
+    )
     scope = f"request {request_id}" if request_id else f"bucket {target}"
     console.print(
         f"Verified {scope}: {report.records_checked} record(s), {report.digests_checked} digest(s), "

@@ -171,6 +171,7 @@ class PrivacyStack(Stack):
             "EvidenceSigningKeyArn": digests.signing_key.key_arn,
             "DigestFunctionName": functions.digest.function_name,
             "EvidenceVerifierPolicyArn": digests.verifier_policy.managed_policy_arn,
+            "EvidenceDigestSchedule": config.digest_schedule,  # `dsr evidence verify` judges staleness by it
             "AlarmTopicArn": monitoring.topic.topic_arn,
         }.items():
             CfnOutput(self, name, value=value)

@@ -138,6 +138,7 @@ def verify_bucket(
     closed_requests: Mapping[str, str] | None = None,
     max_digest_age: timedelta | None = None,
     now: datetime | None = None,
+    closed_present_only: bool = False,
 ) -> Report:
     """Verify everything (or one request's records) and return what is wrong.
 
@@ -146,6 +147,8 @@ def verify_bucket(
             lacks its closing record is ``truncated_chain``.
         max_digest_age: twice the digest schedule; a newest digest older than that is ``stale_digest``.
         now: the time the staleness is judged at (default: now).
+        closed_present_only: check only closed requests with some record here (a copy may hold a subset;
+            a request dropped from a copy whole is still named by the digests that list it).
     """
     report = Report()
     prefix = request_prefix(request_id) if request_id else None
@@ -160,7 +163,7 @@ def verify_bucket(
     digested, newest = _verify_digests(s3, kms, bucket, records, prefix, report)
     _verify_chains(bodies, hashes, report)
     _verify_store_links(bodies, hashes, report)
-    _verify_closed(bodies, closed_requests or {}, request_id, report)
+    _verify_closed(bodies, closed_requests or {}, request_id, closed_present_only, report)
     last_until = newest[1] if newest else None
     for key in sorted(set(records) - digested):
         # Records older than the newest digest's cut-off must be in some digest.
@@ -297,7 +300,11 @@ def _verify_chains(bodies: dict[str, dict[str, Any] | None], hashes: dict[str, s
 
 
 def _verify_closed(
-    bodies: dict[str, dict[str, Any] | None], closed: Mapping[str, str], request_id: str | None, report: Report
+    bodies: dict[str, dict[str, Any] | None],
+    closed: Mapping[str, str],
+    request_id: str | None,
+    present_only: bool,
+    report: Report,
 ) -> None:
     """A closed request's chain must end in the record that closed it: without it the chain was truncated."""
     events: dict[str, set[str]] = {}
@@ -307,6 +314,8 @@ def _verify_closed(
     for closed_id, status in sorted(closed.items()):
         wanted = CLOSING_EVENTS.get(status)
         if wanted is None or (request_id and closed_id != request_id):
+            continue
+        if present_only and not any(key.startswith(request_prefix(closed_id)) for key in bodies):
             continue
         if not any(event.startswith(wanted) for event in events.get(closed_id, set())):
             report.problems.append(
