@@ -6,13 +6,14 @@ from __future__ import annotations
 import json
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from botocore.exceptions import ClientError
 
 from functions.privacy.evidence import records as evidence
-from functions.privacy.evidence.digests import list_digests
-from functions.privacy.evidence.records import canonical
+from functions.privacy.evidence.digests import SETTLE, list_digests, write_digest
+from functions.privacy.evidence.records import canonical, list_versions
 from functions.privacy.evidence.verify import verify_bucket
 from functions.privacy.requests.record import RequestType
 from local.inspect import holdings
@@ -54,7 +55,7 @@ def test_the_digest_lambda_signs_new_records_and_the_bucket_verifies(local_cloud
     report = verify_bucket(s3, kms, bucket)
     assert report.ok, [str(p) for p in report.problems]
     assert not [key for key in report.pending if request_id in key]
-    # Nothing new since: a second run writes no empty digest.
+    # Nothing new since: a second run lists no record (it still signs an empty digest, so digests never go stale).
     assert digest_now(clients, outputs)["records"] == 0
 
 
@@ -75,16 +76,34 @@ def test_the_audit_bucket_refuses_deleting_or_replacing_a_locked_record(local_cl
         s3.put_object(Bucket=bucket, Key=key, Body=b"{}", IfNoneMatch="*", ChecksumAlgorithm="SHA256")
     assert conditional.value.response["Error"]["Code"] in {"PreconditionFailed", "412"}
 
-    # A plain PUT adds a version; the locked one stays as it was, and the verifier names the forgery.
+    # A plain PUT adds a version: the bucket policy refuses it on AWS, but moto's CloudFormation skips bucket
+    # policies. Shown on a copy locked the same way, so the session's audit bucket stays untouched.
+    locked = f"locked-{request_id[-12:]}"
+    s3.create_bucket(Bucket=locked, ObjectLockEnabledForBucket=True)
+    s3.put_object_lock_configuration(
+        Bucket=locked,
+        ObjectLockConfiguration={
+            "ObjectLockEnabled": "Enabled",
+            "Rule": {"DefaultRetention": {"Mode": "COMPLIANCE", "Days": 1}},
+        },
+    )
+    for name in sorted(list_versions(s3, bucket, (f"requests/{request_id}/",))):
+        copied = s3.get_object(Bucket=bucket, Key=name)["Body"].read()
+        s3.put_object(Bucket=locked, Key=name, Body=copied, IfNoneMatch="*", ChecksumAlgorithm="SHA256")
+    signing_key = kms.create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")["KeyMetadata"]["Arn"]
+    write_digest(s3, kms, locked, signing_key, now=datetime.now(UTC) + SETTLE + timedelta(seconds=1))
+    version = s3.head_object(Bucket=locked, Key=key)["VersionId"]
     forged = json.loads(body)
     forged["outcome"]["deleted"] += 1
-    put = s3.put_object(Bucket=bucket, Key=key, Body=canonical(forged), ChecksumAlgorithm="SHA256")
+    put = s3.put_object(Bucket=locked, Key=key, Body=canonical(forged), ChecksumAlgorithm="SHA256")
     assert put["VersionId"] != version
-    assert s3.get_object(Bucket=bucket, Key=key, VersionId=version)["Body"].read() == body
-    assert ("modified_record", key) in {(p.kind, p.key) for p in verify_bucket(s3, kms, bucket).problems}
-    # Putting the original bytes back as the current version leaves the bucket verifying again (for later tests).
-    s3.put_object(Bucket=bucket, Key=key, Body=body, ChecksumAlgorithm="SHA256")
-    assert len(list(all_versions(s3, bucket, key))) == 3
+    assert s3.get_object(Bucket=locked, Key=key, VersionId=version)["Body"].read() == body
+    assert ("overwritten_record", key) in {(p.kind, p.key) for p in verify_bucket(s3, kms, locked).problems}
+    # Putting the original bytes back does not undo it: the verifier reads every version.
+    s3.put_object(Bucket=locked, Key=key, Body=body, ChecksumAlgorithm="SHA256")
+    assert len(list(all_versions(s3, locked, key))) == 3
+    problems = verify_bucket(s3, kms, locked).problems
+    assert [(p.kind, p.key) for p in problems] == [("overwritten_record", key)], [str(p) for p in problems]
     report = verify_bucket(s3, kms, bucket)
     assert report.ok, [str(p) for p in report.problems]
 
