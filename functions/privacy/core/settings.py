@@ -9,6 +9,7 @@ function its own environment; a parsed model is cached per distinct environment.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Self
@@ -40,7 +41,7 @@ class FunctionSettings(BaseModel):
         return parsed
 
     @classmethod
-    def from_environment(cls, env: dict[str, str | None]) -> Self:
+    def from_environment(cls, env: Mapping[str, str | None]) -> Self:
         """Parse ``env`` or raise ``MissingSettings`` naming each missing variable (never its value)."""
         try:
             return cls.model_validate({k: v for k, v in env.items() if v is not None})
