@@ -20,7 +20,7 @@ from constructs import Construct
 from functions.privacy.intake import filing as intake
 from functions.privacy.requests.record import Jurisdiction, RequestType
 
-from .audit import grant_evidence_writes
+from .audit import CHAIN, INTAKE_WRITES, grant_evidence_writes
 from .storage import PrivacyStorage
 
 STAGE = "v1"
@@ -190,7 +190,7 @@ class IntakeApi(Construct):
         form_origin: str,
     ) -> None:
         """The intake files requests (evidence, idempotency), checks codes and starts or resumes the workflow."""
-        grant_evidence_writes(handler, audit_bucket, "requests/", storage.key)
+        grant_evidence_writes(handler, audit_bucket, storage.key, writes=INTAKE_WRITES, reads=(f"{CHAIN}*",))
         storage.requests_table.grant(handler, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem")
         storage.idempotency_table.grant(
             handler, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"

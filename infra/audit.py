@@ -96,15 +96,41 @@ def protection_statements(bucket: s3.IBucket, break_glass_role_arn: str) -> list
     ]
 
 
+# What each function may create: intake cannot write store records or completions, store tasks cannot
+# write chain records, and the digest function writes digests/ only (infra/evidence_digests.py).
+CHAIN = "requests/*/chain/"
+INTAKE_WRITES = (f"{CHAIN}*-received.json", f"{CHAIN}*-verified.json")
+REJECT_WRITES = (f"{CHAIN}*-rejected_unverified.json",)
+COMPLETE_WRITES = (f"{CHAIN}*-completed.json", f"{CHAIN}*-completed_rerun_*.json")
+STORE_TASK_WRITES = ("requests/*/stores/*",)
+RETENTION_WRITES = ("retention/*",)
 
-def grant_evidence_writes(function: lambda_.IFunction, bucket: s3.IBucket, prefix: str, key: kms.IKey) -> None:
-    """Write evidence once under ``prefix`` and read it back for idempotency; never delete.
 
-    ListBucket makes a missing record answer NoSuchKey instead of AccessDenied; the bucket is encrypted
-    with the stack's data key.
+def grant_evidence_writes(
+    function: lambda_.IFunction, bucket: s3.IBucket, key: kms.IKey, *, writes: tuple[str, ...], reads: tuple[str, ...]
+) -> None:
+    """Create evidence once under the key patterns ``function`` owns and read what it chains to; never delete.
+
+    Writers list versions and read them by version id (a record hidden by a delete marker still holds its
+    place); ListBucket makes a missing record answer NoSuchKey instead of AccessDenied; the bucket is
+    encrypted with the stack's data key.
     """
     function.add_to_role_policy(
-        iam.PolicyStatement(actions=["s3:GetObject", "s3:PutObject"], resources=[bucket.arn_for_objects(f"{prefix}*")])
+        iam.PolicyStatement(actions=["s3:PutObject"], resources=[bucket.arn_for_objects(p) for p in writes])
     )
+    function.add_to_role_policy(
+        iam.PolicyStatement(
+            actions=["s3:GetObject", "s3:GetObjectVersion"],
+            resources=[bucket.arn_for_objects(p) for p in dict.fromkeys([*reads, *writes])],
+        )
+    )
+    # A GET of a missing key is judged on ListBucket without a prefix, so that one stays unconditional.
     function.add_to_role_policy(iam.PolicyStatement(actions=["s3:ListBucket"], resources=[bucket.bucket_arn]))
+    function.add_to_role_policy(
+        iam.PolicyStatement(
+            actions=["s3:ListBucketVersions"],
+            resources=[bucket.bucket_arn],
+            conditions={"StringLike": {"s3:prefix": sorted({p.split("/", 1)[0] + "/*" for p in [*reads, *writes]})}},
+        )
+    )
     key.grant_encrypt_decrypt(function)

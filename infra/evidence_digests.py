@@ -32,6 +32,7 @@ class EvidenceDigests(Construct):
         bucket: s3.IBucket,
         data_key: kms.IKey,
         schedule_expression: str,
+        requests_table_arn: str,
     ) -> None:
         super().__init__(scope, construct_id)
         self.signing_key = kms.Key(
@@ -46,16 +47,19 @@ class EvidenceDigests(Construct):
         prefixes = [*RECORD_PREFIXES, DIGEST_PREFIX]
         function.add_environment("SIGNING_KEY_ID", self.signing_key.key_arn)
         self.signing_key.grant(function, "kms:Sign")
-        # Reads every record and digest, writes digests only: it can never change a record.
+        # Reads every record and digest version, writes digests only: it can never change a record.
         function.add_to_role_policy(
             iam.PolicyStatement(
-                actions=["s3:ListBucket"],
+                actions=["s3:ListBucket", "s3:ListBucketVersions"],
                 resources=[bucket.bucket_arn],
                 conditions={"StringLike": {"s3:prefix": [f"{p}*" for p in prefixes]}},
             )
         )
         function.add_to_role_policy(
-            iam.PolicyStatement(actions=["s3:GetObject"], resources=[bucket.arn_for_objects(f"{p}*") for p in prefixes])
+            iam.PolicyStatement(
+                actions=["s3:GetObject", "s3:GetObjectVersion"],
+                resources=[bucket.arn_for_objects(f"{p}*") for p in prefixes],
+            )
         )
         function.add_to_role_policy(
             iam.PolicyStatement(actions=["s3:PutObject"], resources=[bucket.arn_for_objects(f"{DIGEST_PREFIX}*")])
@@ -112,5 +116,7 @@ class EvidenceDigests(Construct):
                     resources=[bucket.arn_for_objects(f"{p}*") for p in prefixes],
                 ),
                 iam.PolicyStatement(actions=["kms:Decrypt"], resources=[data_key.key_arn]),
+                # Which requests are closed, so a chain without its closing record is named truncated.
+                iam.PolicyStatement(actions=["dynamodb:Scan"], resources=[requests_table_arn]),
             ],
         )

@@ -11,6 +11,7 @@ from cdk_nag import AwsSolutionsChecks
 
 from functions.privacy.datamap.model import DataMap, StoreKind
 
+from .audit import CHAIN, COMPLETE_WRITES, INTAKE_WRITES, REJECT_WRITES, STORE_TASK_WRITES
 from .datastore_access import _s3_prefix
 
 
@@ -44,8 +45,15 @@ def acknowledge_privacy_stack(
     _ack(
         stack,
         f"IAM5[Resource::<{logical_ids['audit_bucket']}.Arn>/requests/*]",
-        "Evidence objects are created per request under requests/; put and get only, never delete.",
+        "Evidence objects are created per request under requests/; the digest function and the verifier read them.",
     )
+    for pattern in (*INTAKE_WRITES, *REJECT_WRITES, *COMPLETE_WRITES, *STORE_TASK_WRITES, f"{CHAIN}*"):
+        _ack(
+            stack,
+            f"IAM5[Resource::<{logical_ids['audit_bucket']}.Arn>/{pattern}]",
+            "Evidence is created per request (ids are random) under the chain events or store records the function "
+            "owns; write-once (the bucket policy refuses overwrites and deletes).",
+        )
     for function in (
         "plan",
         "store_task",

@@ -52,6 +52,7 @@ class PrivacyStack(Stack):
             bucket=audit.bucket,
             data_key=storage.key,
             schedule_expression=config.digest_schedule,
+            requests_table_arn=storage.requests_table.table_arn,
         )
         api = IntakeApi(
             self,

@@ -22,7 +22,7 @@ from constructs import Construct
 from functions.privacy.datamap.model import DataMap, StoreKind
 from functions.privacy.retention.runs import retention_applies
 
-from .audit import grant_evidence_writes
+from .audit import RETENTION_WRITES, grant_evidence_writes
 from .config import DeployConfig
 from .datastore_access import _s3_prefix, _table_arns
 from .functions import PrivacyFunctions
@@ -93,7 +93,7 @@ class RetentionEngine(Construct):
             holds_table.grant_read_data(function)
             hmac_key.grant(function, "kms:GenerateMac")
         for function in (self.record, self.summary):
-            grant_evidence_writes(function, self._audit_bucket, "retention/", key)
+            grant_evidence_writes(function, self._audit_bucket, key, writes=RETENTION_WRITES, reads=RETENTION_WRITES)
 
     def _let_ses_read_import_files(self, stack: Stack, key: kms.IKey) -> None:
         """SES reads the import file (addresses to remove) from the work bucket when it runs the job."""

@@ -15,7 +15,7 @@ from constructs import Construct
 
 from functions.privacy.datamap.model import DataMap
 
-from .audit import grant_evidence_writes
+from .audit import CHAIN, COMPLETE_WRITES, REJECT_WRITES, STORE_TASK_WRITES, grant_evidence_writes
 from .config import ROOT, DeployConfig
 from .datastore_access import resolution_statements, store_statements
 from .events import DownstreamEvents
@@ -24,7 +24,6 @@ from .storage import PrivacyStorage
 
 STATEMACHINES = ROOT / "statemachines"
 # Request evidence lives under requests/ in the audit bucket (see functions/privacy/evidence/records.py).
-REQUEST_EVIDENCE = "requests/"
 # Store tasks write export parts here; packaging turns them into the archive the requester downloads.
 EXPORTS = "exports/*"
 
@@ -73,7 +72,9 @@ class RequestWorkflow(Construct):
     def _wire_store_task(self, datamap: DataMap) -> None:
         """Store tasks act on exactly the data map's stores and write evidence and export parts only."""
         store_task, storage = self._functions.store_task, self._storage
-        grant_evidence_writes(store_task, self._audit_bucket, REQUEST_EVIDENCE, storage.key)
+        grant_evidence_writes(
+            store_task, self._audit_bucket, storage.key, writes=STORE_TASK_WRITES, reads=STORE_TASK_WRITES
+        )
         storage.requests_table.grant_read_data(store_task)
         for statement in store_statements(Stack.of(self), datamap, write=True):
             store_task.add_to_role_policy(statement)
@@ -87,7 +88,7 @@ class RequestWorkflow(Construct):
 
     def _wire_complete(self) -> None:
         complete, storage = self._functions.complete, self._storage
-        grant_evidence_writes(complete, self._audit_bucket, REQUEST_EVIDENCE, storage.key)
+        grant_evidence_writes(complete, self._audit_bucket, storage.key, writes=COMPLETE_WRITES, reads=(f"{CHAIN}*",))
         storage.requests_table.grant_read_data(complete)
         storage.hmac_key.grant(complete, "kms:GenerateMac")
 
@@ -95,7 +96,7 @@ class RequestWorkflow(Construct):
         """Verification issues codes (email) and records rejections (with evidence)."""
         send_code, reject = self._functions.send_code, self._functions.reject_unverified
         storage = self._storage
-        grant_evidence_writes(reject, self._audit_bucket, REQUEST_EVIDENCE, storage.key)
+        grant_evidence_writes(reject, self._audit_bucket, storage.key, writes=REJECT_WRITES, reads=(f"{CHAIN}*",))
         for function in (send_code, reject):
             storage.requests_table.grant(function, "dynamodb:GetItem", "dynamodb:UpdateItem")
         storage.key.grant_encrypt_decrypt(send_code)

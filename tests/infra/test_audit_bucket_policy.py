@@ -103,3 +103,58 @@ def test_tls_is_still_required(template, audit):
         s.get("Condition") == {"Bool": {"aws:SecureTransport": "false"}}
         for s in policy["Properties"]["PolicyDocument"]["Statement"]
     )
+
+
+def _audit_puts(template, resources, audit, function_id):
+    """The audit-bucket key patterns a function's role may PutObject on."""
+    role = resources[function_id]["Properties"]["Role"]["Fn::GetAtt"][0]
+    patterns = set()
+    for policy in template.find_resources("AWS::IAM::Policy").values():
+        if {"Ref": role} not in policy["Properties"].get("Roles", []):
+            continue
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            targets = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+            if "s3:PutObject" not in actions:
+                continue
+            for target in targets:
+                parts = target.get("Fn::Join", ["", []])[1] if isinstance(target, dict) else []
+                if parts and parts[0] == {"Fn::GetAtt": [audit, "Arn"]}:
+                    patterns.add(parts[1].lstrip("/"))
+    return patterns
+
+
+@pytest.fixture(scope="module")
+def functions(stacks):
+    stack = stacks["privacy"]
+    built = stack.functions
+    return {
+        name: stack.get_logical_id(function.node.default_child)
+        for name, function in vars(built).items()
+        if not name.startswith("_") and hasattr(function, "function_name")
+    }
+
+
+def test_each_function_may_create_only_the_evidence_it_owns(template, audit, functions):
+    resources = template.find_resources("AWS::Lambda::Function")
+    owned = {
+        "intake": {"requests/*/chain/*-received.json", "requests/*/chain/*-verified.json"},
+        "reject_unverified": {"requests/*/chain/*-rejected_unverified.json"},
+        "complete": {"requests/*/chain/*-completed.json", "requests/*/chain/*-completed_rerun_*.json"},
+        "store_task": {"requests/*/stores/*"},
+        "digest": {"digests/*"},
+        "retention_record": {"retention/*"},
+        "retention_summary": {"retention/*"},
+    }
+    for name, patterns in owned.items():
+        assert _audit_puts(template, resources, audit, functions[name]) == patterns, name
+    # The internet-facing intake can write neither store records nor completions; digests never chain records.
+    assert not any(
+        "stores" in p or "completed" in p for p in _audit_puts(template, resources, audit, functions["intake"])
+    )
+    assert not any("requests" in p for p in _audit_puts(template, resources, audit, functions["digest"]))
+    others = set(functions) - set(owned)
+    for name in others:
+        assert not any(p.startswith("requests/") for p in _audit_puts(template, resources, audit, functions[name])), (
+            name
+        )
