@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from functions.privacy.core import timestamps
 from functions.privacy.operations import retention_runs
 
 from .context import CliError, console, engine, guarded
@@ -31,7 +31,7 @@ def run(
     eng = engine(ctx)
     machine = eng.output("RetentionStateMachineArn")
     sfn = eng.clients.client("stepfunctions")
-    moment = parse_moment(as_of, "--as-of") if as_of else datetime.now(UTC)
+    moment = parse_moment(as_of, "--as-of") if as_of else timestamps.now()
     arn = retention_runs.start_run(sfn, machine, as_of=moment, dry_run=dry_run)
     progress_of = retention_runs.progress_function()
     deadline = time.monotonic() + timeout

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any, NoReturn
 
 from aws_lambda_powertools.utilities.idempotency import (
@@ -21,14 +21,16 @@ from aws_lambda_powertools.utilities.idempotency import (
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, field_validator, model_validator
 
+from functions.privacy.core import timestamps
 from functions.privacy.core.clients import Clients
 from functions.privacy.core.keys import DerivedKeys, subject_hmac
 from functions.privacy.core.settings import Settings
+from functions.privacy.core.timestamps import format_utc, parse_utc
 from functions.privacy.evidence import records as evidence
 from functions.privacy.requests import record as requests
 from functions.privacy.requests import verification
 from functions.privacy.requests.notices import send_verification_email
-from functions.privacy.requests.record import Jurisdiction, RequestNotFound, RequestStatus, RequestType, iso
+from functions.privacy.requests.record import Jurisdiction, RequestNotFound, RequestStatus, RequestType
 
 # Above any valid request (notes and corrections are bounded); the API's WAF enforces the same limit.
 MAX_BODY_BYTES = 16 * 1024
@@ -150,7 +152,7 @@ def verification_keys(clients: Clients, settings: Settings) -> DerivedKeys:
 
 
 def _now(now: datetime | None) -> datetime:
-    return now or datetime.now(UTC)
+    return now or timestamps.now()
 
 
 def file_request(
@@ -311,7 +313,7 @@ def verify_code(
         settings.AUDIT_BUCKET,
         request_id,
         "verified",
-        {"verified_at": iso(at), "method": "email_code", "wrong_attempts": issued.attempts},
+        {"verified_at": format_utc(at), "method": "email_code", "wrong_attempts": issued.attempts},
     )
     _resume_workflow(clients, str(item["task_token"]))
     return RequestStatus.VERIFIED
@@ -368,7 +370,7 @@ def send_code(
     record = requests.get_request(table, request_id)
     if record.status != RequestStatus.PENDING_VERIFICATION.value:
         raise NotAwaitingVerification()
-    expires_at = _parse_time(entered_at) + timedelta(seconds=timeout_seconds)
+    expires_at = parse_utc(entered_at, "entered_at") + timedelta(seconds=timeout_seconds)
     code = verification.new_code()
     digest = verification.code_digest(verification_keys(clients, settings), request_id, code)
     if not verification.store_issued_code(table, request_id, digest, expires_at, task_token):
@@ -381,10 +383,10 @@ def send_code(
         request_id=request_id,
         request_type=record.type.value,
         code=code,
-        expires_at=iso(expires_at),
+        expires_at=format_utc(expires_at),
         due_at=record.due_at,
     )
-    return {"request_id": request_id, "code_expires_at": iso(expires_at), "message_id": message_id}
+    return {"request_id": request_id, "code_expires_at": format_utc(expires_at), "message_id": message_id}
 
 
 def reject_unverified(
@@ -398,12 +400,7 @@ def reject_unverified(
         settings.AUDIT_BUCKET,
         request_id,
         RequestStatus.REJECTED_UNVERIFIED.value,
-        {"reason": reason, "rejected_at": iso(at)},
+        {"reason": reason, "rejected_at": format_utc(at)},
     )
     verification.mark_rejected(clients.resource_table(settings.REQUESTS_TABLE), request_id, reason, at, key)
     return {"request_id": request_id, "status": RequestStatus.REJECTED_UNVERIFIED.value, "evidence_key": key}
-
-
-def _parse_time(text: str) -> datetime:
-    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

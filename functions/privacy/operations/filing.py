@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
+from functions.privacy.core import timestamps
 from functions.privacy.core.keys import subject_hmac
+from functions.privacy.core.timestamps import format_utc
 from functions.privacy.datamap.model import DataMap
 from functions.privacy.evidence import records as evidence
 from functions.privacy.intake.filing import Submission
 from functions.privacy.operations.actions import Tables, evidence_text
 from functions.privacy.requests import record as requests
-from functions.privacy.requests.record import RequestStatus, iso
+from functions.privacy.requests.record import RequestStatus
 
 
 def file_on_behalf(
@@ -30,7 +32,7 @@ def file_on_behalf(
     """
     reason = evidence_text(reason, "the reason")
     operator = evidence_text(operator, "the operator name")
-    now = now or datetime.now(UTC)
+    now = now or timestamps.now()
     identifier = datamap.subject_identifier
     subject = subject_hmac(clients.client("kms"), tables.hmac_key, identifier, submission.email)
     details = {k: v for k, v in {"corrections": submission.corrections, "note": submission.note}.items() if v}
@@ -68,7 +70,7 @@ def file_on_behalf(
         tables.audit_bucket,
         record.request_id,
         "verified",
-        {"verified_at": iso(now), "method": "operator", "operator": operator, "reason": reason},
+        {"verified_at": format_utc(now), "method": "operator", "operator": operator, "reason": reason},
     )
     evidence.write_operator_action(
         s3,

@@ -6,12 +6,13 @@ import json
 from datetime import datetime
 from typing import Any
 
+from functions.privacy.core.timestamps import format_utc, parse_utc
 from functions.privacy.evidence import records as evidence
 from functions.privacy.operations.actions import Tables
 from functions.privacy.operations.redrive import request_executions
 from functions.privacy.requests import record as requests
-from functions.privacy.requests.deadlines import parse_time, public_view, scan_requests
-from functions.privacy.requests.record import RequestNotFound, iso
+from functions.privacy.requests.deadlines import public_view, scan_requests
+from functions.privacy.requests.record import RequestNotFound
 
 
 def request_timeline(tables: Tables, clients: Any, request_id: str) -> dict[str, Any]:
@@ -100,7 +101,7 @@ def _store_of(raw: str | None) -> str | None:
 def _text(moment: Any) -> str | None:
     if moment is None:
         return None
-    return iso(moment) if isinstance(moment, datetime) else str(moment)
+    return format_utc(moment) if isinstance(moment, datetime) else str(moment)
 
 
 def list_requests(
@@ -112,6 +113,6 @@ def list_requests(
         for r in scan_requests(table)
         if (status is None or r.status == status)
         and (request_type is None or r.type.value == request_type)
-        and (due_before is None or parse_time(r.due_at) < due_before)
+        and (due_before is None or parse_utc(r.due_at, "due_at") < due_before)
     ]
     return sorted(found, key=lambda r: (r.due_at, r.request_id))

@@ -7,9 +7,10 @@ partially completed request, once per execution (a re-run after a partial comple
 from __future__ import annotations
 
 import html
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
+from functions.privacy.core import timestamps
 from functions.privacy.core.clients import Clients
 from functions.privacy.core.settings import Settings
 from functions.privacy.datamap.model import DataMap
@@ -132,8 +133,8 @@ def notify_requester(
         link = exports.presigned_link(
             clients.client("s3"), settings.EXPORT_BUCKET, export["archive_key"], settings.EXPORT_LINK_SECONDS
         )
-        expires = datetime.now(UTC) + timedelta(seconds=settings.EXPORT_LINK_SECONDS)
-        expires_at = expires.strftime("%Y-%m-%d %H:%M")
+        expires = timestamps.now() + timedelta(seconds=settings.EXPORT_LINK_SECONDS)
+        expires_at = expires.strftime("%Y-%m-%d %H:%M")  # prose for the requester, who reads "(UTC)" after it
     subject, text, body = confirmation_email(request_id, str(item["type"]), status, datamap, outcomes, link, expires_at)
     message_id = send_email(clients.client("sesv2"), settings.SENDER_EMAIL, recipient, subject, text, body)
     # Marked after sending: a crash in between may send twice, which beats never confirming.

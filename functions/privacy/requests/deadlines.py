@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import Enum
 from typing import Any
 
+from functions.privacy.core import timestamps
+from functions.privacy.core.timestamps import parse_utc
 from functions.privacy.requests.record import (
     RECORD,
     Jurisdiction,
@@ -56,17 +58,13 @@ class DeadlineState(str, Enum):
     CLOSED = "closed"
 
 
-def parse_time(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
-
-
 def deadline_state(record: RequestRecord, now: datetime) -> DeadlineState:
     """at risk within 7 days of due_at, overdue past it; closed and unverified requests are not counted."""
     if record.status in CLOSED:
         return DeadlineState.CLOSED
     if record.status in UNVERIFIED:
         return DeadlineState.NOT_COUNTED
-    due = parse_time(record.due_at)
+    due = parse_utc(record.due_at, "due_at")
     if now > due:
         return DeadlineState.OVERDUE
     if due - now <= AT_RISK_WINDOW:
@@ -129,10 +127,14 @@ def scan_requests(table: Any, *, open_only: bool = False) -> list[RequestRecord]
 
 
 def public_view(item: Mapping[str, Any]) -> dict[str, Any]:
-    """A request item reduced to what operators may see."""
-    return {name: item[name] for name in PUBLIC_ATTRIBUTES if name in item}
+    """A request item reduced to what operators may see, its times in the engine's one format."""
+    return {
+        name: timestamps.normalise(item[name], name) if name.endswith("_at") and item[name] else item[name]
+        for name in PUBLIC_ATTRIBUTES
+        if name in item
+    }
 
 
 def check_deadlines(table: Any, now: datetime | None = None) -> DeadlineSummary:
     """The daily check: open requests at risk (due within 7 days) or overdue; unverified ones set apart."""
-    return summarise(scan_requests(table, open_only=True), now or datetime.now(UTC))
+    return summarise(scan_requests(table, open_only=True), now or timestamps.now())

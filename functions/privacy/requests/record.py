@@ -9,11 +9,14 @@ from __future__ import annotations
 import calendar
 import uuid
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import Enum
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, field_validator
+
+from functions.privacy.core import timestamps
+from functions.privacy.core.timestamps import format_utc
 
 RECORD = "request"
 
@@ -60,9 +63,11 @@ class RequestRecord(BaseModel):
     evidence_key: str | None = None
     failure: str | None = None
 
-
-def iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    @field_validator("received_at", "due_at", "completed_at")
+    @classmethod
+    def _one_time_format(cls, value: str | None, info: Any) -> str | None:
+        # completed_at is the workflow's $$.State.EnteredTime (milliseconds, or an offset): answers show one format.
+        return None if value is None else timestamps.normalise(value, info.field_name)
 
 
 def add_months(moment: datetime, months: int) -> datetime:
@@ -100,14 +105,14 @@ def create_request(
 
     ``attributes`` are extra record attributes the caller owns (e.g. the status token's digest).
     """
-    received = received or datetime.now(UTC)
+    received = received or timestamps.now()
     record = RequestRecord(
         request_id=request_id or new_request_id(),
         type=request_type,
         jurisdiction=jurisdiction,
         status=status,
-        received_at=iso(received),
-        due_at=iso(due_at(received, jurisdiction)),
+        received_at=format_utc(received),
+        due_at=format_utc(due_at(received, jurisdiction)),
     )
     item = {"request_id": record.request_id, "record": RECORD, **record.model_dump(mode="json", exclude_none=True)}
     item["subject"] = dict(identifiers)
