@@ -6,14 +6,14 @@ works the same against the local cloud and a real account.
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
 from functions.privacy.core.clients import Clients
+from functions.privacy.requests import executions
 from functions.privacy.requests import record as requests
 from functions.privacy.requests.record import Jurisdiction, RequestType
-
-TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
 
 
 def start_request(
@@ -54,12 +54,8 @@ def rerun_request(clients: Clients, outputs: dict[str, str], request_id: str) ->
         for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=arn)
         for e in page["executions"]
     }
-    n = 1
-    while f"{request_id}--rerun-{n}" in names:
-        n += 1
-    execution = sfn.start_execution(
-        stateMachineArn=arn, name=f"{request_id}--rerun-{n}", input=f'{{"request_id": "{request_id}"}}'
-    )
+    name = executions.rerun_name(request_id, executions.next_rerun_number(request_id, names))
+    execution = sfn.start_execution(stateMachineArn=arn, name=name, input=json.dumps({"request_id": request_id}))
     return str(execution["executionArn"])
 
 
@@ -68,7 +64,7 @@ def wait_for_execution(clients: Clients, execution_arn: str, timeout: float = 12
     deadline = time.monotonic() + timeout
     while True:
         execution = sfn.describe_execution(executionArn=execution_arn)
-        if execution["status"] in TERMINAL:
+        if execution["status"] in executions.EXECUTION_ENDED:
             return execution
         if time.monotonic() > deadline:
             raise TimeoutError(f"execution {execution_arn} still {execution['status']} after {timeout}s")

@@ -14,8 +14,8 @@ from functions.privacy.core.timestamps import format_utc, parse_utc
 from functions.privacy.evidence import records as evidence
 from functions.privacy.operations.actions import OperatorError, evidence_text
 from functions.privacy.requests import notices as notify
-from functions.privacy.requests.deadlines import CLOSED, latest_extension
-from functions.privacy.requests.record import RECORD, RequestNotFound, RequestRecord
+from functions.privacy.requests.deadlines import latest_extension
+from functions.privacy.requests.record import CLOSED, RECORD, RequestNotFound, RequestRecord
 
 
 class ExtensionRefused(ValueError):

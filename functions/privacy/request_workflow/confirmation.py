@@ -17,11 +17,14 @@ from functions.privacy.datamap.model import DataMap
 from functions.privacy.request_workflow import exports
 from functions.privacy.requests import record as requests
 from functions.privacy.requests.notices import REQUEST_NAMES, send_email
+from functions.privacy.requests.record import RequestStatus
 
 STATUS_SENTENCES = {
-    "completed": "We have completed your request.",
-    "partially_completed": "We have completed part of your request. What we could not do yet, and why, is below.",
-    "failed": "We could not complete your request yet. We are working on it and will write again.",
+    RequestStatus.COMPLETED.value: "We have completed your request.",
+    RequestStatus.PARTIALLY_COMPLETED.value: (
+        "We have completed part of your request. What we could not do yet, and why, is below."
+    ),
+    RequestStatus.FAILED.value: "We could not complete your request yet. We are working on it and will write again.",
 }
 
 
@@ -124,7 +127,7 @@ def notify_requester(
     item = requests.request_item(table, request_id)
     if execution in set(item.get("notified_executions") or ()):
         return {"sent": False, "reason": "already_notified"}
-    if status not in STATUS_SENTENCES or status == "failed":
+    if status not in STATUS_SENTENCES or status == RequestStatus.FAILED.value:
         return {"sent": False, "reason": f"no confirmation for status {status}"}
     datamap = settings.datamap()
     recipient = str((item.get("subject") or {})[datamap.subject_identifier])

@@ -17,20 +17,17 @@ from typing import Any
 from functions.privacy.core import timestamps
 from functions.privacy.core.timestamps import parse_utc
 from functions.privacy.requests.record import (
+    CLOSED,
     RECORD,
+    UNVERIFIED,
     Jurisdiction,
     RequestRecord,
-    RequestStatus,
     add_months,
 )
 
 AT_RISK_WINDOW = timedelta(days=7)
 GDPR_EXTENSION_MONTHS = 2
 CCPA_EXTENSION = timedelta(days=45)
-# Done with (nothing more is owed to the requester): no deadline, no extension.
-CLOSED = frozenset({RequestStatus.COMPLETED.value, RequestStatus.REJECTED_UNVERIFIED.value})
-# Not yet verified: the clock does not count against the company until the requester proves who they are.
-UNVERIFIED = frozenset({RequestStatus.PENDING_VERIFICATION.value})
 # The attributes operators may see: never the subject's identifiers or verification secrets.
 PUBLIC_ATTRIBUTES = (
     "request_id",

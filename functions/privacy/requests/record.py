@@ -47,6 +47,20 @@ class RequestStatus(str, Enum):
     REJECTED_UNVERIFIED = "rejected_unverified"
 
 
+# Done with (nothing more is owed to the requester): no deadline, no extension, no re-run.
+CLOSED = frozenset({RequestStatus.COMPLETED.value, RequestStatus.REJECTED_UNVERIFIED.value})
+# Not yet verified: the clock does not count against the company until the requester proves who they are.
+UNVERIFIED = frozenset({RequestStatus.PENDING_VERIFICATION.value})
+# How a workflow run ends once the stores were worked (what completion records and confirms).
+WORKFLOW_RESULTS = frozenset(
+    {RequestStatus.COMPLETED.value, RequestStatus.PARTIALLY_COMPLETED.value, RequestStatus.FAILED.value}
+)
+# Something was done in the stores: downstream systems hear of it.
+ACTED_ON = frozenset({RequestStatus.COMPLETED.value, RequestStatus.PARTIALLY_COMPLETED.value})
+# What an operator may run again (a redrive or a re-run execution).
+REDRIVABLE = frozenset({RequestStatus.FAILED.value, RequestStatus.PARTIALLY_COMPLETED.value})
+
+
 class RequestNotFound(LookupError):
     """No request with that id (or its identifiers were already removed on closing)."""
 
@@ -98,7 +112,7 @@ def create_request(
     *,
     received: datetime | None = None,
     request_id: str | None = None,
-    status: str = "verified",
+    status: str = RequestStatus.VERIFIED.value,
     attributes: Mapping[str, Any] | None = None,
 ) -> RequestRecord:
     """Store a new request; the caller starts the workflow named after its id.
@@ -151,6 +165,10 @@ def record_resolution(table: Any, request_id: str, identifiers: dict[str, str], 
         Key={"request_id": request_id, "record": RECORD},
         UpdateExpression="SET subject = :subject, subject_hmac = :hmac, #status = :status",
         ExpressionAttributeNames={"#status": "status"},
-        ExpressionAttributeValues={":subject": identifiers, ":hmac": subject_hmac, ":status": "in_progress"},
+        ExpressionAttributeValues={
+            ":subject": identifiers,
+            ":hmac": subject_hmac,
+            ":status": RequestStatus.IN_PROGRESS.value,
+        },
         ConditionExpression="attribute_exists(request_id)",
     )
