@@ -10,7 +10,7 @@ import typer
 from functions.privacy.core import timestamps
 from functions.privacy.core.timestamps import format_utc
 from functions.privacy.operations import report as compliance_report
-from functions.privacy.requests.deadlines import scan_requests
+from functions.privacy.requests.record import scan_requests
 
 from .context import CliError, console, engine, guarded
 from .requests import parse_moment

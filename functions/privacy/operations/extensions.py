@@ -7,15 +7,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from functions.privacy.core import timestamps
 from functions.privacy.core.timestamps import format_utc, parse_utc
 from functions.privacy.evidence import records as evidence
 from functions.privacy.operations.actions import OperatorError, evidence_text
 from functions.privacy.requests import notices as notify
+from functions.privacy.requests import record as requests
 from functions.privacy.requests.deadlines import latest_extension
-from functions.privacy.requests.record import CLOSED, RECORD, RequestNotFound, RequestRecord
+from functions.privacy.requests.record import CLOSED, RequestRecord
 
 
 class ExtensionRefused(ValueError):
@@ -56,9 +55,7 @@ def extend_deadline(
         reason, operator = evidence_text(reason, "the reason"), evidence_text(operator, "the operator name")
     except OperatorError as exc:
         raise ExtensionRefused(str(exc)) from None
-    item = table.get_item(Key={"request_id": request_id, "record": RECORD}, ConsistentRead=True).get("Item")
-    if item is None:
-        raise RequestNotFound(f"request {request_id} does not exist")
+    item = requests.request_item(table, request_id)
     record = RequestRecord.model_validate(item)
     if record.status in CLOSED:
         raise ExtensionRefused(f"request {request_id} is {record.status}: a closed request cannot be extended")
@@ -82,21 +79,12 @@ def extend_deadline(
     email = (item.get("subject") or {}).get("email")
     if not email:
         raise ExtensionRefused(f"request {request_id} holds no email address to tell the requester")
-    try:
-        table.update_item(
-            Key={"request_id": request_id, "record": RECORD},
-            UpdateExpression="SET due_at = :due, original_due_at = :previous, extended_at = :now",
-            ConditionExpression="due_at = :previous AND attribute_not_exists(extended_at)",
-            ExpressionAttributeValues={
-                ":due": format_utc(new_due),
-                ":previous": record.due_at,
-                ":now": format_utc(now),
-            },
-        )
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-            raise ExtensionRefused(f"request {request_id} changed while extending it (extended already?)") from None
-        raise
+    # The stored spelling, not the normalised one: the condition compares what the record holds.
+    moved = requests.extend_due_date(
+        table, request_id, previous_due_at=str(item["due_at"]), due_at=format_utc(new_due), extended_at=format_utc(now)
+    )
+    if not moved:
+        raise ExtensionRefused(f"request {request_id} changed while extending it (extended already?)")
     fields = {
         "request_type": record.type.value,
         "jurisdiction": record.jurisdiction.value,

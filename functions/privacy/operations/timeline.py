@@ -11,8 +11,7 @@ from functions.privacy.evidence import records as evidence
 from functions.privacy.operations.actions import Tables
 from functions.privacy.operations.redrive import request_executions
 from functions.privacy.requests import record as requests
-from functions.privacy.requests.deadlines import public_view, scan_requests
-from functions.privacy.requests.record import RequestNotFound
+from functions.privacy.requests.record import public_view, scan_requests
 
 
 def request_timeline(tables: Tables, clients: Any, request_id: str) -> dict[str, Any]:
@@ -20,9 +19,7 @@ def request_timeline(tables: Tables, clients: Any, request_id: str) -> dict[str,
     and each execution's history reduced to state names, store by store.
     """
     table = clients.resource_table(tables.requests_table)
-    item = table.get_item(Key={"request_id": request_id, "record": requests.RECORD}, ConsistentRead=True).get("Item")
-    if item is None:
-        raise RequestNotFound(f"request {request_id} does not exist")
+    item = requests.request_item(table, request_id)
     s3 = clients.client("s3")
     chain, stores = [], []
     prefix = evidence.request_prefix(request_id)

@@ -141,9 +141,5 @@ def notify_requester(
     subject, text, body = confirmation_email(request_id, str(item["type"]), status, datamap, outcomes, link, expires_at)
     message_id = send_email(clients.client("sesv2"), settings.SENDER_EMAIL, recipient, subject, text, body)
     # Marked after sending: a crash in between may send twice, which beats never confirming.
-    table.update_item(
-        Key={"request_id": request_id, "record": requests.RECORD},
-        UpdateExpression="ADD notified_executions :execution",
-        ExpressionAttributeValues={":execution": {execution}},
-    )
+    requests.record_notified(table, request_id, execution)
     return {"sent": True, "message_id": message_id}

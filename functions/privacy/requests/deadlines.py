@@ -8,7 +8,7 @@ deadline (nothing may be done for them) but operators still see them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import Enum
@@ -16,35 +16,18 @@ from typing import Any
 
 from functions.privacy.core import timestamps
 from functions.privacy.core.timestamps import parse_utc
-from functions.privacy.requests.record import (
+from functions.privacy.requests.record import (  # scan_requests, public_view: re-exported for callers
     CLOSED,
-    RECORD,
     UNVERIFIED,
     Jurisdiction,
     RequestRecord,
     add_months,
+    scan_requests,
 )
 
 AT_RISK_WINDOW = timedelta(days=7)
 GDPR_EXTENSION_MONTHS = 2
 CCPA_EXTENSION = timedelta(days=45)
-# The attributes operators may see: never the subject's identifiers or verification secrets.
-PUBLIC_ATTRIBUTES = (
-    "request_id",
-    "type",
-    "jurisdiction",
-    "status",
-    "received_at",
-    "due_at",
-    "subject_hmac",
-    "completed_at",
-    "evidence_key",
-    "failure",
-    "extended_at",
-    "original_due_at",
-    "filed_by",
-    "channel",
-)
 
 
 class DeadlineState(str, Enum):
@@ -94,42 +77,6 @@ def summarise(records: Iterable[RequestRecord], now: datetime) -> DeadlineSummar
         elif state is DeadlineState.NOT_COUNTED:
             summary.not_counted.append(record)
     return summary
-
-
-def scan_requests(table: Any, *, open_only: bool = False) -> list[RequestRecord]:
-    """Every request record, without identifiers (projection); open ones only if asked.
-
-    A scan, not a query: requests number in the thousands a year, and a daily check and an operator
-    listing read them all anyway (see docs/decisions.md).
-    """
-    names = {f"#a{i}": name for i, name in enumerate(PUBLIC_ATTRIBUTES)}
-    params: dict[str, Any] = {
-        "ProjectionExpression": ", ".join(names),
-        "ExpressionAttributeNames": {**names, "#record": "record"},
-        "FilterExpression": "#record = :record",
-        "ExpressionAttributeValues": {":record": RECORD},
-    }
-    if open_only:
-        closed = {f":closed{i}": status for i, status in enumerate(sorted(CLOSED))}
-        status_name = next(k for k, v in names.items() if v == "status")
-        params["FilterExpression"] += f" AND NOT {status_name} IN ({', '.join(closed)})"
-        params["ExpressionAttributeValues"].update(closed)
-    records: list[RequestRecord] = []
-    while True:
-        page = table.scan(**params)
-        records.extend(RequestRecord.model_validate(item) for item in page.get("Items", []))
-        if "LastEvaluatedKey" not in page:
-            return records
-        params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-
-
-def public_view(item: Mapping[str, Any]) -> dict[str, Any]:
-    """A request item reduced to what operators may see, its times in the engine's one format."""
-    return {
-        name: timestamps.normalise(item[name], name) if name.endswith("_at") and item[name] else item[name]
-        for name in PUBLIC_ATTRIBUTES
-        if name in item
-    }
 
 
 def check_deadlines(table: Any, now: datetime | None = None) -> DeadlineSummary:

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from enum import Enum
 from typing import Any
 
+from botocore.exceptions import ClientError
 from pydantic import BaseModel, field_validator
 
 from functions.privacy.core import timestamps
@@ -47,14 +48,27 @@ class RequestStatus(str, Enum):
     REJECTED_UNVERIFIED = "rejected_unverified"
 
 
+# The attributes operators may see: never the subject's identifiers or verification secrets.
+PUBLIC_ATTRIBUTES = (
+    "request_id",
+    "type",
+    "jurisdiction",
+    "status",
+    "received_at",
+    "due_at",
+    "subject_hmac",
+    "completed_at",
+    "evidence_key",
+    "failure",
+    "extended_at",
+    "original_due_at",
+    "filed_by",
+    "channel",
+)
 # Done with (nothing more is owed to the requester): no deadline, no extension, no re-run.
 CLOSED = frozenset({RequestStatus.COMPLETED.value, RequestStatus.REJECTED_UNVERIFIED.value})
 # Not yet verified: the clock does not count against the company until the requester proves who they are.
 UNVERIFIED = frozenset({RequestStatus.PENDING_VERIFICATION.value})
-# How a workflow run ends once the stores were worked (what completion records and confirms).
-WORKFLOW_RESULTS = frozenset(
-    {RequestStatus.COMPLETED.value, RequestStatus.PARTIALLY_COMPLETED.value, RequestStatus.FAILED.value}
-)
 # Something was done in the stores: downstream systems hear of it.
 ACTED_ON = frozenset({RequestStatus.COMPLETED.value, RequestStatus.PARTIALLY_COMPLETED.value})
 # What an operator may run again (a redrive or a re-run execution).
@@ -172,3 +186,65 @@ def record_resolution(table: Any, request_id: str, identifiers: dict[str, str], 
         },
         ConditionExpression="attribute_exists(request_id)",
     )
+
+
+def record_notified(table: Any, request_id: str, execution: str) -> None:
+    """Remember that the requester was told about ``execution``'s outcome (one confirmation per execution)."""
+    table.update_item(
+        Key={"request_id": request_id, "record": RECORD},
+        UpdateExpression="ADD notified_executions :execution",
+        ExpressionAttributeValues={":execution": {execution}},
+    )
+
+
+def extend_due_date(table: Any, request_id: str, *, previous_due_at: str, due_at: str, extended_at: str) -> bool:
+    """Move the due date once, keeping the original; False if the record no longer holds ``previous_due_at``
+    or was already extended (a concurrent extension won)."""
+    try:
+        table.update_item(
+            Key={"request_id": request_id, "record": RECORD},
+            UpdateExpression="SET due_at = :due, original_due_at = :previous, extended_at = :now",
+            ConditionExpression="due_at = :previous AND attribute_not_exists(extended_at)",
+            ExpressionAttributeValues={":due": due_at, ":previous": previous_due_at, ":now": extended_at},
+        )
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
+
+
+def scan_requests(table: Any, *, open_only: bool = False) -> list[RequestRecord]:
+    """Every request record, without identifiers (projection); open ones only if asked.
+
+    A scan, not a query: requests number in the thousands a year, and a daily check and an operator
+    listing read them all anyway (see docs/decisions.md).
+    """
+    names = {f"#a{i}": name for i, name in enumerate(PUBLIC_ATTRIBUTES)}
+    params: dict[str, Any] = {
+        "ProjectionExpression": ", ".join(names),
+        "ExpressionAttributeNames": {**names, "#record": "record"},
+        "FilterExpression": "#record = :record",
+        "ExpressionAttributeValues": {":record": RECORD},
+    }
+    if open_only:
+        closed = {f":closed{i}": status for i, status in enumerate(sorted(CLOSED))}
+        status_name = next(k for k, v in names.items() if v == "status")
+        params["FilterExpression"] += f" AND NOT {status_name} IN ({', '.join(closed)})"
+        params["ExpressionAttributeValues"].update(closed)
+    records: list[RequestRecord] = []
+    while True:
+        page = table.scan(**params)
+        records.extend(RequestRecord.model_validate(item) for item in page.get("Items", []))
+        if "LastEvaluatedKey" not in page:
+            return records
+        params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def public_view(item: Mapping[str, Any]) -> dict[str, Any]:
+    """A request item reduced to what operators may see, its times in the engine's one format."""
+    return {
+        name: timestamps.normalise(item[name], name) if name.endswith("_at") and item[name] else item[name]
+        for name in PUBLIC_ATTRIBUTES
+        if name in item
+    }
