@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
+from enum import Enum
 from typing import Annotated, Any, NoReturn
 
 from aws_lambda_powertools.utilities.idempotency import (
@@ -155,41 +157,81 @@ def _now(now: datetime | None) -> datetime:
     return now or timestamps.now()
 
 
-def file_request(
-    submission: Submission, settings: Settings, clients: Clients, *, now: datetime | None = None
-) -> FiledRequest:
-    """Create the request (pending verification), write the ``received`` evidence and start its workflow.
+class Channel(str, Enum):
+    """How a request reached the engine; recorded on the request and in its ``received`` evidence."""
 
-    Returns the status token in clear once; only its keyed digest is stored.
+    API = "api"  # the requester, through the public API: verified later by an emailed code
+    OPERATOR = "operator"  # an operator who checked the identity another way
+    LOCAL = "local"  # the local cloud's demo and end-to-end harness, filed as if verified
+
+
+@dataclass(frozen=True)
+class FilingPlace:
+    """Where a filing writes: the requests table, the audit bucket, the workflow and the HMAC key."""
+
+    requests_table: str
+    audit_bucket: str
+    state_machine_arn: str
+    hmac_key_id: str
+    subject_identifier: str
+
+
+@dataclass(frozen=True)
+class IdentityChecked:
+    """A filing whose identity was checked before it reached the engine: it starts verified.
+
+    ``fields`` go into the ``verified`` evidence as they are (no personal data: e.g. operator, reason).
     """
-    received = _now(now)
-    table = clients.resource_table(settings.REQUESTS_TABLE)
-    request_id = requests.new_request_id()
-    token = verification.new_status_token()
-    keys = verification_keys(clients, settings)
-    identifier = settings.datamap().subject_identifier
-    subject = subject_hmac(clients.client("kms"), settings.HMAC_KEY_ID, identifier, submission.email)
-    details = {
-        k: v for k, v in {"corrections": submission.corrections, "note": submission.note}.items() if v is not None
-    }
+
+    method: str
+    fields: Mapping[str, str] = field(default_factory=dict)
+
+
+def submission_details(submission: Submission) -> dict[str, Any]:
+    """What the requester added that the workflow needs later (corrections) or operators read (note)."""
+    return {k: v for k, v in {"corrections": submission.corrections, "note": submission.note}.items() if v}
+
+
+def file(
+    submission: Submission,
+    place: FilingPlace,
+    clients: Any,
+    *,
+    channel: Channel,
+    checked: IdentityChecked | None = None,
+    request_id: str | None = None,
+    attributes: Mapping[str, Any] | None = None,
+    now: datetime | None = None,
+) -> requests.RequestRecord:
+    """The one way a request is filed: create the record, write its ``received`` evidence (and ``verified``
+    when the identity was ``checked`` already), then start its workflow, tolerating a retry that finds the
+    execution started.
+
+    ``attributes`` are record attributes the channel owns (the status token's digest, who filed it).
+    """
+    received = now or timestamps.now()
+    subject = subject_hmac(clients.client("kms"), place.hmac_key_id, place.subject_identifier, submission.email)
+    details = submission_details(submission)
     record = requests.create_request(
-        table,
+        clients.resource_table(place.requests_table),
         submission.type,
-        {identifier: submission.email},
+        {place.subject_identifier: submission.email},
         submission.jurisdiction,
         received=received,
         request_id=request_id,
-        status=RequestStatus.PENDING_VERIFICATION.value,
+        status=(RequestStatus.VERIFIED if checked else RequestStatus.PENDING_VERIFICATION).value,
         attributes={
             "subject_hmac": subject,
-            "status_token_digest": verification.token_digest(keys, request_id, token),
+            "channel": channel.value,
             **({"details": details} if details else {}),
+            **(attributes or {}),
         },
     )
+    s3 = clients.client("s3")
     evidence.append_request_event(
-        clients.client("s3"),
-        settings.AUDIT_BUCKET,
-        request_id,
+        s3,
+        place.audit_bucket,
+        record.request_id,
         "received",
         {
             "request_type": record.type.value,
@@ -197,15 +239,55 @@ def file_request(
             "subject": subject,
             "received_at": record.received_at,
             "due_at": record.due_at,
-            "channel": "api",
+            "channel": channel.value,
             "corrections": len(submission.corrections or {}),
         },
     )
-    start_workflow(clients, settings.STATE_MACHINE_ARN, request_id)
+    if checked:
+        evidence.append_request_event(
+            s3,
+            place.audit_bucket,
+            record.request_id,
+            "verified",
+            {"verified_at": format_utc(received), "method": checked.method, **checked.fields},
+        )
+    start_workflow(clients, place.state_machine_arn, record.request_id)
+    return record.model_copy(update={"subject_hmac": subject})
+
+
+def file_request(
+    submission: Submission, settings: Settings, clients: Clients, *, now: datetime | None = None
+) -> FiledRequest:
+    """The requester's filing through the API: pending verification, with a status token.
+
+    Returns the status token in clear once; only its keyed digest is stored.
+    """
+    request_id = requests.new_request_id()
+    token = verification.new_status_token()
+    digest = verification.token_digest(verification_keys(clients, settings), request_id, token)
+    record = file(
+        submission,
+        api_filing_place(settings),
+        clients,
+        channel=Channel.API,
+        request_id=request_id,
+        attributes={"status_token_digest": digest},
+        now=now,
+    )
     return FiledRequest(request_id, record.status, token, record.due_at)
 
 
-def start_workflow(clients: Clients, state_machine_arn: str, request_id: str) -> None:
+def api_filing_place(settings: Settings) -> FilingPlace:
+    return FilingPlace(
+        requests_table=settings.REQUESTS_TABLE,
+        audit_bucket=settings.AUDIT_BUCKET,
+        state_machine_arn=settings.STATE_MACHINE_ARN,
+        hmac_key_id=settings.HMAC_KEY_ID,
+        subject_identifier=settings.datamap().subject_identifier,
+    )
+
+
+def start_workflow(clients: Any, state_machine_arn: str, request_id: str) -> None:
     """One execution per request, named after it; the input is the id alone (no personal data in state)."""
     sfn = clients.client("stepfunctions")
     try:

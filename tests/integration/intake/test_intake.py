@@ -188,3 +188,32 @@ def test_an_idempotency_key_makes_a_double_submit_file_one_request(intake_engine
     assert len(intake_engine.executions()) == 2
     stored = intake_engine.clients.client("dynamodb").scan(TableName="idempotency")["Items"]
     assert ALICE.lower() not in json.dumps(stored).lower()  # the key is a hash; only the answer is kept
+
+
+def test_every_channel_files_through_one_path_and_a_retried_start_is_the_same_execution(intake_engine):
+    place = intake.api_filing_place(intake_engine.settings)
+    submission = Submission.model_validate({"type": "erasure", "email": ALICE, "note": ""})
+    by_api = _file(intake_engine, note="")
+    by_operator = intake.file(
+        submission,
+        place,
+        intake_engine.clients,
+        channel=intake.Channel.OPERATOR,
+        checked=intake.IdentityChecked("operator", {"operator": "ops-1", "reason": "letter"}),
+    )
+    api_item, operator_item = intake_engine.item(by_api.request_id), intake_engine.item(by_operator.request_id)
+    # The same subject spelling, HMAC and detail filtering whichever way the request came in.
+    assert api_item["subject"] == operator_item["subject"] == {"email": ALICE.lower()}
+    assert api_item["subject_hmac"] == operator_item["subject_hmac"] == by_operator.subject_hmac
+    assert "details" not in api_item and "details" not in operator_item  # a blank note is not kept
+    assert (api_item["channel"], operator_item["channel"]) == ("api", "operator")
+    assert (api_item["status"], operator_item["status"]) == ("pending_verification", "verified")
+    assert [k.rsplit("-", 1)[-1] for k in intake_engine.evidence(by_operator.request_id)] == [
+        "received.json",
+        "verified.json",
+    ]
+    assert [k.rsplit("-", 1)[-1] for k in intake_engine.evidence(by_api.request_id)] == ["received.json"]
+
+    intake.start_workflow(intake_engine.clients, place.state_machine_arn, by_operator.request_id)  # a retry
+    names = sorted(e["name"] for e in intake_engine.executions())
+    assert names == sorted([by_api.request_id, by_operator.request_id])
