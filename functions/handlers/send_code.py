@@ -8,7 +8,7 @@ from pydantic import Field
 from functions.privacy.core.clients import default_clients
 from functions.privacy.core.observability import logger, metrics, tracer
 from functions.privacy.core.settings import Settings
-from functions.privacy.intake.filing import send_code
+from functions.privacy.intake.verification import send_code
 
 
 class SendCodeInput(BaseModel):

@@ -13,7 +13,7 @@ import pytest
 
 from functions.handlers import intake as api
 from functions.privacy.core import clients as aws_clients
-from functions.privacy.intake.filing import request_status
+from functions.privacy.intake.status import request_status
 from tests.integration.intake import intake_support
 
 ORIGIN = "https://form.example"
@@ -194,7 +194,7 @@ def test_cors_admits_the_form_origin_only(intake_engine):
 def _send_code(engine, request_id: str) -> str:
     from datetime import UTC, datetime
 
-    from functions.privacy.intake.filing import send_code
+    from functions.privacy.intake.verification import send_code
 
     send_code(request_id, "token", datetime.now(UTC).isoformat(), 600, engine.settings, engine.clients)
     return engine.code_sent_for(request_id)
