@@ -18,6 +18,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from functions.privacy.intake import filing as intake
+from functions.privacy.intake import verification as codes
 from functions.privacy.requests.record import Jurisdiction, RequestType
 
 from .audit import grant_evidence_writes
@@ -73,7 +74,7 @@ def verify_schema() -> apigw.JsonSchema:
         type=apigw.JsonSchemaType.OBJECT,
         required=["code"],
         additional_properties=False,
-        properties={"code": _string(pattern=intake.CODE_PATTERN)},
+        properties={"code": _string(pattern=codes.CODE_PATTERN)},
     )
 
 

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import base64
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
+from functions.privacy.core import timestamps
+from functions.privacy.core.timestamps import format_utc, parse_utc
 from functions.privacy.evidence.records import SCHEMA, canonical, sha256
 
 DIGEST_PREFIX = "digests/"
@@ -21,10 +23,6 @@ SIGNING_ALGORITHM = "ECDSA_SHA_256"
 # Records whose upload finished just before the cut-off may show a slightly later LastModified on
 # a listing; covering only records older than this margin keeps a digest from missing them.
 SETTLE = timedelta(minutes=2)
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def digest_key(until: datetime) -> str:
@@ -61,14 +59,14 @@ def write_digest(
 
     Idempotent for a given ``now``: the digest key is derived from the cut-off time.
     """
-    now = now or datetime.now(UTC)
+    now = now or timestamps.now()
     until = (now - SETTLE).replace(microsecond=0)  # S3 times are whole seconds
     digests = list_digests(s3, bucket)
     previous = None
     if digests:
         body = s3.get_object(Bucket=bucket, Key=digests[-1])["Body"].read()
         previous = (digests[-1], json.loads(body), sha256(body))
-    since = datetime.fromisoformat(previous[1]["until"].replace("Z", "+00:00")) if previous else None
+    since = parse_utc(previous[1]["until"], "until") if previous else None
     key = digest_key(until)
     if previous and previous[0] >= key:
         return None  # a digest for this or a later cut-off exists
@@ -84,8 +82,8 @@ def write_digest(
     digest: dict[str, Any] = {
         "schema": SCHEMA,
         "kind": "digest",
-        "since": _iso(since) if since else None,
-        "until": _iso(until),
+        "since": format_utc(since) if since else None,
+        "until": format_utc(until),
         "previous_digest": previous[0] if previous else None,
         "previous_digest_sha256": previous[2] if previous else None,
         "records": sorted(entries, key=lambda e: e["key"]),

@@ -12,6 +12,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from functions.privacy.core.timestamps import parse_utc
 from functions.privacy.evidence.digests import DIGEST_PREFIX, list_digests, list_records, signed_body
 from functions.privacy.evidence.records import chain_prefix, request_prefix, sha256
 
@@ -94,7 +95,7 @@ def verify_bucket(s3: Any, kms: Any, bucket: str, request_id: str | None = None)
     if last_until:
         modified = {r["key"]: r["modified"] for r in list_records(s3, bucket)}
         for key in list(report.pending):
-            if modified[key].strftime("%Y-%m-%dT%H:%M:%SZ") <= last_until:
+            if modified[key].replace(microsecond=0) <= parse_utc(last_until, "until"):
                 report.pending.remove(key)
                 report.problems.append(
                     Problem("undigested_record", key, f"written before the last digest's cut-off {last_until}")
