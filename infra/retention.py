@@ -24,6 +24,7 @@ from functions.privacy.retention.runs import retention_applies
 
 from .config import DeployConfig
 from .datastore_access import _s3_prefix, _table_arns
+from .functions import PrivacyFunctions
 from .governance import _ack
 from .workflows import STATEMACHINES
 
@@ -38,7 +39,7 @@ class RetentionEngine(Construct):
         *,
         config: DeployConfig,
         datamap: DataMap,
-        functions: object,
+        functions: PrivacyFunctions,
         key: kms.IKey,
         hmac_key: kms.IKey,
         holds_table: dynamodb.ITable,
@@ -49,13 +50,13 @@ class RetentionEngine(Construct):
         stack = Stack.of(self)
         self._audit_bucket = audit_bucket
         f = functions
-        self.plan: lambda_.Function = f.retention_plan  # type: ignore[attr-defined]
-        self.segment: lambda_.Function = f.retention_segment  # type: ignore[attr-defined]
-        self.objects: lambda_.Function = f.retention_objects  # type: ignore[attr-defined]
-        self.batch: lambda_.Function = f.retention_batch  # type: ignore[attr-defined]
-        self.contacts: lambda_.Function = f.retention_contacts  # type: ignore[attr-defined]
-        self.record: lambda_.Function = f.retention_record  # type: ignore[attr-defined]
-        self.summary: lambda_.Function = f.retention_summary  # type: ignore[attr-defined]
+        self.plan: lambda_.Function = f.retention_plan
+        self.segment: lambda_.Function = f.retention_segment
+        self.objects: lambda_.Function = f.retention_objects
+        self.batch: lambda_.Function = f.retention_batch
+        self.contacts: lambda_.Function = f.retention_contacts
+        self.record: lambda_.Function = f.retention_record
+        self.summary: lambda_.Function = f.retention_summary
         everyone = (self.plan, self.segment, self.objects, self.batch, self.contacts, self.record, self.summary)
 
         # Key batches, scan cursors and import files hold identifiers: encrypted, and gone within a day.
@@ -218,13 +219,13 @@ class RetentionEngine(Construct):
 
     def _acknowledge(self, stack: Stack, datamap: DataMap, functions: tuple[lambda_.Function, ...], name: str) -> None:
         for function in functions:
-            logical = stack.get_logical_id(function.node.default_child)  # type: ignore[arg-type]
+            logical = stack.get_logical_id(function.node.default_child)  # type: ignore[arg-type]  # an L2's default_child is a CfnElement
             _ack(
                 stack,
                 f"IAM5[Resource::<{logical}.Arn>:*]",
                 "Invoke permission on the stack's own retention function and its versions (CDK's grantInvoke).",
             )
-        work = stack.get_logical_id(self.work_bucket.node.default_child)  # type: ignore[arg-type]
+        work = stack.get_logical_id(self.work_bucket.node.default_child)  # type: ignore[arg-type]  # an L2's default_child is a CfnElement
         _ack(
             stack,
             f"IAM5[Resource::<{work}.Arn>/runs/*]",
@@ -246,7 +247,7 @@ class RetentionEngine(Construct):
             f"IAM5[Resource::arn:<AWS::Partition>:ses:{stack.region}:{stack.account}:import-job/*]",
             "SESv2 generates import job ids when retention starts one; only the contact list's jobs are made.",
         )
-        audit = stack.get_logical_id(self._audit_bucket.node.default_child)  # type: ignore[arg-type]
+        audit = stack.get_logical_id(self._audit_bucket.node.default_child)  # type: ignore[arg-type]  # an L2's default_child is a CfnElement
         _ack(
             stack,
             f"IAM5[Resource::<{audit}.Arn>/retention/*]",
