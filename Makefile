@@ -44,6 +44,7 @@ openapi: venv  ## regenerate docs/openapi.json from the intake API's routes (a t
 
 lint: venv
 	$(VENV)/bin/ruff check app.py infra functions local tests cli
+	$(VENV)/bin/mypy functions infra cli
 
 clean:
 	rm -rf cdk.out .build .local
