@@ -51,6 +51,7 @@ lint: venv  ## ruff (lint and format), the import contracts in pyproject.toml (l
 	$(VENV)/bin/ruff check app.py infra functions local tests cli bench
 	$(VENV)/bin/ruff format --check --quiet app.py infra functions local tests cli bench
 	$(VENV)/bin/lint-imports --no-cache
+	$(VENV)/bin/mypy functions infra cli
 
 # The request-form test drives Debian's Chromium (no browser downloads here). As root with apt-get we install
 # it; anywhere else we say what to install rather than fail halfway through the suite.

@@ -8,6 +8,7 @@ again in full (Powertools) and answers CORS for the form's origin only.
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from aws_cdk import CfnOutput, RemovalPolicy, Stack, aws_wafv2
 from aws_cdk import aws_apigateway as apigw
@@ -40,7 +41,7 @@ ACCESS_LOG = {
 }
 
 
-def _string(**kwargs) -> apigw.JsonSchema:
+def _string(**kwargs: Any) -> apigw.JsonSchema:
     return apigw.JsonSchema(type=apigw.JsonSchemaType.STRING, **kwargs)
 
 

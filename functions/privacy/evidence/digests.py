@@ -40,7 +40,7 @@ def list_digests(s3: Any, bucket: str) -> list[str]:
 
 def list_records(s3: Any, bucket: str) -> list[dict[str, Any]]:
     """Every evidence record (current versions): key, LastModified."""
-    records = []
+    records: list[dict[str, Any]] = []
     for prefix in RECORD_PREFIXES:
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
             records.extend({"key": o["Key"], "modified": o["LastModified"]} for o in page.get("Contents", []))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import html
 import math
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -209,7 +209,7 @@ def text_lines(report: ComplianceReport) -> list[str]:
 _BAR_COLOURS = ("#2b6cb0", "#2f855a", "#b7791f", "#c53030", "#6b46c1", "#2c7a7b")
 
 
-def _bar_chart(title: str, values: dict[str, int | float]) -> str:
+def _bar_chart(title: str, values: Mapping[str, int | float]) -> str:
     """A horizontal bar chart as inline SVG."""
     if not values:
         return f"<figure><figcaption>{html.escape(title)}</figcaption><p>None in this period.</p></figure>"

@@ -21,10 +21,10 @@ ProgressFn = Callable[[str, Any], tuple[int, int]]
 def progress_function() -> ProgressFn | None:
     """The retention workflow's progress reader, if this build includes it (it is optional for the CLI)."""
     try:
-        from functions.privacy.retention.progress import retention_progress  # type: ignore[import-not-found]
+        from functions.privacy.retention.progress import retention_progress
     except ImportError:
         return None
-    return retention_progress  # type: ignore[no-any-return]
+    return retention_progress
 
 
 def execution_name(as_of: datetime, dry_run: bool, now: datetime) -> str:

@@ -65,7 +65,7 @@ def execution_steps(sfn: Any, execution_arn: str) -> list[dict[str, Any]]:
         for event in page["events"]:
             kind = event["type"]
             if kind.endswith("StateEntered"):
-                details = event.get("stateEnteredEventDetails", {})
+                details: dict[str, Any] = event.get("stateEnteredEventDetails", {})
                 store = _store_of(details.get("input"))
                 steps.append(
                     {

@@ -103,7 +103,7 @@ def complete_request(
     }
     if execution:
         fields["execution"] = execution
-    if (export or {}).get("archive_key"):
+    if export and export.get("archive_key"):
         fields["export"] = {k: export[k] for k in ("archive_key", "archive_bytes", "files") if k in export}
     key, body, digest = evidence.append_request_event(
         clients.client("s3"), settings.AUDIT_BUCKET, request_id, completion_event(request_id, execution), fields
