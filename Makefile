@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: all venv synth demo up test test-unit test-e2e lint openapi clean bench browser
+.PHONY: all venv synth demo up test test-unit test-e2e lint openapi clean bench bench-cold-start bench-retention browser
 
 all: venv
 
@@ -36,7 +36,12 @@ test-unit: venv
 test-e2e: venv
 	$(PY) -m pytest -q tests/e2e
 
-bench: venv  ## retention benchmark on the local cloud (SIZE=100000 items and objects); writes bench/results.json
+bench: bench-cold-start bench-retention  ## both benchmarks; each writes its own keys of bench/results.json
+
+bench-cold-start: venv  ## each handler's import time (RUNS=7 fresh interpreters, median) against the 300 ms goal
+	$(PY) -m bench.cold_start --runs $(or $(RUNS),7)
+
+bench-retention: venv  ## retention benchmark on the local cloud (SIZE=100000 items and objects)
 	$(PY) -m bench.retention_bench --size $(or $(SIZE),100000)
 
 openapi: venv  ## regenerate docs/openapi.json from the intake API's routes (a test fails when it drifts)
@@ -46,6 +51,7 @@ lint: venv  ## ruff (lint and format), the import contracts in pyproject.toml (l
 	$(VENV)/bin/ruff check app.py infra functions local tests cli bench
 	$(VENV)/bin/ruff format --check --quiet app.py infra functions local tests cli bench
 	$(VENV)/bin/lint-imports --no-cache
+	$(VENV)/bin/mypy functions infra cli
 
 # The request-form test drives Debian's Chromium (no browser downloads here). As root with apt-get we install
 # it; anywhere else we say what to install rather than fail halfway through the suite.

@@ -7,7 +7,8 @@ from datetime import datetime
 import typer
 from rich.table import Table
 
-from functions.privacy.evidence.digests import parse_time, schedule_interval
+from functions.privacy.core.timestamps import parse_utc
+from functions.privacy.evidence.digests import schedule_interval
 from functions.privacy.evidence.verify import verify_bucket
 from functions.privacy.requests.deadlines import scan_requests
 
@@ -23,12 +24,9 @@ def _as_of(value: str | None) -> datetime | None:
     if value is None:
         return None
     try:
-        moment = parse_time(value)
-    except ValueError:
-        raise CliError(f"--as-of {value!r} is not an ISO 8601 time") from None
-    if moment.tzinfo is None:
-        raise CliError(f"--as-of {value!r} has no time zone (use Z for UTC)")
-    return moment
+        return parse_utc(value, "--as-of")
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
 
 
 @app.command("verify")

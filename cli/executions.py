@@ -8,12 +8,11 @@ import typer
 
 from functions.privacy.operations import redrive as redrives
 from functions.privacy.requests import record as requests
+from functions.privacy.requests.executions import EXECUTION_ENDED
 
 from .context import CliError, console, engine, guarded
 
 app = typer.Typer(help="Step Functions executions of requests (named after request ids).", no_args_is_help=True)
-
-TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
 
 
 @app.command("redrive")
@@ -37,11 +36,11 @@ def redrive(
     sfn = eng.clients.client("stepfunctions")
     deadline = time.monotonic() + timeout
     with console.status(f"waiting for {result.execution_arn.rsplit(':', 1)[-1]}"):
-        while (status := sfn.describe_execution(executionArn=result.execution_arn)["status"]) not in TERMINAL:
+        while (status := sfn.describe_execution(executionArn=result.execution_arn)["status"]) not in EXECUTION_ENDED:
             if time.monotonic() > deadline:
                 raise CliError(f"execution still {status} after {timeout:g}s; see `dsr requests show {request_id}`")
             time.sleep(0.5)
     record = requests.get_request(eng.clients.resource_table(eng.output("RequestsTableName")), request_id)
     console.print(f"Execution {status}; request {request_id} is {record.status}")
-    if record.status != "completed":
+    if record.status != requests.RequestStatus.COMPLETED.value:
         raise typer.Exit(1)

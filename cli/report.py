@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import typer
 
+from functions.privacy.core import timestamps
+from functions.privacy.core.timestamps import format_utc
 from functions.privacy.operations import report as compliance_report
-from functions.privacy.requests.deadlines import scan_requests
+from functions.privacy.requests.record import scan_requests
 
 from .context import CliError, console, engine, guarded
 from .requests import parse_moment
@@ -25,11 +27,11 @@ def report(
     overdue and at-risk requests (unverified ones listed, not counted), retention totals per category.
     """
     eng = engine(ctx)
-    now = datetime.now(UTC)
+    now = timestamps.now()
     end = parse_moment(until, "--until") if until else now
     start = parse_moment(since, "--since") if since else end - timedelta(days=30)
     if start >= end:
-        raise CliError(f"--since {start.isoformat()} is not before --until {end.isoformat()}")
+        raise CliError(f"--since {format_utc(start)} is not before --until {format_utc(end)}")
     records = scan_requests(eng.clients.resource_table(eng.output("RequestsTableName")))
     retention = compliance_report.retention_evidence(eng.clients.client("s3"), eng.output("AuditBucketName"))
     result = compliance_report.build_report(

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import datetime
 
 import typer
 from rich.table import Table
 
+from functions.privacy.core import timestamps
 from functions.privacy.intake.filing import Submission
 from functions.privacy.operations import extensions, filing
 from functions.privacy.operations import timeline as timelines
@@ -22,12 +23,11 @@ STATE_STYLE = {"overdue": "bold red", "at_risk": "yellow", "not_counted": "dim",
 
 
 def parse_moment(value: str, option: str) -> datetime:
-    """An ISO 8601 date or time; a date means its start (UTC)."""
+    """An ISO 8601 date (its start, UTC) or a time with a zone; a zone-less time is refused, naming the option."""
     try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise CliError(f"{option} {value!r} is not an ISO 8601 date or time (e.g. 2026-12-01T09:00Z)") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        return timestamps.parse_utc_or_date(value, option)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
 
 
 @app.command("list")
@@ -50,7 +50,7 @@ def list_requests(
         request_type=request_type.value if request_type else None,
         due_before=due,
     )
-    now = datetime.now(UTC)
+    now = timestamps.now()
     if deadline is not None:
         found = [r for r in found if deadlines.deadline_state(r, now) is deadline]
     table = Table(title=f"{len(found)} request(s)")

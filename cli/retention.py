@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from functions.privacy.core import timestamps
 from functions.privacy.operations import retention_runs
+from functions.privacy.requests.executions import EXECUTION_ENDED
 
 from .context import CliError, console, engine, guarded
 from .requests import parse_moment
 
 app = typer.Typer(help="Retention runs: expire records older than their category's period.", no_args_is_help=True)
-
-TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
 
 
 @app.command("run")
@@ -31,7 +30,7 @@ def run(
     eng = engine(ctx)
     machine = eng.output("RetentionStateMachineArn")
     sfn = eng.clients.client("stepfunctions")
-    moment = parse_moment(as_of, "--as-of") if as_of else datetime.now(UTC)
+    moment = parse_moment(as_of, "--as-of") if as_of else timestamps.now()
     arn = retention_runs.start_run(sfn, machine, as_of=moment, dry_run=dry_run)
     progress_of = retention_runs.progress_function()
     deadline = time.monotonic() + timeout
@@ -49,7 +48,7 @@ def run(
             if progress_of is not None:
                 done, total = progress_of(arn, sfn)
                 progress.update(task, completed=done, total=total or None)
-            if status in TERMINAL:
+            if status in EXECUTION_ENDED:
                 finished = progress.tasks[task].total or 1
                 progress.update(task, completed=finished, total=finished)
                 break

@@ -8,6 +8,7 @@ again in full (Powertools) and answers CORS for the form's origin only.
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from aws_cdk import CfnOutput, RemovalPolicy, Stack, aws_wafv2
 from aws_cdk import aws_apigateway as apigw
@@ -18,6 +19,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from functions.privacy.intake import filing as intake
+from functions.privacy.intake import verification as codes
 from functions.privacy.requests.record import Jurisdiction, RequestType
 
 from .audit import CHAIN, INTAKE_WRITES, grant_evidence_writes
@@ -39,7 +41,7 @@ ACCESS_LOG = {
 }
 
 
-def _string(**kwargs) -> apigw.JsonSchema:
+def _string(**kwargs: Any) -> apigw.JsonSchema:
     return apigw.JsonSchema(type=apigw.JsonSchemaType.STRING, **kwargs)
 
 
@@ -73,7 +75,7 @@ def verify_schema() -> apigw.JsonSchema:
         type=apigw.JsonSchemaType.OBJECT,
         required=["code"],
         additional_properties=False,
-        properties={"code": _string(pattern=intake.CODE_PATTERN)},
+        properties={"code": _string(pattern=codes.CODE_PATTERN)},
     )
 
 

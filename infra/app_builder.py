@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import App, Environment
+from aws_cdk import App, Environment, Stack
 
 from functions.privacy.datamap.model import load_datamap, with_resource_names
 
@@ -12,19 +12,19 @@ from .governance import acknowledge_privacy_stack, acknowledge_sample_stack, app
 from .privacy_stack import PrivacyStack
 
 
-def build_app(app: App) -> dict[str, object]:
+def build_app(app: App) -> dict[str, Stack]:
     config = DeployConfig.from_app(app)
     datamap = with_resource_names(load_datamap(config.datamap), config.account, config.region)
     env = Environment(account=config.account, region=config.region)
-    stacks: dict[str, object] = {}
+    stacks: dict[str, Stack] = {}
     if config.deploy_sample_stores:
         stacks["datastores"] = SampleDataStoresStack(app, "PrivacySampleDataStores", datamap=datamap, env=env)
     privacy = PrivacyStack(app, "PrivacyEngine", config=config, datamap=datamap, env=env)
     if "datastores" in stacks:
-        privacy.add_stack_dependency(stacks["datastores"])  # type: ignore[arg-type]
+        privacy.add_stack_dependency(stacks["datastores"])
     stacks["privacy"] = privacy
     if "datastores" in stacks:
-        acknowledge_sample_stack(stacks["datastores"])  # type: ignore[arg-type]
+        acknowledge_sample_stack(stacks["datastores"])
     acknowledge_privacy_stack(privacy, datamap, privacy.logical_ids(), api_waf=config.api_requests_per_ip > 0)
     apply_governance(app)
     return stacks

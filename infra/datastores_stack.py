@@ -6,6 +6,8 @@ data map. Names here must match the sample datamap.yaml.
 
 from __future__ import annotations
 
+from typing import Any
+
 from aws_cdk import CfnOutput, RemovalPolicy, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_s3 as s3
@@ -18,7 +20,7 @@ from functions.privacy.datamap.model import DataMap, StoreKind
 class SampleDataStoresStack(Stack):
     """Tables, a bucket and a contact list shaped like the sample data map says."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, datamap: DataMap, **kwargs) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, datamap: DataMap, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
         for name, store in datamap.stores_of_kind(StoreKind.DYNAMODB).items():
             schema = store.table

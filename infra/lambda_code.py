@@ -1,16 +1,19 @@
 """Lambda code and dependencies, built without Docker.
 
-The code asset is `functions/` plus the validated data map as JSON (Lambdas read their plan from
-it); the dependency layer is pip-installed for the Lambda platform from lambda-requirements.txt,
-so functions run exactly the pinned versions the tests ran.
+The code asset is `functions/` with its bytecode plus the validated data map as JSON (Lambdas read
+their plan from it); the dependency layer is pip-installed for the Lambda platform from
+lambda-requirements.txt, so functions run exactly the pinned versions the tests ran.
 """
 
 from __future__ import annotations
 
+import compileall
 import hashlib
+import py_compile
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
@@ -29,8 +32,27 @@ def code_asset(datamap: DataMap) -> lambda_.Code:
     if stage.exists():
         shutil.rmtree(stage)
     shutil.copytree(ROOT / "functions", stage / "functions", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    compile_bytecode(stage / "functions")
     (stage / "datamap.json").write_text(datamap.model_dump_json(by_alias=True, indent=1), encoding="utf-8")
     return lambda_.Code.from_asset(str(stage))
+
+
+def compile_bytecode(package: Path) -> None:
+    """Ship .pyc: /var/task is read-only, so otherwise Lambda compiles our package at every cold start.
+
+    Only for the runtime's Python version (other versions' files would be ignored there). Hash-checked,
+    so they stay valid whatever times the zip gives the sources, and compiled with a fixed source path
+    so the same code gives the same asset hash.
+    """
+    if sys.version_info[:2] != tuple(int(part) for part in RUNTIME.name.removeprefix("python").split(".")):
+        return
+    compileall.compile_dir(
+        package,
+        ddir=package.name,
+        quiet=1,
+        workers=1,
+        invalidation_mode=py_compile.PycInvalidationMode.CHECKED_HASH,
+    )
 
 
 def dependency_layer(scope: Construct, construct_id: str) -> lambda_.LayerVersion:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
@@ -24,7 +26,7 @@ class PrivacyStack(Stack):
     """Storage and evidence first, then the functions, then the constructs that own and wire them."""
 
     def __init__(
-        self, scope: Construct, construct_id: str, *, config: DeployConfig, datamap: DataMap, **kwargs
+        self, scope: Construct, construct_id: str, *, config: DeployConfig, datamap: DataMap, **kwargs: Any
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         storage = PrivacyStorage(self, "Storage", export_expiry_days=config.export_expiry_days)
@@ -136,7 +138,7 @@ class PrivacyStack(Stack):
         """Logical ids that cdk-nag finding ids refer to (see governance.py)."""
 
         def of(construct: Construct) -> str:
-            return self.get_logical_id(construct.node.default_child)  # type: ignore[arg-type]
+            return self.get_logical_id(construct.node.default_child)  # type: ignore[arg-type]  # an L2's default_child is a CfnElement
 
         return {
             "audit_bucket": of(self.audit_bucket),

@@ -220,13 +220,13 @@ class RetentionEngine(Construct):
 
     def _acknowledge(self, stack: Stack, datamap: DataMap, functions: tuple[lambda_.Function, ...], name: str) -> None:
         for function in functions:
-            logical = stack.get_logical_id(function.node.default_child)  # type: ignore[arg-type]
+            logical = stack.get_logical_id(function.node.default_child)  # type: ignore[arg-type]  # an L2's default_child is a CfnElement
             _ack(
                 stack,
                 f"IAM5[Resource::<{logical}.Arn>:*]",
                 "Invoke permission on the stack's own retention function and its versions (CDK's grantInvoke).",
             )
-        work = stack.get_logical_id(self.work_bucket.node.default_child)  # type: ignore[arg-type]
+        work = stack.get_logical_id(self.work_bucket.node.default_child)  # type: ignore[arg-type]  # an L2's default_child is a CfnElement
         _ack(
             stack,
             f"IAM5[Resource::<{work}.Arn>/runs/*]",
@@ -248,7 +248,7 @@ class RetentionEngine(Construct):
             f"IAM5[Resource::arn:<AWS::Partition>:ses:{stack.region}:{stack.account}:import-job/*]",
             "SESv2 generates import job ids when retention starts one; only the contact list's jobs are made.",
         )
-        audit = stack.get_logical_id(self._audit_bucket.node.default_child)  # type: ignore[arg-type]
+        audit = stack.get_logical_id(self._audit_bucket.node.default_child)  # type: ignore[arg-type]  # an L2's default_child is a CfnElement
         _ack(
             stack,
             f"IAM5[Resource::<{audit}.Arn>/retention/*]",

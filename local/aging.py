@@ -30,6 +30,6 @@ def age_contacts(contact_list: str, addresses: Iterable[str], when: datetime, re
     from moto.sesv2.models import sesv2_backends
 
     contacts = sesv2_backends[ACCOUNT][region].core_backend.contacts_lists[contact_list].contacts
-    stamp = when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    stamp = when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")  # moto's own spelling of the field
     for address in addresses:
         contacts[address].last_updated_timestamp = stamp

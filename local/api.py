@@ -98,7 +98,7 @@ def find_rest_api(apigateway: Any, name: str | None = None) -> str:
 
 def rest_api_id_from_url(url: str) -> str:
     """``https://<id>.execute-api.<region>.amazonaws.com/<stage>/`` -> ``<id>`` (the ApiUrl stack output)."""
-    return urlsplit(url).hostname.split(".", 1)[0]  # type: ignore[union-attr]
+    return urlsplit(url).hostname.split(".", 1)[0]  # type: ignore[union-attr]  # an ApiUrl always has a host
 
 
 class LocalApi:

@@ -6,9 +6,11 @@ the stores of that map too. Values are obviously fake (example.com addresses, in
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
+from functions.privacy.core import timestamps
+from functions.privacy.core.timestamps import format_utc
 from functions.privacy.datamap.model import DataMap, Store, StoreKind
 
 SAMPLE_PEOPLE = [
@@ -63,7 +65,7 @@ def dynamodb_items(
         for attribute in [*store.erasure.attributes, *store.rectifiable]:
             item.setdefault(attribute, _fake_value(attribute, name, identifiers[datamap.subject_identifier], index))
         if store.retention_timestamp:
-            item[store.retention_timestamp] = (when - timedelta(days=30 * index)).strftime("%Y-%m-%dT%H:%M:%SZ")
+            item[store.retention_timestamp] = format_utc(when - timedelta(days=30 * index))
         items.append(item)
     return items
 
@@ -99,5 +101,5 @@ def seed_subject(datamap: DataMap, clients: Any, person: tuple[str, str, str], w
 
 def seed_sample_subjects(datamap: DataMap, clients: Any, count: int = len(SAMPLE_PEOPLE)) -> list[dict[str, str]]:
     """Seed ``count`` sample people; returns each one's identifiers (for outputs.json and tests)."""
-    when = datetime.now(UTC)
+    when = timestamps.now()
     return [seed_subject(datamap, clients, person, when) for person in SAMPLE_PEOPLE[:count]]

@@ -6,14 +6,14 @@ works the same against the local cloud and a real account.
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
 from functions.privacy.core.clients import Clients
-from functions.privacy.requests import record as requests
+from functions.privacy.intake.filing import Channel, FilingPlace, IdentityChecked, Submission, file
+from functions.privacy.requests import executions
 from functions.privacy.requests.record import Jurisdiction, RequestType
-
-TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
 
 
 def start_request(
@@ -25,19 +25,20 @@ def start_request(
     *,
     corrections: dict[str, str] | None = None,
 ) -> tuple[str, str]:
-    """Record a verified request and start its execution, named after the request id.
-
-    ``corrections`` (rectification) are stored as the intake API stores them, in the record's details.
+    """File a verified request the way the operator path does (no code: the harness is the requester)
+    and return its id and the ARN of its execution, named after the request id.
     """
-    table = clients.resource_table(outputs["RequestsTableName"])
-    attributes = {"details": {"corrections": dict(corrections)}} if corrections else None
-    record = requests.create_request(table, request_type, {"email": email}, jurisdiction, attributes=attributes)
-    execution = clients.client("stepfunctions").start_execution(
-        stateMachineArn=outputs["RequestStateMachineArn"],
-        name=record.request_id,
-        input=f'{{"request_id": "{record.request_id}"}}',
+    place = FilingPlace(
+        requests_table=outputs["RequestsTableName"],
+        audit_bucket=outputs["AuditBucketName"],
+        state_machine_arn=outputs["RequestStateMachineArn"],
+        hmac_key_id=outputs["HmacKeyArn"],
+        subject_identifier="email",
     )
-    return record.request_id, execution["executionArn"]
+    submission = Submission(type=request_type, email=email, jurisdiction=jurisdiction, corrections=corrections)
+    record = file(submission, place, clients, channel=Channel.LOCAL, checked=IdentityChecked("local_harness"))
+    arn = place.state_machine_arn.replace(":stateMachine:", ":execution:") + ":" + record.request_id
+    return record.request_id, arn
 
 
 def rerun_request(clients: Clients, outputs: dict[str, str], request_id: str) -> str:
@@ -54,12 +55,8 @@ def rerun_request(clients: Clients, outputs: dict[str, str], request_id: str) ->
         for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=arn)
         for e in page["executions"]
     }
-    n = 1
-    while f"{request_id}--rerun-{n}" in names:
-        n += 1
-    execution = sfn.start_execution(
-        stateMachineArn=arn, name=f"{request_id}--rerun-{n}", input=f'{{"request_id": "{request_id}"}}'
-    )
+    name = executions.rerun_name(request_id, executions.next_rerun_number(request_id, names))
+    execution = sfn.start_execution(stateMachineArn=arn, name=name, input=json.dumps({"request_id": request_id}))
     return str(execution["executionArn"])
 
 
@@ -68,7 +65,7 @@ def wait_for_execution(clients: Clients, execution_arn: str, timeout: float = 12
     deadline = time.monotonic() + timeout
     while True:
         execution = sfn.describe_execution(executionArn=execution_arn)
-        if execution["status"] in TERMINAL:
+        if execution["status"] in executions.EXECUTION_ENDED:
             return execution
         if time.monotonic() > deadline:
             raise TimeoutError(f"execution {execution_arn} still {execution['status']} after {timeout}s")

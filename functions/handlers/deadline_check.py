@@ -1,5 +1,7 @@
 """DeadlineCheck: once a day, count open requests at risk of missing their deadline or past it."""
 
+from typing import Any
+
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -21,7 +23,7 @@ metrics = EphemeralMetrics(namespace="PrivacyEngine", service="")
 def handler(event: dict, context: LambdaContext) -> dict:
     settings = SETTINGS.load()
     summary = check_deadlines(default_clients().resource_table(settings.REQUESTS_TABLE))
-    result = {
+    result: dict[str, Any] = {
         "at_risk": len(summary.at_risk),
         "overdue": len(summary.overdue),
         "unverified": len(summary.not_counted),

@@ -13,6 +13,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestValidationError,
 )
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -22,6 +23,8 @@ from functions.privacy.core.clients import default_clients
 from functions.privacy.core.observability import logger, metrics, tracer
 from functions.privacy.core.settings import IntakeSettings
 from functions.privacy.intake import filing as intake
+from functions.privacy.intake import status as requester_status
+from functions.privacy.intake import verification as codes
 from functions.privacy.requests.record import RequestNotFound, RequestStatus, RequestType
 
 # What this function reads from its environment (tests/infra checks the template supplies it).
@@ -58,7 +61,7 @@ class FiledResponse(BaseModel):
 
 
 class VerifyBody(BaseModel):
-    code: str = Field(pattern=intake.CODE_PATTERN, description="The code from the email.")
+    code: str = Field(pattern=codes.CODE_PATTERN, description="The code from the email.")
 
 
 class VerifiedResponse(BaseModel):
@@ -81,7 +84,7 @@ class StatusResponse(BaseModel):
     result: RequestResult | None
 
 
-def _error(description: str) -> dict[str, Any]:
+def _error(description: str) -> OpenAPIResponse:
     return {"description": description, "content": {"application/json": {"model": ErrorBody}}}
 
 
@@ -116,6 +119,16 @@ def cors_config(form_origin: str) -> CORSConfig:
 def build_app(form_origin: str) -> APIGatewayRestResolver:
     """The resolver with its routes (built per form origin: the local cloud runs several stacks in one process)."""
     app = APIGatewayRestResolver(enable_validation=True, cors=cors_config(form_origin))
+    _filing_route(app)
+    _verification_route(app)
+    _status_route(app)
+    _input_errors(app)
+    _domain_errors(app)
+    return app
+
+
+def _filing_route(app: APIGatewayRestResolver) -> None:
+    """POST /requests -> intake.file_request_once."""
 
     @app.post(
         "/requests",
@@ -153,10 +166,14 @@ def build_app(form_origin: str) -> APIGatewayRestResolver:
         metrics.add_metric(name="RequestsFiled", unit=MetricUnit.Count, value=1)
         return FiledResponse(
             request_id=filed.request_id,
-            status="pending_verification",
+            status=filed.status,
             status_token=filed.status_token,
             due_at=filed.due_at,
         )
+
+
+def _verification_route(app: APIGatewayRestResolver) -> None:
+    """POST /requests/{id}/verify -> codes.verify_code."""
 
     @app.post(
         "/requests/<request_id>/verify",
@@ -176,10 +193,14 @@ def build_app(form_origin: str) -> APIGatewayRestResolver:
         operation_id="verifyRequest",
     )
     def verify(request_id: RequestId, body: Annotated[VerifyBody, Body()]) -> VerifiedResponse:
-        status = intake.verify_code(request_id, body.code, SETTINGS.load(), default_clients())
+        status = codes.verify_code(request_id, body.code, SETTINGS.load(), default_clients())
         logger.info("request verified", extra={"request_id": request_id})
         metrics.add_metric(name="RequestsVerified", unit=MetricUnit.Count, value=1)
         return VerifiedResponse(request_id=request_id, status=status)
+
+
+def _status_route(app: APIGatewayRestResolver) -> None:
+    """GET /requests/{id} -> intake.status.request_status."""
 
     @app.get(
         "/requests/<request_id>",
@@ -200,7 +221,7 @@ def build_app(form_origin: str) -> APIGatewayRestResolver:
             Header(max_length=256, description="The status_token returned when the request was filed."),
         ] = None,
     ) -> StatusResponse:
-        view = intake.request_status(request_id, x_status_token, SETTINGS.load(), default_clients())
+        view = requester_status.request_status(request_id, x_status_token, SETTINGS.load(), default_clients())
         metrics.add_metric(name="StatusReads", unit=MetricUnit.Count, value=1)
         return StatusResponse(
             request_id=view.request_id,
@@ -211,6 +232,10 @@ def build_app(form_origin: str) -> APIGatewayRestResolver:
             completed_at=view.completed_at,
             result=RequestResult(**view.result) if view.result else None,
         )
+
+
+def _input_errors(app: APIGatewayRestResolver) -> None:
+    """Bad input answered by name (400, 415, 422), never echoing what was sent."""
 
     @app.exception_handler(RequestValidationError)
     def invalid_input(exc: RequestValidationError) -> Response:
@@ -230,19 +255,23 @@ def build_app(form_origin: str) -> APIGatewayRestResolver:
     def unsupported_content(_: RequestUnsupportedContentType) -> Response:
         return error_response(415, "unsupported_content_type", "Send the body as application/json.")
 
+
+def _domain_errors(app: APIGatewayRestResolver) -> None:
+    """The domain's refusals (unknown request, wrong or expired code, a filing in progress) as 4xx answers."""
+
     @app.exception_handler(RequestNotFound)
     def not_found(_: RequestNotFound) -> Response:
         metrics.add_metric(name="UnknownRequests", unit=MetricUnit.Count, value=1)
         return error_response(404, "not_found", "No such request.")
 
-    @app.exception_handler(intake.VerificationError)
-    def verification_failed(exc: intake.VerificationError) -> Response:
+    @app.exception_handler(codes.VerificationError)
+    def verification_failed(exc: codes.VerificationError) -> Response:
         status = {
-            intake.CodeIncorrect: 400,
-            intake.VerificationRejected: 403,
-            intake.CodeExpired: 410,
+            codes.CodeIncorrect: 400,
+            codes.VerificationRejected: 403,
+            codes.CodeExpired: 410,
         }.get(type(exc), 409)
-        extra = {"attempts_left": exc.attempts_left} if isinstance(exc, intake.CodeIncorrect) else {}
+        extra = {"attempts_left": exc.attempts_left} if isinstance(exc, codes.CodeIncorrect) else {}
         metrics.add_metric(name="CodesRefused", unit=MetricUnit.Count, value=1)
         return error_response(status, exc.code, str(exc), **extra)
 
@@ -253,8 +282,6 @@ def build_app(form_origin: str) -> APIGatewayRestResolver:
     @app.not_found
     def no_route(_: Exception) -> Response:
         return error_response(404, "not_found", "No such resource.")
-
-    return app
 
 
 def openapi_document() -> str:

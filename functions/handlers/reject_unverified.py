@@ -7,7 +7,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from functions.privacy.core.clients import default_clients
 from functions.privacy.core.observability import logger, metrics, tracer
 from functions.privacy.core.settings import RejectUnverifiedSettings
-from functions.privacy.intake.filing import reject_unverified
+from functions.privacy.intake.verification import reject_unverified
 
 # What this function reads from its environment (tests/infra checks the template supplies it).
 SETTINGS = RejectUnverifiedSettings

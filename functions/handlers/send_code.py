@@ -8,7 +8,7 @@ from pydantic import Field
 from functions.privacy.core.clients import default_clients
 from functions.privacy.core.observability import logger, metrics, tracer
 from functions.privacy.core.settings import SendCodeSettings
-from functions.privacy.intake.filing import send_code
+from functions.privacy.intake.verification import send_code
 
 # What this function reads from its environment (tests/infra checks the template supplies it).
 SETTINGS = SendCodeSettings

@@ -6,7 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from functions.privacy.requests.record import Jurisdiction, RequestType, create_request, iso
+from functions.privacy.core.timestamps import format_utc
+from functions.privacy.requests.record import Jurisdiction, RequestType, create_request
 from tests.e2e import cli_support
 
 pytestmark = pytest.mark.e2e
@@ -31,7 +32,7 @@ def test_report_counts_a_seeded_period_and_writes_html(local_cloud, dsr, tmp_pat
                 Key={"request_id": record.request_id, "record": "request"},
                 UpdateExpression="SET #s = :s, completed_at = :c REMOVE subject",
                 ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues={":s": "completed", ":c": iso(received + timedelta(days=days))},
+                ExpressionAttributeValues={":s": "completed", ":c": format_utc(received + timedelta(days=days))},
             )
         else:
             late = record.request_id  # never completed: overdue by years

@@ -89,6 +89,7 @@ def canonical_json(key: Mapping[str, Any]) -> str:
 def plain_response(value: Any) -> Any:
     """An AWS response value as plain JSON for an export (timestamps as ISO 8601)."""
     if isinstance(value, datetime):
+        # The store's own value in the subject's copy, fractions and all: data, not a time the engine writes.
         return value.isoformat()
     if isinstance(value, list | tuple):
         return [plain_response(v) for v in value]

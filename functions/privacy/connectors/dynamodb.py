@@ -13,7 +13,6 @@ import re
 import secrets
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -36,6 +35,8 @@ from functions.privacy.connectors.base import (
 )
 from functions.privacy.connectors.corrections import store_corrections
 from functions.privacy.connectors.errors import error_code, mapped_errors
+from functions.privacy.core import timestamps
+from functions.privacy.core.timestamps import format_utc
 from functions.privacy.datamap.model import MaskStrategy, Store, StoreKind
 
 ANONYMISED_AT = "privacy_anonymised_at"
@@ -237,7 +238,7 @@ class DynamoDBConnector(StoreConnector):
     def restrict(self, subject: Subject) -> ChangeResult:
         """Mark each item with the restriction marker (an ISO timestamp); items already marked stay as they are."""
         marker = self._store.restriction_marker
-        now = {":now": {"S": datetime.now(UTC).isoformat(timespec="seconds")}}
+        now = {":now": {"S": format_utc(timestamps.now())}}
         found = changed = unchanged = 0
         digests: list[str] = []
         for item in self._full_items(subject, [*self._key_attributes, marker]):
@@ -383,7 +384,7 @@ class DynamoDBConnector(StoreConnector):
     def _anonymise(self, item: Item) -> bool:
         """Mask one item in place (there is no batch update); False if it vanished or was masked meanwhile."""
         names = {"#m": ANONYMISED_AT}
-        values: dict[str, Any] = {":now": {"S": datetime.now(UTC).isoformat(timespec="seconds")}}
+        values: dict[str, Any] = {":now": {"S": format_utc(timestamps.now())}}
         sets, removes = ["#m = :now"], []
         for i, (attribute, mask) in enumerate(self._store.erasure.attributes.items()):
             if mask.strategy in _ONLY_IF_PRESENT and attribute not in item:

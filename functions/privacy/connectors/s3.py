@@ -58,7 +58,7 @@ class S3Connector(StoreConnector):
         if value is None:
             return None
         identifier = self._store.lookup.identifier
-        prefix = self._store.lookup.key_template.format(**{identifier: value})  # type: ignore[union-attr]
+        prefix = self._store.lookup.key_template.format(**{identifier: value})  # type: ignore[union-attr]  # _misconfiguration refuses an s3 store without one
         if not prefix.endswith("/"):  # the data map enforces this; without it users/c1 would match users/c10
             raise StoreMisconfigured(f"store {self._name}: key_template must end with '/'")
         return prefix

@@ -14,9 +14,11 @@ from __future__ import annotations
 import base64
 import json
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
+from functions.privacy.core import timestamps
+from functions.privacy.core.timestamps import format_utc, parse_utc
 from functions.privacy.evidence.records import (
     SCHEMA,
     canonical,
@@ -36,14 +38,6 @@ SETTLE = timedelta(minutes=2)
 # A cron schedule is assumed to run at least daily; rate() schedules give their exact interval.
 _CRON_INTERVAL = timedelta(days=1)
 _RATE = re.compile(r"^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$")
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_time(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
 def schedule_interval(expression: str) -> timedelta:
@@ -97,7 +91,7 @@ def write_digest(
     version even under a delete marker, and anything wrong with it is named in ``gaps``. Returns None
     only when a digest for this or a later cut-off exists (idempotent for a given ``now``).
     """
-    now = now or datetime.now(UTC)
+    now = now or timestamps.now()
     until = (now - SETTLE).replace(microsecond=0)  # S3 times are whole seconds
     key = digest_key(until)
     digests = {k: v for k, v in list_versions(s3, bucket, (DIGEST_PREFIX,)).items() if objects_of(v)}
@@ -110,7 +104,7 @@ def write_digest(
         raw = read_version(s3, bucket, newest, objects_of(digests[newest])[0]["version_id"])
         previous = (newest, json.loads(raw), sha256(raw))
         gaps = _gaps_before(s3, bucket, digests, newest, previous[1])
-    since = parse_time(previous[1]["until"]) if previous else None
+    since = parse_utc(previous[1]["until"], "until") if previous else None
     entries = []
     for record_key, versions in list_versions(s3, bucket, RECORD_PREFIXES).items():
         for version in objects_of(versions):
@@ -122,8 +116,8 @@ def write_digest(
     digest: dict[str, Any] = {
         "schema": SCHEMA,
         "kind": "digest",
-        "since": _iso(since) if since else None,
-        "until": _iso(until),
+        "since": format_utc(since) if since else None,
+        "until": format_utc(until),
         "previous_digest": previous[0] if previous else None,
         "previous_digest_sha256": previous[2] if previous else None,
         "records": sorted(entries, key=lambda e: (e["key"], e["version_id"])),

@@ -16,10 +16,12 @@ import base64
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from functions.privacy.evidence.digests import DIGEST_PREFIX, RECORD_PREFIXES, parse_time, signed_body
+from functions.privacy.core import timestamps
+from functions.privacy.core.timestamps import parse_utc
+from functions.privacy.evidence.digests import DIGEST_PREFIX, RECORD_PREFIXES, signed_body
 from functions.privacy.evidence.records import (
     chain_prefix,
     list_versions,
@@ -174,7 +176,7 @@ def verify_bucket(
         else:
             report.pending.append(key)
     if max_digest_age is not None:
-        _verify_fresh(records, newest, max_digest_age, now or datetime.now(UTC), report)
+        _verify_fresh(records, newest, max_digest_age, now or timestamps.now(), report)
     return report
 
 
@@ -213,7 +215,7 @@ def _verify_digests(
             )
         previous = (key, record.sha256, digest.get("until"))
         if digest.get("until"):
-            newest = (key, parse_time(digest["until"]))
+            newest = (key, parse_utc(digest["until"], "until"))
         for entry in digest.get("records", []):
             if prefix and not entry["key"].startswith(prefix):
                 continue

@@ -1,4 +1,4 @@
-"""Intake use cases: file a request, prove control of the email address, and look up a request's status.
+"""Filing a request: the one path the API, operators and the local cloud take (record, evidence, execution).
 
 Every address gets the same answer and a code whether or not the company holds data about it, so the
 API never reveals who is a customer. Raw identifiers stay in the KMS-encrypted request record; the
@@ -8,27 +8,29 @@ workflow, logs and evidence see the request id and HMACs only.
 from __future__ import annotations
 
 import json
-import re
-from dataclasses import asdict, dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any, NoReturn
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from enum import Enum
+from typing import Annotated, Any
 
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
     IdempotencyConfig,
     idempotent_function,
 )
-from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, field_validator, model_validator
 
+from functions.privacy.core import timestamps
 from functions.privacy.core.clients import Clients
-from functions.privacy.core.keys import DerivedKeys, subject_hmac
-from functions.privacy.core.settings import HmacKey, IntakeSettings, RejectUnverifiedSettings, SendCodeSettings
+from functions.privacy.core.keys import subject_hmac
+from functions.privacy.core.settings import IntakeSettings
+from functions.privacy.core.timestamps import format_utc
 from functions.privacy.evidence import records as evidence
+from functions.privacy.intake.verification import verification_keys
 from functions.privacy.requests import record as requests
 from functions.privacy.requests import verification
-from functions.privacy.requests.notices import send_verification_email
-from functions.privacy.requests.record import Jurisdiction, RequestNotFound, RequestStatus, RequestType, iso
+from functions.privacy.requests.record import Jurisdiction, RequestStatus, RequestType
 
 # Above any valid request (notes and corrections are bounded); the API's WAF enforces the same limit.
 MAX_BODY_BYTES = 16 * 1024
@@ -38,12 +40,6 @@ MAX_CORRECTIONS = 20
 MAX_CORRECTION_VALUE = 500
 MAX_EMAIL = 254  # RFC 5321 path limit
 ATTRIBUTE_PATTERN = r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$"
-CODE_PATTERN = rf"^[0-9]{{{verification.CODE_DIGITS}}}$"
-REQUEST_ID = re.compile(r"^req-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
-# Error names the workflow catches on the verification task, and what they mean on the record.
-REJECTION_REASONS = {"States.Timeout": "code_expired", "VerificationFailed": "too_many_wrong_codes"}
-VERIFICATION_FAILED = "VerificationFailed"
-
 AttributeName = Annotated[str, StringConstraints(pattern=ATTRIBUTE_PATTERN)]
 CorrectionValue = Annotated[str, StringConstraints(max_length=MAX_CORRECTION_VALUE)]
 
@@ -89,105 +85,81 @@ class FiledRequest:
     due_at: str
 
 
+class Channel(str, Enum):
+    """How a request reached the engine; recorded on the request and in its ``received`` evidence."""
+
+    API = "api"  # the requester, through the public API: verified later by an emailed code
+    OPERATOR = "operator"  # an operator who checked the identity another way
+    LOCAL = "local"  # the local cloud's demo and end-to-end harness, filed as if verified
+
+
 @dataclass(frozen=True)
-class RequestView:
-    request_id: str
-    type: str
-    status: str
-    due_at: str
-    created_at: str
-    completed_at: str | None
-    result: dict[str, str] | None
+class FilingPlace:
+    """Where a filing writes: the requests table, the audit bucket, the workflow and the HMAC key."""
+
+    requests_table: str
+    audit_bucket: str
+    state_machine_arn: str
+    hmac_key_id: str
+    subject_identifier: str
 
 
-class VerificationError(Exception):
-    """A code that does not verify the request; ``code`` names the problem for the API."""
+@dataclass(frozen=True)
+class IdentityChecked:
+    """A filing whose identity was checked before it reached the engine: it starts verified.
 
-    code = "verification_error"
-
-
-class CodeIncorrect(VerificationError):
-    code = "code_incorrect"
-
-    def __init__(self, attempts_left: int) -> None:
-        super().__init__(f"The code is not correct; {attempts_left} attempt(s) left.")
-        self.attempts_left = attempts_left
-
-
-class CodeExpired(VerificationError):
-    code = "code_expired"
-
-    def __init__(self) -> None:
-        super().__init__("The code has expired; the request was not verified. Please file a new request.")
-
-
-class CodeNotSent(VerificationError):
-    code = "code_not_sent"
-
-    def __init__(self) -> None:
-        super().__init__("No code has been sent for this request yet; try again in a moment.")
-
-
-class NotAwaitingVerification(VerificationError):
-    code = "not_awaiting_verification"
-
-    def __init__(self) -> None:
-        super().__init__("This request is not waiting for a code (codes work once).")
-
-
-class VerificationRejected(VerificationError):
-    code = "verification_failed"
-
-    def __init__(self) -> None:
-        super().__init__(
-            f"Too many wrong codes ({verification.MAX_ATTEMPTS}): the request is rejected. Please file a new request."
-        )
-
-
-def verification_keys(clients: Clients, settings: HmacKey) -> DerivedKeys:
-    """The local HMAC for codes and status tokens (one KMS call; the secret never leaves memory)."""
-    return DerivedKeys(clients.client("kms"), settings.HMAC_KEY_ID, "verification-v1")
-
-
-def _now(now: datetime | None) -> datetime:
-    return now or datetime.now(UTC)
-
-
-def file_request(
-    submission: Submission, settings: IntakeSettings, clients: Clients, *, now: datetime | None = None
-) -> FiledRequest:
-    """Create the request (pending verification), write the ``received`` evidence and start its workflow.
-
-    Returns the status token in clear once; only its keyed digest is stored.
+    ``fields`` go into the ``verified`` evidence as they are (no personal data: e.g. operator, reason).
     """
-    received = _now(now)
-    table = clients.resource_table(settings.REQUESTS_TABLE)
-    request_id = requests.new_request_id()
-    token = verification.new_status_token()
-    keys = verification_keys(clients, settings)
-    identifier = settings.datamap().subject_identifier
-    subject = subject_hmac(clients.client("kms"), settings.HMAC_KEY_ID, identifier, submission.email)
-    details = {
-        k: v for k, v in {"corrections": submission.corrections, "note": submission.note}.items() if v is not None
-    }
+
+    method: str
+    fields: Mapping[str, str] = field(default_factory=dict)
+
+
+def submission_details(submission: Submission) -> dict[str, Any]:
+    """What the requester added that the workflow needs later (corrections) or operators read (note)."""
+    return {k: v for k, v in {"corrections": submission.corrections, "note": submission.note}.items() if v}
+
+
+def file(
+    submission: Submission,
+    place: FilingPlace,
+    clients: Any,
+    *,
+    channel: Channel,
+    checked: IdentityChecked | None = None,
+    request_id: str | None = None,
+    attributes: Mapping[str, Any] | None = None,
+    now: datetime | None = None,
+) -> requests.RequestRecord:
+    """The one way a request is filed: create the record, write its ``received`` evidence (and ``verified``
+    when the identity was ``checked`` already), then start its workflow, tolerating a retry that finds the
+    execution started.
+
+    ``attributes`` are record attributes the channel owns (the status token's digest, who filed it).
+    """
+    received = now or timestamps.now()
+    subject = subject_hmac(clients.client("kms"), place.hmac_key_id, place.subject_identifier, submission.email)
+    details = submission_details(submission)
     record = requests.create_request(
-        table,
+        clients.resource_table(place.requests_table),
         submission.type,
-        {identifier: submission.email},
+        {place.subject_identifier: submission.email},
         submission.jurisdiction,
         received=received,
         request_id=request_id,
-        status=RequestStatus.PENDING_VERIFICATION.value,
+        status=(RequestStatus.VERIFIED if checked else RequestStatus.PENDING_VERIFICATION).value,
         attributes={
             "subject_hmac": subject,
-            "status_token_digest": verification.token_digest(keys, request_id, token),
+            "channel": channel.value,
             **({"details": details} if details else {}),
+            **(attributes or {}),
         },
     )
+    s3 = clients.client("s3")
     evidence.append_request_event(
-        clients.client("s3"),
-        settings.AUDIT_BUCKET,
-        request_id,
+        s3,
+        place.audit_bucket,
+        record.request_id,
         "received",
         {
             "request_type": record.type.value,
@@ -195,15 +167,55 @@ def file_request(
             "subject": subject,
             "received_at": record.received_at,
             "due_at": record.due_at,
-            "channel": "api",
+            "channel": channel.value,
             "corrections": len(submission.corrections or {}),
         },
     )
-    start_workflow(clients, settings.STATE_MACHINE_ARN, request_id)
+    if checked:
+        evidence.append_request_event(
+            s3,
+            place.audit_bucket,
+            record.request_id,
+            "verified",
+            {"verified_at": format_utc(received), "method": checked.method, **checked.fields},
+        )
+    start_workflow(clients, place.state_machine_arn, record.request_id)
+    return record.model_copy(update={"subject_hmac": subject})
+
+
+def file_request(
+    submission: Submission, settings: IntakeSettings, clients: Clients, *, now: datetime | None = None
+) -> FiledRequest:
+    """The requester's filing through the API: pending verification, with a status token.
+
+    Returns the status token in clear once; only its keyed digest is stored.
+    """
+    request_id = requests.new_request_id()
+    token = verification.new_status_token()
+    digest = verification.token_digest(verification_keys(clients, settings), request_id, token)
+    record = file(
+        submission,
+        api_filing_place(settings),
+        clients,
+        channel=Channel.API,
+        request_id=request_id,
+        attributes={"status_token_digest": digest},
+        now=now,
+    )
     return FiledRequest(request_id, record.status, token, record.due_at)
 
 
-def start_workflow(clients: Clients, state_machine_arn: str, request_id: str) -> None:
+def api_filing_place(settings: IntakeSettings) -> FilingPlace:
+    return FilingPlace(
+        requests_table=settings.REQUESTS_TABLE,
+        audit_bucket=settings.AUDIT_BUCKET,
+        state_machine_arn=settings.STATE_MACHINE_ARN,
+        hmac_key_id=settings.HMAC_KEY_ID,
+        subject_identifier=settings.datamap().subject_identifier,
+    )
+
+
+def start_workflow(clients: Any, state_machine_arn: str, request_id: str) -> None:
     """One execution per request, named after it; the input is the id alone (no personal data in state)."""
     sfn = clients.client("stepfunctions")
     try:
@@ -242,170 +254,3 @@ def file_request_once(
 
     filed = _file(submitted={"idempotency_key": idempotency_key, "request": submission.model_dump(mode="json")})
     return FiledRequest(**filed)
-
-
-def request_status(
-    request_id: str, status_token: str | None, settings: IntakeSettings, clients: Clients
-) -> RequestView:
-    """The request's status for whoever holds its status token; anyone else gets RequestNotFound.
-
-    An unknown id, a missing token and a wrong token are indistinguishable, in answer and in the work done.
-    """
-    candidate = verification.token_digest(verification_keys(clients, settings), request_id, status_token or "")
-    table = clients.resource_table(settings.REQUESTS_TABLE)
-    try:
-        item = _request_item(table, request_id)
-    except RequestNotFound:
-        item = {}
-    if not verification.digests_match(item.get("status_token_digest"), candidate) or not status_token:
-        raise RequestNotFound(f"request {request_id} does not exist")
-    record = requests.RequestRecord.model_validate(item)
-    result = {k: v for k, v in {"evidence_key": record.evidence_key, "failure": record.failure}.items() if v}
-    return RequestView(
-        request_id=record.request_id,
-        type=record.type.value,
-        status=record.status,
-        due_at=record.due_at,
-        created_at=record.received_at,
-        completed_at=record.completed_at,
-        result=result or None,
-    )
-
-
-def verify_code(
-    request_id: str, code: str, settings: IntakeSettings, clients: Clients, *, now: datetime | None = None
-) -> RequestStatus:
-    """Check a code entered by the requester; the right one resumes the waiting workflow.
-
-    Raises a VerificationError naming the problem. The fifth wrong code rejects the request and
-    fails the waiting task with VerificationFailed, which the workflow records as evidence.
-    """
-    at = _now(now)
-    table = clients.resource_table(settings.REQUESTS_TABLE)
-    candidate = verification.code_digest(verification_keys(clients, settings), request_id, code)
-    item = _request_item(table, request_id)
-    if item.get("status") != RequestStatus.PENDING_VERIFICATION.value:
-        if item.get("status") == RequestStatus.REJECTED_UNVERIFIED.value:
-            too_many = item.get("failure") == REJECTION_REASONS[VERIFICATION_FAILED]
-            raise VerificationRejected() if too_many else CodeExpired()
-        raise NotAwaitingVerification()
-    issued = verification.IssuedCode.from_item(item)
-    check = verification.check_code(issued, candidate, at)
-    if check is verification.CodeCheck.NOT_ISSUED:
-        raise CodeNotSent()
-    assert issued is not None
-    if check is verification.CodeCheck.EXPIRED:
-        raise CodeExpired()
-    if check is verification.CodeCheck.EXHAUSTED:
-        _reject_after_wrong_codes(table, clients, request_id, item, at)
-    if check is verification.CodeCheck.WRONG:
-        attempts = verification.record_wrong_attempt(table, request_id, issued.digest)
-        if attempts is None:  # a concurrent attempt or a new code changed the record: answer from the new state
-            return verify_code(request_id, code, settings, clients, now=now)
-        if attempts >= verification.MAX_ATTEMPTS:
-            _reject_after_wrong_codes(table, clients, request_id, item, at)
-        raise CodeIncorrect(verification.MAX_ATTEMPTS - attempts)
-    if not verification.consume_code(table, request_id, issued.digest, at):
-        raise NotAwaitingVerification()  # used by a concurrent request a moment ago
-    # Evidence before resuming, so the chain reads received -> verified -> completed.
-    evidence.append_request_event(
-        clients.client("s3"),
-        settings.AUDIT_BUCKET,
-        request_id,
-        "verified",
-        {"verified_at": iso(at), "method": "email_code", "wrong_attempts": issued.attempts},
-    )
-    _resume_workflow(clients, str(item["task_token"]))
-    return RequestStatus.VERIFIED
-
-
-def _request_item(table: Any, request_id: str) -> dict[str, Any]:
-    # Ids we never issued are unknown without asking DynamoDB (which rejects oversized keys with a 400).
-    if not REQUEST_ID.match(request_id):
-        raise RequestNotFound(f"request {request_id[:80]} does not exist")
-    return requests.request_item(table, request_id)
-
-
-def _resume_workflow(clients: Clients, task_token: str) -> None:
-    sfn = clients.client("stepfunctions")
-    try:
-        sfn.send_task_success(taskToken=task_token, output=json.dumps({"verified": True}))
-    except ClientError as exc:
-        # The task already timed out: the workflow records the request as rejected_unverified.
-        if exc.response["Error"]["Code"] in {"TaskTimedOut", "TaskDoesNotExist", "InvalidToken"}:
-            raise CodeExpired() from None
-        raise
-
-
-def _reject_after_wrong_codes(
-    table: Any, clients: Clients, request_id: str, item: dict[str, Any], at: datetime
-) -> NoReturn:
-    verification.mark_rejected(table, request_id, REJECTION_REASONS[VERIFICATION_FAILED], at)
-    try:
-        clients.client("stepfunctions").send_task_failure(
-            taskToken=str(item["task_token"]),
-            error=VERIFICATION_FAILED,
-            cause=f"{verification.MAX_ATTEMPTS} wrong codes",
-        )
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] not in {"TaskTimedOut", "TaskDoesNotExist", "InvalidToken"}:
-            raise
-    raise VerificationRejected()
-
-
-def send_code(
-    request_id: str,
-    task_token: str,
-    entered_at: str,
-    timeout_seconds: int,
-    settings: SendCodeSettings,
-    clients: Clients,
-) -> dict[str, str]:
-    """Issue a fresh code for the waiting workflow task and email it with the acknowledgement.
-
-    The code expires when the task does (``entered_at`` + its timeout). Returns no code: Lambda
-    results are kept in the execution history.
-    """
-    table = clients.resource_table(settings.REQUESTS_TABLE)
-    record = requests.get_request(table, request_id)
-    if record.status != RequestStatus.PENDING_VERIFICATION.value:
-        raise NotAwaitingVerification()
-    expires_at = _parse_time(entered_at) + timedelta(seconds=timeout_seconds)
-    code = verification.new_code()
-    digest = verification.code_digest(verification_keys(clients, settings), request_id, code)
-    if not verification.store_issued_code(table, request_id, digest, expires_at, task_token):
-        raise NotAwaitingVerification()
-    email = requests.get_identifiers(table, request_id)[settings.datamap().subject_identifier]
-    message_id = send_verification_email(
-        clients.client("sesv2"),
-        settings.SENDER_EMAIL,
-        email,
-        request_id=request_id,
-        request_type=record.type.value,
-        code=code,
-        expires_at=iso(expires_at),
-        due_at=record.due_at,
-    )
-    return {"request_id": request_id, "code_expires_at": iso(expires_at), "message_id": message_id}
-
-
-def reject_unverified(
-    request_id: str, error: str, settings: RejectUnverifiedSettings, clients: Clients, *, now: datetime | None = None
-) -> dict[str, str]:
-    """The workflow's end for a requester who never proved control of the address: record it, with evidence."""
-    at = _now(now)
-    reason = REJECTION_REASONS.get(error, "not_verified")
-    key, _, _ = evidence.append_request_event(
-        clients.client("s3"),
-        settings.AUDIT_BUCKET,
-        request_id,
-        RequestStatus.REJECTED_UNVERIFIED.value,
-        {"reason": reason, "rejected_at": iso(at)},
-    )
-    verification.mark_rejected(clients.resource_table(settings.REQUESTS_TABLE), request_id, reason, at, key)
-    return {"request_id": request_id, "status": RequestStatus.REJECTED_UNVERIFIED.value, "evidence_key": key}
-
-
-def _parse_time(text: str) -> datetime:
-    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

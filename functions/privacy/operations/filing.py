@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import json
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from functions.privacy.core.keys import subject_hmac
+from functions.privacy.core import timestamps
 from functions.privacy.datamap.model import DataMap
 from functions.privacy.evidence import records as evidence
-from functions.privacy.intake.filing import Submission
+from functions.privacy.intake.filing import Channel, FilingPlace, IdentityChecked, Submission, file
 from functions.privacy.operations.actions import Tables, evidence_text
 from functions.privacy.requests import record as requests
-from functions.privacy.requests.record import RequestStatus, iso
 
 
 def file_on_behalf(
@@ -30,57 +28,40 @@ def file_on_behalf(
     """
     reason = evidence_text(reason, "the reason")
     operator = evidence_text(operator, "the operator name")
-    now = now or datetime.now(UTC)
-    identifier = datamap.subject_identifier
-    subject = subject_hmac(clients.client("kms"), tables.hmac_key, identifier, submission.email)
-    details = {k: v for k, v in {"corrections": submission.corrections, "note": submission.note}.items() if v}
-    record = requests.create_request(
-        clients.resource_table(tables.requests_table),
-        submission.type,
-        {identifier: submission.email},
-        submission.jurisdiction,
-        received=now,
-        status=RequestStatus.VERIFIED.value,
-        attributes={
-            "subject_hmac": subject,
-            "channel": "operator",
-            "filed_by": operator,
-            **({"details": details} if details else {}),
-        },
+    now = now or timestamps.now()
+    place = FilingPlace(
+        requests_table=tables.requests_table,
+        audit_bucket=tables.audit_bucket,
+        state_machine_arn=tables.state_machine_arn,
+        hmac_key_id=tables.hmac_key,
+        subject_identifier=datamap.subject_identifier,
     )
-    s3 = clients.client("s3")
-    common = {"request_type": record.type.value, "jurisdiction": record.jurisdiction.value, "subject": subject}
-    evidence.append_request_event(
-        s3,
-        tables.audit_bucket,
-        record.request_id,
-        "received",
-        {
-            **common,
-            "received_at": record.received_at,
-            "due_at": record.due_at,
-            "channel": "operator",
-            "corrections": len(submission.corrections or {}),
-        },
+    record = file(
+        submission,
+        place,
+        clients,
+        channel=Channel.OPERATOR,
+        checked=IdentityChecked("operator", {"operator": operator, "reason": reason}),
+        attributes={"filed_by": operator},
+        now=now,
     )
-    evidence.append_request_event(
-        s3,
-        tables.audit_bucket,
-        record.request_id,
-        "verified",
-        {"verified_at": iso(now), "method": "operator", "operator": operator, "reason": reason},
-    )
+    fields = {
+        "request_type": record.type.value,
+        "jurisdiction": record.jurisdiction.value,
+        "subject": record.subject_hmac,
+    }
     evidence.write_operator_action(
-        s3,
+        clients.client("s3"),
         tables.audit_bucket,
         "request_filed",
         record.request_id,
-        {**common, "request_id": record.request_id, "operator": operator, "reason": reason},
+        {
+            **fields,
+            "subject": record.subject_hmac,
+            "request_id": record.request_id,
+            "operator": operator,
+            "reason": reason,
+        },
         at=now,
-    )
-    clients.client("stepfunctions").start_execution(
-        stateMachineArn=tables.state_machine_arn,
-        name=record.request_id,
-        input=json.dumps({"request_id": record.request_id}),
     )
     return record

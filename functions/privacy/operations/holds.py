@@ -6,10 +6,10 @@ from datetime import datetime
 from typing import Any
 
 from functions.privacy.core.keys import subject_hmac
+from functions.privacy.core.timestamps import normalise
 from functions.privacy.datamap.model import DataMap
 from functions.privacy.evidence import records as evidence
 from functions.privacy.operations.actions import OperatorError, Tables, evidence_text
-from functions.privacy.requests.record import iso
 from functions.privacy.subjects import holds
 from functions.privacy.subjects.resolution import resolve_subject
 
@@ -39,7 +39,7 @@ def place_hold(
         raise OperatorError(f"unknown category {category!r}; the data map has: {known}")
     if expires_at is not None:
         try:
-            expires_at = iso(datetime.fromisoformat(expires_at.replace("Z", "+00:00")))
+            expires_at = normalise(expires_at, "expires_at")
         except ValueError:
             raise OperatorError(f"--expires {expires_at!r} is not an ISO 8601 date or time") from None
     subject = resolve_subject(datamap, email, clients)

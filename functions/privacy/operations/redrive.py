@@ -3,26 +3,22 @@
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from functions.privacy.evidence import records as evidence
 from functions.privacy.operations.actions import OperatorError, Tables, evidence_text
+from functions.privacy.requests import executions as names
 from functions.privacy.requests import record as requests
-from functions.privacy.requests.record import RequestStatus
-
-# A rerun of a request is its own execution (Step Functions names are unique for 90 days).
-RERUN = re.compile(r"^(?P<request_id>.+)--rerun-(?P<n>\d+)$")
-REDRIVABLE = frozenset({RequestStatus.FAILED.value, RequestStatus.PARTIALLY_COMPLETED.value})
+from functions.privacy.requests.record import REDRIVABLE
 
 
 def request_executions(sfn: Any, state_machine_arn: str, request_id: str) -> list[dict[str, Any]]:
     """The request's executions (the first, named after it, then its reruns), oldest first."""
     arn_prefix = state_machine_arn.replace(":stateMachine:", ":execution:") + ":"
     found = []
-    for name in [request_id, *(f"{request_id}--rerun-{n}" for n in range(1, 100))]:
+    for name in names.execution_names(request_id):
         try:
             found.append(sfn.describe_execution(executionArn=arn_prefix + name))
         except sfn.exceptions.ExecutionDoesNotExist:
@@ -57,7 +53,7 @@ def redrive(tables: Tables, clients: Any, *, request_id: str, operator: str, now
     if latest["status"] == "RUNNING":
         raise OperatorError(f"execution {latest['name']} of request {request_id} is still running")
     method, arn = "rerun", ""
-    if latest["status"] in {"FAILED", "TIMED_OUT", "ABORTED"}:
+    if latest["status"] in names.EXECUTION_REDRIVABLE:
         try:
             sfn.redrive_execution(executionArn=latest["executionArn"])
             method, arn = "redrive", latest["executionArn"]
@@ -67,7 +63,7 @@ def redrive(tables: Tables, clients: Any, *, request_id: str, operator: str, now
             elif not _redrive_unavailable(exc):
                 raise
     if not arn:
-        name = f"{request_id}--rerun-{len(executions)}"
+        name = names.rerun_name(request_id, names.next_rerun_number(request_id, [e["name"] for e in executions]))
         arn = sfn.start_execution(
             stateMachineArn=tables.state_machine_arn, name=name, input=json.dumps({"request_id": request_id})
         )["executionArn"]

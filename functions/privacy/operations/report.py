@@ -9,14 +9,15 @@ from __future__ import annotations
 import html
 import math
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from functions.privacy.core.timestamps import format_utc, parse_utc
 from functions.privacy.datamap.model import DataMap
-from functions.privacy.requests.deadlines import DeadlineState, deadline_state, parse_time
-from functions.privacy.requests.record import RequestRecord, RequestStatus, iso
+from functions.privacy.requests.deadlines import DeadlineState, deadline_state
+from functions.privacy.requests.record import RequestRecord, RequestStatus
 
 
 def percentile(values: list[float], fraction: float) -> float | None:
@@ -84,13 +85,13 @@ def build_report(
 
     Time to complete counts requests completed (fully) and is measured from receipt to completion, in days.
     """
-    report = ComplianceReport(since=iso(since), until=iso(until), generated_at=iso(now))
+    report = ComplianceReport(since=format_utc(since), until=format_utc(until), generated_at=format_utc(now))
     durations: list[float] = []
     by_type: Counter[str] = Counter()
     by_jurisdiction: Counter[str] = Counter()
     by_status: Counter[str] = Counter()
     for record in sorted(records, key=lambda r: (r.due_at, r.request_id)):
-        received = parse_time(record.received_at)
+        received = parse_utc(record.received_at, "received_at")
         if not since <= received < until:
             continue
         report.total += 1
@@ -100,7 +101,7 @@ def build_report(
         cell = report.by_type_and_jurisdiction.setdefault(record.type.value, {})
         cell[record.jurisdiction.value] = cell.get(record.jurisdiction.value, 0) + 1
         if record.status == RequestStatus.COMPLETED.value and record.completed_at:
-            durations.append((parse_time(record.completed_at) - received).total_seconds() / 86400)
+            durations.append((parse_utc(record.completed_at, "completed_at") - received).total_seconds() / 86400)
         state = deadline_state(record, now)
         if state is DeadlineState.OVERDUE:
             report.overdue.append(_row(record, state))
@@ -135,8 +136,9 @@ def _add_retention(
     """
     runs: set[str] = set()
     for record in records:
-        moment = record.get("as_of") or record.get("recorded_at")
-        if not moment or not since <= parse_time(str(moment)) < until or record.get("dry_run"):
+        field = "as_of" if record.get("as_of") else "recorded_at"
+        moment = record.get(field)
+        if not moment or not since <= parse_utc(moment, field) < until or record.get("dry_run"):
             continue
         runs.add(str(record.get("run_id", "")))
         store = str(record.get("store", "?"))
@@ -207,7 +209,7 @@ def text_lines(report: ComplianceReport) -> list[str]:
 _BAR_COLOURS = ("#2b6cb0", "#2f855a", "#b7791f", "#c53030", "#6b46c1", "#2c7a7b")
 
 
-def _bar_chart(title: str, values: dict[str, int | float]) -> str:
+def _bar_chart(title: str, values: Mapping[str, int | float]) -> str:
     """A horizontal bar chart as inline SVG."""
     if not values:
         return f"<figure><figcaption>{html.escape(title)}</figcaption><p>None in this period.</p></figure>"

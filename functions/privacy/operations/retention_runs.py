@@ -9,10 +9,11 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from functions.privacy.requests.record import iso
+from functions.privacy.core import timestamps
+from functions.privacy.core.timestamps import format_utc
 
 ProgressFn = Callable[[str, Any], tuple[int, int]]
 
@@ -20,27 +21,27 @@ ProgressFn = Callable[[str, Any], tuple[int, int]]
 def progress_function() -> ProgressFn | None:
     """The retention workflow's progress reader, if this build includes it (it is optional for the CLI)."""
     try:
-        from functions.privacy.retention.progress import retention_progress  # type: ignore[import-not-found]
+        from functions.privacy.retention.progress import retention_progress
     except ImportError:
         return None
-    return retention_progress  # type: ignore[no-any-return]
+    return retention_progress
 
 
 def execution_name(as_of: datetime, dry_run: bool, now: datetime) -> str:
     """Readable and unique: manual-<as_of>-<now>[-dry-run] (names allow letters, digits, - and _)."""
-    stamp = re.sub(r"[^0-9T]", "", iso(as_of))
-    started = re.sub(r"[^0-9T]", "", iso(now))
+    stamp = re.sub(r"[^0-9T]", "", format_utc(as_of))
+    started = re.sub(r"[^0-9T]", "", format_utc(now))
     return f"manual-{stamp}-{started}{'-dry-run' if dry_run else ''}"
 
 
 def start_run(sfn: Any, state_machine_arn: str, *, as_of: datetime, dry_run: bool, now: datetime | None = None) -> str:
     """Start a retention run; returns its execution ARN."""
-    now = now or datetime.now(UTC)
+    now = now or timestamps.now()
     return str(
         sfn.start_execution(
             stateMachineArn=state_machine_arn,
             name=execution_name(as_of, dry_run, now),
-            input=json.dumps({"as_of": iso(as_of), "dry_run": dry_run}),
+            input=json.dumps({"as_of": format_utc(as_of), "dry_run": dry_run}),
         )["executionArn"]
     )
 
@@ -61,7 +62,7 @@ def run_summary(sfn: Any, execution: dict[str, Any]) -> dict[str, Any]:
     return {
         "name": described["name"],
         "execution_status": described["status"],
-        "started": iso(described["startDate"]) if isinstance(described.get("startDate"), datetime) else None,
+        "started": format_utc(described["startDate"]) if isinstance(described.get("startDate"), datetime) else None,
         "as_of": result.get("as_of") or run_input.get("as_of"),
         "dry_run": result.get("dry_run", run_input.get("dry_run", False)),
         "status": result.get("status"),

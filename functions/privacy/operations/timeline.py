@@ -6,12 +6,12 @@ import json
 from datetime import datetime
 from typing import Any
 
+from functions.privacy.core.timestamps import format_utc, parse_utc
 from functions.privacy.evidence import records as evidence
 from functions.privacy.operations.actions import Tables
 from functions.privacy.operations.redrive import request_executions
 from functions.privacy.requests import record as requests
-from functions.privacy.requests.deadlines import parse_time, public_view, scan_requests
-from functions.privacy.requests.record import RequestNotFound, iso
+from functions.privacy.requests.record import public_view, scan_requests
 
 
 def request_timeline(tables: Tables, clients: Any, request_id: str) -> dict[str, Any]:
@@ -19,9 +19,7 @@ def request_timeline(tables: Tables, clients: Any, request_id: str) -> dict[str,
     and each execution's history reduced to state names, store by store.
     """
     table = clients.resource_table(tables.requests_table)
-    item = table.get_item(Key={"request_id": request_id, "record": requests.RECORD}, ConsistentRead=True).get("Item")
-    if item is None:
-        raise RequestNotFound(f"request {request_id} does not exist")
+    item = requests.request_item(table, request_id)
     s3 = clients.client("s3")
     chain, stores = [], []
     prefix = evidence.request_prefix(request_id)
@@ -67,7 +65,7 @@ def execution_steps(sfn: Any, execution_arn: str) -> list[dict[str, Any]]:
         for event in page["events"]:
             kind = event["type"]
             if kind.endswith("StateEntered"):
-                details = event.get("stateEnteredEventDetails", {})
+                details: dict[str, Any] = event.get("stateEnteredEventDetails", {})
                 store = _store_of(details.get("input"))
                 steps.append(
                     {
@@ -100,7 +98,7 @@ def _store_of(raw: str | None) -> str | None:
 def _text(moment: Any) -> str | None:
     if moment is None:
         return None
-    return iso(moment) if isinstance(moment, datetime) else str(moment)
+    return format_utc(moment) if isinstance(moment, datetime) else str(moment)
 
 
 def list_requests(
@@ -112,6 +110,6 @@ def list_requests(
         for r in scan_requests(table)
         if (status is None or r.status == status)
         and (request_type is None or r.type.value == request_type)
-        and (due_before is None or parse_time(r.due_at) < due_before)
+        and (due_before is None or parse_utc(r.due_at, "due_at") < due_before)
     ]
     return sorted(found, key=lambda r: (r.due_at, r.request_id))

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from functions.privacy.core.clients import Clients
 from functions.privacy.core.settings import CompleteSettings
 from functions.privacy.evidence import records as evidence
+from functions.privacy.requests import executions
 from functions.privacy.requests import record as requests
+from functions.privacy.requests.record import RequestStatus, RequestType
 
 # Counts and names a store's entry in the completion record may carry (never values).
 OUTCOME_FIELDS = (
@@ -27,7 +28,6 @@ OUTCOME_FIELDS = (
     "holds",
     "exceptions",
 )
-_RERUN = re.compile(r"--rerun-(\d+)$")
 
 
 def request_status(outcomes: list[dict[str, Any]], rechecks: list[dict[str, Any]]) -> str:
@@ -40,10 +40,10 @@ def request_status(outcomes: list[dict[str, Any]], rechecks: list[dict[str, Any]
     held = [o for o in outcomes if o.get("status") == "held"]
     residual = [r for r in rechecks if r.get("residual", 0) > 0 or r.get("status") == "failed"]
     if not failed and not residual and not held:
-        return "completed"
+        return RequestStatus.COMPLETED.value
     if outcomes and len(failed) == len(outcomes):
-        return "failed"
-    return "partially_completed"
+        return RequestStatus.FAILED.value
+    return RequestStatus.PARTIALLY_COMPLETED.value
 
 
 def completion_event(request_id: str, execution: str | None) -> str:
@@ -52,9 +52,10 @@ def completion_event(request_id: str, execution: str | None) -> str:
     The chain keeps one record per event name, so a retried WriteEvidence finds its record while a
     re-run after a partial completion records its new outcome next to the first one.
     """
-    match = _RERUN.search(execution or "")
-    if execution and execution != request_id and match:
-        return f"completed_rerun_{match.group(1)}"
+    if execution and execution != request_id:
+        _, number = executions.parse_execution_name(execution)
+        if number:
+            return f"completed_rerun_{number}"
     return "completed"
 
 
@@ -74,8 +75,8 @@ def complete_request(
     record = requests.get_request(table, request_id)
     everything = [*outcomes, *(held or [])]
     status = request_status(everything, rechecks)
-    if record.type.value == "access" and not (export or {}).get("archive_key"):
-        status = "failed"  # without the archive nothing reached the requester
+    if record.type is RequestType.ACCESS and not (export or {}).get("archive_key"):
+        status = RequestStatus.FAILED.value  # without the archive nothing reached the requester
     stores = {
         o["store"]: {
             "status": o.get("status", "failed"),
@@ -102,7 +103,7 @@ def complete_request(
     }
     if execution:
         fields["execution"] = execution
-    if (export or {}).get("archive_key"):
+    if export and export.get("archive_key"):
         fields["export"] = {k: export[k] for k in ("archive_key", "archive_bytes", "files") if k in export}
     key, body, digest = evidence.append_request_event(
         clients.client("s3"), settings.AUDIT_BUCKET, request_id, completion_event(request_id, execution), fields

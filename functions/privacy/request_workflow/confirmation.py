@@ -7,20 +7,24 @@ partially completed request, once per execution (a re-run after a partial comple
 from __future__ import annotations
 
 import html
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
+from functions.privacy.core import timestamps
 from functions.privacy.core.clients import Clients
 from functions.privacy.core.settings import NotifySettings
 from functions.privacy.datamap.model import DataMap
 from functions.privacy.request_workflow import exports
 from functions.privacy.requests import record as requests
 from functions.privacy.requests.notices import REQUEST_NAMES, send_email
+from functions.privacy.requests.record import RequestStatus
 
 STATUS_SENTENCES = {
-    "completed": "We have completed your request.",
-    "partially_completed": "We have completed part of your request. What we could not do yet, and why, is below.",
-    "failed": "We could not complete your request yet. We are working on it and will write again.",
+    RequestStatus.COMPLETED.value: "We have completed your request.",
+    RequestStatus.PARTIALLY_COMPLETED.value: (
+        "We have completed part of your request. What we could not do yet, and why, is below."
+    ),
+    RequestStatus.FAILED.value: "We could not complete your request yet. We are working on it and will write again.",
 }
 
 
@@ -123,7 +127,7 @@ def notify_requester(
     item = requests.request_item(table, request_id)
     if execution in set(item.get("notified_executions") or ()):
         return {"sent": False, "reason": "already_notified"}
-    if status not in STATUS_SENTENCES or status == "failed":
+    if status not in STATUS_SENTENCES or status == RequestStatus.FAILED.value:
         return {"sent": False, "reason": f"no confirmation for status {status}"}
     datamap = settings.datamap()
     recipient = str((item.get("subject") or {})[datamap.subject_identifier])
@@ -132,14 +136,10 @@ def notify_requester(
         link = exports.presigned_link(
             clients.client("s3"), settings.EXPORT_BUCKET, export["archive_key"], settings.EXPORT_LINK_SECONDS
         )
-        expires = datetime.now(UTC) + timedelta(seconds=settings.EXPORT_LINK_SECONDS)
-        expires_at = expires.strftime("%Y-%m-%d %H:%M")
+        expires = timestamps.now() + timedelta(seconds=settings.EXPORT_LINK_SECONDS)
+        expires_at = expires.strftime("%Y-%m-%d %H:%M")  # prose for the requester, who reads "(UTC)" after it
     subject, text, body = confirmation_email(request_id, str(item["type"]), status, datamap, outcomes, link, expires_at)
     message_id = send_email(clients.client("sesv2"), settings.SENDER_EMAIL, recipient, subject, text, body)
     # Marked after sending: a crash in between may send twice, which beats never confirming.
-    table.update_item(
-        Key={"request_id": request_id, "record": requests.RECORD},
-        UpdateExpression="ADD notified_executions :execution",
-        ExpressionAttributeValues={":execution": {execution}},
-    )
+    requests.record_notified(table, request_id, execution)
     return {"sent": True, "message_id": message_id}

@@ -11,6 +11,7 @@ import json
 from typing import Any
 
 from functions.privacy.core.settings import PublishEventSettings
+from functions.privacy.requests.record import ACTED_ON
 
 SOURCE = "privacy-engine"
 DETAIL_TYPE = "PrivacyRequestCompleted"
@@ -59,7 +60,7 @@ def publish_completion(
     events: Any,
 ) -> dict[str, Any]:
     """Put one event on the stack's bus for a completed or partially completed change."""
-    if request_type not in PUBLISHED_TYPES or status not in {"completed", "partially_completed"}:
+    if request_type not in PUBLISHED_TYPES or status not in ACTED_ON:
         return {"published": False}
     detail = completion_detail(request_id, request_type, subject_hmac, status, outcomes, settings.datamap())
     if not detail["categories"]:

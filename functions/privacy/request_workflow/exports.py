@@ -12,12 +12,13 @@ import base64
 import json
 import zipfile
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 from botocore.exceptions import ClientError
 
+from functions.privacy.core import timestamps
+from functions.privacy.core.timestamps import format_utc
 from functions.privacy.datamap.model import DataMap
 
 # S3 multipart parts must be >= 5 MiB (except the last); 8 MiB keeps memory low and part counts small.
@@ -210,7 +211,7 @@ def manifest(
     }
     return {
         "request_id": request_id,
-        "generated_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "generated_at": format_utc(timestamps.now()),
         "categories": categories,
         "stores": stores,
     }

@@ -66,7 +66,7 @@ def held_outcomes(
     return free, held
 
 
-def plan_request(request_id: str, settings: PlanSettings, clients: Clients) -> dict[str, object]:
+def plan_request(request_id: str, settings: PlanSettings, clients: Clients) -> dict[str, Any]:
     """Resolve identifiers, record them on the request, check holds and corrections, return the store tasks.
 
     Only the request id, store names, hold reasons and the subject's HMAC enter Step Functions state.

@@ -9,11 +9,15 @@ from __future__ import annotations
 import calendar
 import uuid
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import Enum
 from typing import Any
 
-from pydantic import BaseModel
+from botocore.exceptions import ClientError
+from pydantic import BaseModel, field_validator
+
+from functions.privacy.core import timestamps
+from functions.privacy.core.timestamps import format_utc
 
 RECORD = "request"
 
@@ -44,6 +48,33 @@ class RequestStatus(str, Enum):
     REJECTED_UNVERIFIED = "rejected_unverified"
 
 
+# The attributes operators may see: never the subject's identifiers or verification secrets.
+PUBLIC_ATTRIBUTES = (
+    "request_id",
+    "type",
+    "jurisdiction",
+    "status",
+    "received_at",
+    "due_at",
+    "subject_hmac",
+    "completed_at",
+    "evidence_key",
+    "failure",
+    "extended_at",
+    "original_due_at",
+    "filed_by",
+    "channel",
+)
+# Done with (nothing more is owed to the requester): no deadline, no extension, no re-run.
+CLOSED = frozenset({RequestStatus.COMPLETED.value, RequestStatus.REJECTED_UNVERIFIED.value})
+# Not yet verified: the clock does not count against the company until the requester proves who they are.
+UNVERIFIED = frozenset({RequestStatus.PENDING_VERIFICATION.value})
+# Something was done in the stores: downstream systems hear of it.
+ACTED_ON = frozenset({RequestStatus.COMPLETED.value, RequestStatus.PARTIALLY_COMPLETED.value})
+# What an operator may run again (a redrive or a re-run execution).
+REDRIVABLE = frozenset({RequestStatus.FAILED.value, RequestStatus.PARTIALLY_COMPLETED.value})
+
+
 class RequestNotFound(LookupError):
     """No request with that id (or its identifiers were already removed on closing)."""
 
@@ -60,9 +91,11 @@ class RequestRecord(BaseModel):
     evidence_key: str | None = None
     failure: str | None = None
 
-
-def iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    @field_validator("received_at", "due_at", "completed_at")
+    @classmethod
+    def _one_time_format(cls, value: str | None, info: Any) -> str | None:
+        # completed_at is the workflow's $$.State.EnteredTime (milliseconds, or an offset): answers show one format.
+        return None if value is None else timestamps.normalise(value, info.field_name)
 
 
 def add_months(moment: datetime, months: int) -> datetime:
@@ -93,21 +126,21 @@ def create_request(
     *,
     received: datetime | None = None,
     request_id: str | None = None,
-    status: str = "verified",
+    status: str = RequestStatus.VERIFIED.value,
     attributes: Mapping[str, Any] | None = None,
 ) -> RequestRecord:
     """Store a new request; the caller starts the workflow named after its id.
 
     ``attributes`` are extra record attributes the caller owns (e.g. the status token's digest).
     """
-    received = received or datetime.now(UTC)
+    received = received or timestamps.now()
     record = RequestRecord(
         request_id=request_id or new_request_id(),
         type=request_type,
         jurisdiction=jurisdiction,
         status=status,
-        received_at=iso(received),
-        due_at=iso(due_at(received, jurisdiction)),
+        received_at=format_utc(received),
+        due_at=format_utc(due_at(received, jurisdiction)),
     )
     item = {"request_id": record.request_id, "record": RECORD, **record.model_dump(mode="json", exclude_none=True)}
     item["subject"] = dict(identifiers)
@@ -146,6 +179,72 @@ def record_resolution(table: Any, request_id: str, identifiers: dict[str, str], 
         Key={"request_id": request_id, "record": RECORD},
         UpdateExpression="SET subject = :subject, subject_hmac = :hmac, #status = :status",
         ExpressionAttributeNames={"#status": "status"},
-        ExpressionAttributeValues={":subject": identifiers, ":hmac": subject_hmac, ":status": "in_progress"},
+        ExpressionAttributeValues={
+            ":subject": identifiers,
+            ":hmac": subject_hmac,
+            ":status": RequestStatus.IN_PROGRESS.value,
+        },
         ConditionExpression="attribute_exists(request_id)",
     )
+
+
+def record_notified(table: Any, request_id: str, execution: str) -> None:
+    """Remember that the requester was told about ``execution``'s outcome (one confirmation per execution)."""
+    table.update_item(
+        Key={"request_id": request_id, "record": RECORD},
+        UpdateExpression="ADD notified_executions :execution",
+        ExpressionAttributeValues={":execution": {execution}},
+    )
+
+
+def extend_due_date(table: Any, request_id: str, *, previous_due_at: str, due_at: str, extended_at: str) -> bool:
+    """Move the due date once, keeping the original; False if the record no longer holds ``previous_due_at``
+    or was already extended (a concurrent extension won)."""
+    try:
+        table.update_item(
+            Key={"request_id": request_id, "record": RECORD},
+            UpdateExpression="SET due_at = :due, original_due_at = :previous, extended_at = :now",
+            ConditionExpression="due_at = :previous AND attribute_not_exists(extended_at)",
+            ExpressionAttributeValues={":due": due_at, ":previous": previous_due_at, ":now": extended_at},
+        )
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
+
+
+def scan_requests(table: Any, *, open_only: bool = False) -> list[RequestRecord]:
+    """Every request record, without identifiers (projection); open ones only if asked.
+
+    A scan, not a query: requests number in the thousands a year, and a daily check and an operator
+    listing read them all anyway (see docs/decisions.md).
+    """
+    names = {f"#a{i}": name for i, name in enumerate(PUBLIC_ATTRIBUTES)}
+    params: dict[str, Any] = {
+        "ProjectionExpression": ", ".join(names),
+        "ExpressionAttributeNames": {**names, "#record": "record"},
+        "FilterExpression": "#record = :record",
+        "ExpressionAttributeValues": {":record": RECORD},
+    }
+    if open_only:
+        closed = {f":closed{i}": status for i, status in enumerate(sorted(CLOSED))}
+        status_name = next(k for k, v in names.items() if v == "status")
+        params["FilterExpression"] += f" AND NOT {status_name} IN ({', '.join(closed)})"
+        params["ExpressionAttributeValues"].update(closed)
+    records: list[RequestRecord] = []
+    while True:
+        page = table.scan(**params)
+        records.extend(RequestRecord.model_validate(item) for item in page.get("Items", []))
+        if "LastEvaluatedKey" not in page:
+            return records
+        params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def public_view(item: Mapping[str, Any]) -> dict[str, Any]:
+    """A request item reduced to what operators may see, its times in the engine's one format."""
+    return {
+        name: timestamps.normalise(item[name], name) if name.endswith("_at") and item[name] else item[name]
+        for name in PUBLIC_ATTRIBUTES
+        if name in item
+    }

@@ -17,7 +17,8 @@ from typing import Any, Protocol
 
 from botocore.exceptions import ClientError
 
-from functions.privacy.requests.record import RECORD, RequestStatus, iso
+from functions.privacy.core.timestamps import format_utc, parse_utc
+from functions.privacy.requests.record import RECORD, RequestStatus
 
 MAX_ATTEMPTS = 5
 CODE_DIGITS = 6
@@ -65,7 +66,7 @@ class IssuedCode:
             return None
         return cls(
             digest=str(item["code_digest"]),
-            expires_at=datetime.fromisoformat(str(item["code_expires_at"]).replace("Z", "+00:00")),
+            expires_at=parse_utc(item["code_expires_at"], "code_expires_at"),
             attempts=int(item.get("code_attempts", 0)),
         )
 
@@ -116,7 +117,7 @@ def store_issued_code(table: Any, request_id: str, digest: str, expires_at: date
             ExpressionAttributeNames={"#status": "status"},
             ExpressionAttributeValues={
                 ":digest": digest,
-                ":expires": iso(expires_at),
+                ":expires": format_utc(expires_at),
                 ":zero": 0,
                 ":token": task_token,
                 ":pending": RequestStatus.PENDING_VERIFICATION.value,
@@ -158,7 +159,7 @@ def consume_code(table: Any, request_id: str, digest: str, verified_at: datetime
             ExpressionAttributeNames={"#status": "status"},
             ExpressionAttributeValues={
                 ":verified": RequestStatus.VERIFIED.value,
-                ":at": iso(verified_at),
+                ":at": format_utc(verified_at),
                 ":pending": RequestStatus.PENDING_VERIFICATION.value,
                 ":digest": digest,
                 ":max": MAX_ATTEMPTS,
@@ -172,7 +173,7 @@ def mark_rejected(table: Any, request_id: str, reason: str, at: datetime, eviden
 
     Unconditional on purpose: the workflow's timeout wins over a code entered a moment too late.
     """
-    values = {":rejected": RequestStatus.REJECTED_UNVERIFIED.value, ":reason": reason, ":at": iso(at)}
+    values = {":rejected": RequestStatus.REJECTED_UNVERIFIED.value, ":reason": reason, ":at": format_utc(at)}
     assignments = "#status = :rejected, failure = :reason, completed_at = if_not_exists(completed_at, :at)"
     if evidence_key:
         assignments += ", evidence_key = :evidence"

@@ -9,12 +9,13 @@ Lambda time saves its cursor (which holds key values) in the work bucket and ask
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 from functions.privacy.connectors.base import KeyDigester, KeyedHasher, canonical_json
 from functions.privacy.connectors.dynamodb import ANONYMISED_AT, BATCH_WRITE_LIMIT, DynamoDBConnector, plain_text
 from functions.privacy.connectors.errors import mapped_errors
-from functions.privacy.datamap.model import DataMap
+from functions.privacy.datamap.model import DataMap, Store
 from functions.privacy.retention import digest, work
 from functions.privacy.retention.counts import Counts
 
@@ -41,75 +42,122 @@ def expire_segment(
     """Expire one scan segment; returns its counts and, if it stopped early, the cursor object's key."""
     store = datamap.stores[store_name]
     assert store.table is not None and store.retention_timestamp and store.lookup.key_attribute
-    held_values = frozenset(held)
-    mode = store.erasure.mode
     connector = DynamoDBConnector(
         store_name, store, client, key_hmac, keyed_hash, datamap.identifiers[store.lookup.identifier].pattern
     )
+    run = _SegmentRun(store, connector, plan, frozenset(held), key_hmac)
+    params = _scan_parameters(store, plan, segment, total_segments, page_size)
+    if cursor_key:
+        params["ExclusiveStartKey"] = work.get_json(s3, plan["work_bucket"], cursor_key)
+    while True:
+        with mapped_errors(store_name, store.resource, "Scan"):
+            page = client.scan(**params)
+        run.work_page(page)
+        last = page.get("LastEvaluatedKey")
+        if not last:
+            run.flush(final=True)
+            return run.counts, None
+        params["ExclusiveStartKey"] = last
+        if time_left() < TIME_MARGIN_SECONDS:
+            run.flush(final=True)
+            return run.counts, _save_cursor(s3, plan, store_name, segment, last)
+
+
+def _projected(store: Store) -> list[str]:
+    """The attributes a segment reads: the keys, the subject lookup, the timestamp and what masking needs."""
+    assert store.table is not None and store.retention_timestamp and store.lookup.key_attribute
     keys = [a for a in (store.table.partition_key, store.table.sort_key) if a]
     projected = {*keys, store.lookup.key_attribute, store.retention_timestamp}
-    if mode == "anonymise":
+    if store.erasure.mode == "anonymise":
         projected.update(store.erasure.attributes)
-    names = {f"#p{i}": a for i, a in enumerate(sorted(projected))}
+    return sorted(projected)
+
+
+def _scan_parameters(
+    store: Store, plan: dict[str, Any], segment: int, total_segments: int, page_size: int | None
+) -> dict[str, Any]:
+    """A parallel-scan segment that returns only candidates older than the purpose cut-off."""
+    names = {f"#p{i}": a for i, a in enumerate(_projected(store))}
     ts_name = next(n for n, a in names.items() if a == store.retention_timestamp)
-    lookup_name = next(n for n, a in names.items() if a == store.lookup.key_attribute)
-    flt = f"{ts_name} <= :purpose"
-    if mode == "anonymise":
+    condition = f"{ts_name} <= :purpose"
+    if store.erasure.mode == "anonymise":
         names["#anon"] = ANONYMISED_AT
-        flt += " AND attribute_not_exists(#anon)"  # masked on an earlier run: nothing left to expire
+        condition += " AND attribute_not_exists(#anon)"  # masked on an earlier run: nothing left to expire
     params: dict[str, Any] = {
         "TableName": store.resource,
         "Segment": segment,
         "TotalSegments": total_segments,
-        "FilterExpression": flt,
+        "FilterExpression": condition,
         "ProjectionExpression": ", ".join(n for n in names if n.startswith("#p")),
         "ExpressionAttributeNames": names,
         "ExpressionAttributeValues": {":purpose": {"S": plan["purpose_before"]}},
     }
     if page_size:
         params["Limit"] = page_size
-    if cursor_key:
-        params["ExclusiveStartKey"] = work.get_json(s3, plan["work_bucket"], cursor_key)
-    counts = Counts()
-    pending: list[dict[str, Any]] = []  # items to delete, flushed in full batches of 25
-    dry_run = bool(plan["dry_run"])
+    return params
 
-    def flush(final: bool) -> None:
-        while pending and (final or len(pending) >= BATCH_WRITE_LIMIT):
-            batch, pending[:] = pending[:BATCH_WRITE_LIMIT], pending[BATCH_WRITE_LIMIT:]
-            connector._delete_batch([{k: item[k] for k in keys} for item in batch])  # noqa: SLF001 (same package)
 
-    while True:
-        with mapped_errors(store_name, store.resource, "Scan"):
-            page = client.scan(**params)
-        counts.scanned += page.get("ScannedCount", 0)
+def _save_cursor(s3: Any, plan: dict[str, Any], store_name: str, segment: int, last: dict[str, Any]) -> str:
+    """Keep where the segment stopped (key values: in the work bucket, never in execution state)."""
+    key = f"{work.prefix(plan['run_id'], plan['execution'], store_name)}segment-{segment}.cursor.json"
+    work.put_json(s3, plan["work_bucket"], key, last)
+    return key
+
+
+@dataclass
+class _SegmentRun:
+    """One segment's pass over its pages: what each candidate is, the counts, and deletes batched by 25."""
+
+    store: Store
+    connector: DynamoDBConnector
+    plan: dict[str, Any]
+    held_values: frozenset[str]
+    key_hmac: KeyDigester
+    counts: Counts = field(default_factory=Counts)
+    pending: list[dict[str, Any]] = field(default_factory=list)  # items to delete, flushed in full batches
+
+    @property
+    def keys(self) -> list[str]:
+        assert self.store.table is not None
+        return [a for a in (self.store.table.partition_key, self.store.table.sort_key) if a]
+
+    def work_page(self, page: dict[str, Any]) -> None:
+        self.counts.scanned += page.get("ScannedCount", 0)
         expired_digests: list[str] = []
         for item in page.get("Items", []):
-            lookup = item.get(names[lookup_name])
-            ts = plain_text(item[names[ts_name]]) if names[ts_name] in item else ""
-            if ts > plan["expire_before"] or mode == "skip":
-                counts.skipped_retained += 1  # only a legally retained category still needs it
-                continue
-            if lookup is not None and plain_text(lookup) in held_values:
-                counts.skipped_held += 1
-                continue
-            if not dry_run:
-                if mode == "anonymise":
-                    if not connector._anonymise(item):  # noqa: SLF001 (vanished or masked meanwhile)
-                        continue
-                else:
-                    pending.append(item)
-            counts.expired += 1
-            expired_digests.append(key_hmac(canonical_json({k: item[k] for k in keys})))
-        flush(final=False)
-        counts.expired_keys_digest = digest.add(counts.expired_keys_digest, expired_digests)
-        last = page.get("LastEvaluatedKey")
-        if not last:
-            flush(final=True)
-            return counts, None
-        params["ExclusiveStartKey"] = last
-        if time_left() < TIME_MARGIN_SECONDS:
-            flush(final=True)
-            key = f"{work.prefix(plan['run_id'], plan['execution'], store_name)}segment-{segment}.cursor.json"
-            work.put_json(s3, plan["work_bucket"], key, last)
-            return counts, key
+            verdict = self._verdict(item)
+            if verdict == "retained":
+                self.counts.skipped_retained += 1  # only a legally retained category still needs it
+            elif verdict == "held":
+                self.counts.skipped_held += 1
+            elif self._expire(item):
+                self.counts.expired += 1
+                expired_digests.append(self.key_hmac(canonical_json({k: item[k] for k in self.keys})))
+        self.flush(final=False)
+        self.counts.expired_keys_digest = digest.add(self.counts.expired_keys_digest, expired_digests)
+
+    def _verdict(self, item: dict[str, Any]) -> str:
+        """``retained`` (younger than its period, or a store retention skips), ``held``, or ``expire``."""
+        assert self.store.retention_timestamp and self.store.lookup.key_attribute
+        timestamp = self.store.retention_timestamp
+        ts = plain_text(item[timestamp]) if timestamp in item else ""
+        if ts > self.plan["expire_before"] or self.store.erasure.mode == "skip":
+            return "retained"
+        lookup = item.get(self.store.lookup.key_attribute)
+        if lookup is not None and plain_text(lookup) in self.held_values:
+            return "held"
+        return "expire"
+
+    def _expire(self, item: dict[str, Any]) -> bool:
+        """Mask or queue the item for deletion (nothing in a dry run); False if it vanished or was masked meanwhile."""
+        if self.plan["dry_run"]:
+            return True
+        if self.store.erasure.mode == "anonymise":
+            return bool(self.connector._anonymise(item))  # noqa: SLF001 (same package)
+        self.pending.append(item)
+        return True
+
+    def flush(self, final: bool) -> None:
+        while self.pending and (final or len(self.pending) >= BATCH_WRITE_LIMIT):
+            batch, self.pending[:] = self.pending[:BATCH_WRITE_LIMIT], self.pending[BATCH_WRITE_LIMIT:]
+            self.connector._delete_batch([{k: item[k] for k in self.keys} for item in batch])  # noqa: SLF001

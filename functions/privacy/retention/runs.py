@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
+from functions.privacy.core.timestamps import format_utc, normalise, parse_utc
 from functions.privacy.datamap.model import DataMap, Store, StoreKind
 
-TIMESTAMP = "%Y-%m-%dT%H:%M:%SZ"
 # Parallel scan segments per table. 16 keeps a 100M-item table within Lambda's 15 minutes per
 # invocation round (see docs/scale.md); segments resume from a saved cursor when they run out of time.
 DEFAULT_SEGMENTS = 4
@@ -27,27 +27,12 @@ class RetentionRunInput(BaseModel):
     @field_validator("as_of")
     @classmethod
     def _utc(cls, value: str) -> str:
-        return format_ts(parse_ts(value))
-
-
-def parse_ts(value: str) -> datetime:
-    """An ISO 8601 timestamp, made timezone-aware (UTC) and truncated to whole seconds."""
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise ValueError(f"as_of {value!r} is not an ISO 8601 timestamp like 2031-01-01T00:00:00Z") from None
-    if moment.tzinfo is None:
-        raise ValueError(f"as_of {value!r} needs a time zone (Z for UTC)")
-    return moment.astimezone(UTC).replace(microsecond=0)
-
-
-def format_ts(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime(TIMESTAMP)
+        return normalise(value, "as_of")
 
 
 def run_id(as_of: str, dry_run: bool) -> str:
     """Derived from as_of and dry_run only, so a replay of the same as_of is the same run."""
-    return f"{parse_ts(as_of):%Y%m%dT%H%M%SZ}-{'dry-run' if dry_run else 'expire'}"
+    return f"{parse_utc(as_of, 'as_of'):%Y%m%dT%H%M%SZ}-{'dry-run' if dry_run else 'expire'}"
 
 
 @dataclass(frozen=True)
@@ -66,14 +51,14 @@ class StoreCutoffs:
 
 
 def store_cutoffs(datamap: DataMap, store: Store, as_of: str) -> StoreCutoffs:
-    moment = parse_ts(as_of)
+    moment = parse_utc(as_of, "as_of")
     categories = [datamap.categories[c] for c in store.categories]
     period = max(c.retention_days() for c in categories)
     purpose_days = [c.retention_days() for c in categories if not c.legally_retained]
     purpose = max(purpose_days) if purpose_days else period
     return StoreCutoffs(
-        expire_before=format_ts(moment - timedelta(days=period)),
-        purpose_before=format_ts(moment - timedelta(days=min(purpose, period))),
+        expire_before=format_utc(moment - timedelta(days=period)),
+        purpose_before=format_utc(moment - timedelta(days=min(purpose, period))),
         period_days=period,
     )
 

@@ -12,16 +12,16 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from functions.privacy.connectors.base import KeyDigester, StoreError, canonical_json
 from functions.privacy.connectors.errors import THROTTLE_CODES, mapped_errors, store_error
 from functions.privacy.connectors.s3 import DELETE_OBJECTS_LIMIT
+from functions.privacy.core.timestamps import format_utc
 from functions.privacy.datamap.model import DataMap
 from functions.privacy.retention import digest, work
 from functions.privacy.retention.counts import Counts
-from functions.privacy.retention.runs import TIMESTAMP
 
 TIME_MARGIN_SECONDS = 120.0
 # Keeps the Distributed Map's aggregated child output (an empty object per batch) far below 256 KiB.
@@ -35,7 +35,7 @@ def key_prefix(datamap: DataMap, store_name: str) -> str:
 
 
 def _ts(value: datetime) -> str:
-    return value.astimezone(UTC).strftime(TIMESTAMP)
+    return format_utc(value)
 
 
 def plan_round(

@@ -9,23 +9,20 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
-from datetime import datetime
 from typing import Any
 
 from functions.privacy.connectors.base import KeyDigester, StoreError, canonical_json
 from functions.privacy.connectors.errors import mapped_errors
+from functions.privacy.core.timestamps import normalise
 from functions.privacy.datamap.model import DataMap
 from functions.privacy.retention import digest, work
 from functions.privacy.retention.counts import Counts
-from functions.privacy.retention.runs import format_ts
 
 SES_CALL_INTERVAL = 1.0  # seconds between non-sending API calls (the account's default rate)
 
 
 def _updated(value: Any) -> str:
-    if isinstance(value, datetime):
-        return format_ts(value)
-    return format_ts(datetime.fromisoformat(str(value).replace("Z", "+00:00")))
+    return normalise(value, "LastUpdatedTimestamp")
 
 
 def expire_contacts(

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from boto3.dynamodb.conditions import Key
 from pydantic import BaseModel, Field
 
+from functions.privacy.core import timestamps
+from functions.privacy.core.timestamps import format_utc, normalise, parse_utc
 from functions.privacy.datamap.model import DataMap, Store, StoreKind
 
 
@@ -40,8 +42,9 @@ class Hold(BaseModel):
     def active(self, now: datetime | None = None) -> bool:
         if self.released_at is not None:
             return False
-        now_text = _iso(now or datetime.now(UTC))
-        return self.expires_at is None or self.expires_at > now_text
+        # Compared as times, not strings: an expiry written with an offset or fractions still counts.
+        moment = now or timestamps.now()
+        return self.expires_at is None or parse_utc(self.expires_at, "expires_at") > moment
 
     def covers(self, store_name: str, store: Store) -> bool:
         """Whether this hold applies to ``store`` (by name, by one of its categories, or to all stores)."""
@@ -52,10 +55,6 @@ class Hold(BaseModel):
     def public(self) -> dict[str, Any]:
         """The hold without identifiers: what evidence, logs and the CLI may show."""
         return self.model_dump(mode="json", exclude={"identifiers"}, exclude_none=True)
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def place_hold(
@@ -78,10 +77,10 @@ def place_hold(
         hold_id=f"hold-{uuid.uuid4()}",
         reason=reason.strip(),
         placed_by=placed_by,
-        placed_at=_iso(now or datetime.now(UTC)),
+        placed_at=format_utc(now or timestamps.now()),
         store=store,
         category=category,
-        expires_at=expires_at,
+        expires_at=normalise(expires_at, "expires_at") if expires_at else None,
         identifiers=dict(identifiers),
     )
     table.put_item(
@@ -99,7 +98,7 @@ def release_hold(table: Any, subject_hmac: str, hold_id: str, *, released_by: st
             Key={"subject_hmac": subject_hmac, "hold_id": hold_id},
             UpdateExpression="SET released_at = :at, released_by = :by REMOVE identifiers",
             ConditionExpression="attribute_exists(hold_id) AND attribute_not_exists(released_at)",
-            ExpressionAttributeValues={":at": _iso(now or datetime.now(UTC)), ":by": released_by},
+            ExpressionAttributeValues={":at": format_utc(now or timestamps.now()), ":by": released_by},
             ReturnValues="ALL_NEW",
         )["Attributes"]
     except ClientError as exc:

@@ -14,7 +14,7 @@ from functions.privacy.core.clients import Clients
 from functions.privacy.core.runtime import lambda_environment
 from functions.privacy.evidence import records as evidence
 from functions.privacy.evidence.digests import SETTLE, write_digest
-from functions.privacy.intake.filing import reject_unverified
+from functions.privacy.intake.verification import reject_unverified
 from functions.privacy.request_workflow.completion import complete_request
 from functions.privacy.request_workflow.planning import plan_request
 from functions.privacy.request_workflow.store_tasks import erase_store, recheck_store

@@ -8,7 +8,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from functions.privacy.intake import filing as intake
+from functions.privacy.intake import verification as codes
 from functions.privacy.intake.filing import Submission
+from functions.privacy.intake.status import request_status
 from functions.privacy.requests.record import RequestNotFound, RequestStatus
 from tests.integration.intake import intake_support
 from tests.integration.intake.intake_support import AUDIT
@@ -28,7 +30,7 @@ def _file(engine, email=ALICE, **fields):
 
 def _send_code(engine, request_id, entered_at=None, timeout=3600):
     entered_at = entered_at or datetime.now(UTC)
-    intake.send_code(request_id, "task-token-1", entered_at.isoformat(), timeout, engine.settings, engine.clients)
+    codes.send_code(request_id, "task-token-1", entered_at.isoformat(), timeout, engine.settings, engine.clients)
     return engine.code_sent_for(request_id)
 
 
@@ -66,7 +68,7 @@ def test_ccpa_requests_are_due_in_45_days(intake_engine):
 
 def test_status_is_shown_only_to_the_holder_of_the_status_token(intake_engine):
     filed = _file(intake_engine)
-    view = intake.request_status(filed.request_id, filed.status_token, intake_engine.settings, intake_engine.clients)
+    view = request_status(filed.request_id, filed.status_token, intake_engine.settings, intake_engine.clients)
     assert (view.request_id, view.type, view.status, view.due_at) == (
         filed.request_id,
         "erasure",
@@ -81,7 +83,7 @@ def test_status_is_shown_only_to_the_holder_of_the_status_token(intake_engine):
         ("not-an-id" * 300, filed.status_token),
     ]:
         with pytest.raises(RequestNotFound):
-            intake.request_status(request_id, token, intake_engine.settings, intake_engine.clients)
+            request_status(request_id, token, intake_engine.settings, intake_engine.clients)
 
 
 def test_the_code_is_emailed_with_the_request_id_and_stored_only_as_a_digest(intake_engine):
@@ -100,7 +102,7 @@ def test_the_right_code_verifies_once_and_leaves_evidence(intake_engine):
     filed = _file(intake_engine)
     code = _send_code(intake_engine, filed.request_id)
 
-    status = intake.verify_code(filed.request_id, code, intake_engine.settings, intake_engine.clients)
+    status = codes.verify_code(filed.request_id, code, intake_engine.settings, intake_engine.clients)
 
     assert status is RequestStatus.VERIFIED
     item = intake_engine.item(filed.request_id)
@@ -109,8 +111,8 @@ def test_the_right_code_verifies_once_and_leaves_evidence(intake_engine):
         "0000-received.json",
         "0001-verified.json",
     ]
-    with pytest.raises(intake.NotAwaitingVerification):
-        intake.verify_code(filed.request_id, code, intake_engine.settings, intake_engine.clients)
+    with pytest.raises(codes.NotAwaitingVerification):
+        codes.verify_code(filed.request_id, code, intake_engine.settings, intake_engine.clients)
 
 
 def test_wrong_code_five_times_rejects_request(intake_engine):
@@ -119,33 +121,33 @@ def test_wrong_code_five_times_rejects_request(intake_engine):
 
     left = []
     for _ in range(4):
-        with pytest.raises(intake.CodeIncorrect) as wrong:
-            intake.verify_code(filed.request_id, _wrong(code), intake_engine.settings, intake_engine.clients)
+        with pytest.raises(codes.CodeIncorrect) as wrong:
+            codes.verify_code(filed.request_id, _wrong(code), intake_engine.settings, intake_engine.clients)
         left.append(wrong.value.attempts_left)
-    with pytest.raises(intake.VerificationRejected):
-        intake.verify_code(filed.request_id, _wrong(code), intake_engine.settings, intake_engine.clients)
+    with pytest.raises(codes.VerificationRejected):
+        codes.verify_code(filed.request_id, _wrong(code), intake_engine.settings, intake_engine.clients)
 
     assert left == [4, 3, 2, 1]
     item = intake_engine.item(filed.request_id)
     assert item["status"] == "rejected_unverified" and item["failure"] == "too_many_wrong_codes"
     assert "subject" not in item and "task_token" not in item  # nothing kept for an unverified requester
-    with pytest.raises(intake.VerificationRejected):  # the right code no longer helps
-        intake.verify_code(filed.request_id, code, intake_engine.settings, intake_engine.clients)
+    with pytest.raises(codes.VerificationRejected):  # the right code no longer helps
+        codes.verify_code(filed.request_id, code, intake_engine.settings, intake_engine.clients)
 
 
 def test_an_expired_code_is_refused(intake_engine):
     filed = _file(intake_engine)
     entered = datetime.now(UTC) - timedelta(seconds=120)
     code = _send_code(intake_engine, filed.request_id, entered_at=entered, timeout=60)
-    with pytest.raises(intake.CodeExpired):
-        intake.verify_code(filed.request_id, code, intake_engine.settings, intake_engine.clients)
+    with pytest.raises(codes.CodeExpired):
+        codes.verify_code(filed.request_id, code, intake_engine.settings, intake_engine.clients)
     assert intake_engine.item(filed.request_id)["status"] == "pending_verification"  # the workflow's timeout decides
 
 
 def test_a_code_before_any_was_sent_is_not_counted(intake_engine):
     filed = _file(intake_engine)
-    with pytest.raises(intake.CodeNotSent):
-        intake.verify_code(filed.request_id, "123456", intake_engine.settings, intake_engine.clients)
+    with pytest.raises(codes.CodeNotSent):
+        codes.verify_code(filed.request_id, "123456", intake_engine.settings, intake_engine.clients)
 
 
 def test_a_new_code_replaces_the_old_one(intake_engine):
@@ -153,16 +155,16 @@ def test_a_new_code_replaces_the_old_one(intake_engine):
     first = _send_code(intake_engine, filed.request_id)
     second = _send_code(intake_engine, filed.request_id)
     if first != second:
-        with pytest.raises(intake.CodeIncorrect):
-            intake.verify_code(filed.request_id, first, intake_engine.settings, intake_engine.clients)
-    assert intake.verify_code(filed.request_id, second, intake_engine.settings, intake_engine.clients) == "verified"
+        with pytest.raises(codes.CodeIncorrect):
+            codes.verify_code(filed.request_id, first, intake_engine.settings, intake_engine.clients)
+    assert codes.verify_code(filed.request_id, second, intake_engine.settings, intake_engine.clients) == "verified"
 
 
 def test_timeout_rejection_is_recorded_with_evidence_and_drops_the_identifiers(intake_engine):
     filed = _file(intake_engine, note="call me")
     _send_code(intake_engine, filed.request_id)
 
-    result = intake.reject_unverified(filed.request_id, "States.Timeout", intake_engine.settings, intake_engine.clients)
+    result = codes.reject_unverified(filed.request_id, "States.Timeout", intake_engine.settings, intake_engine.clients)
 
     item = intake_engine.item(filed.request_id)
     assert item["status"] == "rejected_unverified" and item["failure"] == "code_expired"
@@ -170,7 +172,7 @@ def test_timeout_rejection_is_recorded_with_evidence_and_drops_the_identifiers(i
     assert item["evidence_key"] == result["evidence_key"]
     body = intake_engine.clients.client("s3").get_object(Bucket=AUDIT, Key=result["evidence_key"])["Body"].read()
     assert json.loads(body)["reason"] == "code_expired"
-    again = intake.reject_unverified(filed.request_id, "States.Timeout", intake_engine.settings, intake_engine.clients)
+    again = codes.reject_unverified(filed.request_id, "States.Timeout", intake_engine.settings, intake_engine.clients)
     assert again["evidence_key"] == result["evidence_key"]  # a retried task writes no second record
 
 
@@ -188,3 +190,32 @@ def test_an_idempotency_key_makes_a_double_submit_file_one_request(intake_engine
     assert len(intake_engine.executions()) == 2
     stored = intake_engine.clients.client("dynamodb").scan(TableName="idempotency")["Items"]
     assert ALICE.lower() not in json.dumps(stored).lower()  # the key is a hash; only the answer is kept
+
+
+def test_every_channel_files_through_one_path_and_a_retried_start_is_the_same_execution(intake_engine):
+    place = intake.api_filing_place(intake_engine.settings)
+    submission = Submission.model_validate({"type": "erasure", "email": ALICE, "note": ""})
+    by_api = _file(intake_engine, note="")
+    by_operator = intake.file(
+        submission,
+        place,
+        intake_engine.clients,
+        channel=intake.Channel.OPERATOR,
+        checked=intake.IdentityChecked("operator", {"operator": "ops-1", "reason": "letter"}),
+    )
+    api_item, operator_item = intake_engine.item(by_api.request_id), intake_engine.item(by_operator.request_id)
+    # The same subject spelling, HMAC and detail filtering whichever way the request came in.
+    assert api_item["subject"] == operator_item["subject"] == {"email": ALICE.lower()}
+    assert api_item["subject_hmac"] == operator_item["subject_hmac"] == by_operator.subject_hmac
+    assert "details" not in api_item and "details" not in operator_item  # a blank note is not kept
+    assert (api_item["channel"], operator_item["channel"]) == ("api", "operator")
+    assert (api_item["status"], operator_item["status"]) == ("pending_verification", "verified")
+    assert [k.rsplit("-", 1)[-1] for k in intake_engine.evidence(by_operator.request_id)] == [
+        "received.json",
+        "verified.json",
+    ]
+    assert [k.rsplit("-", 1)[-1] for k in intake_engine.evidence(by_api.request_id)] == ["received.json"]
+
+    intake.start_workflow(intake_engine.clients, place.state_machine_arn, by_operator.request_id)  # a retry
+    names = sorted(e["name"] for e in intake_engine.executions())
+    assert names == sorted([by_api.request_id, by_operator.request_id])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -12,6 +13,7 @@ import pytest
 
 from functions.handlers import intake as api
 from functions.privacy.core import clients as aws_clients
+from functions.privacy.intake.status import request_status
 from tests.integration.intake import intake_support
 
 ORIGIN = "https://form.example"
@@ -192,7 +194,35 @@ def test_cors_admits_the_form_origin_only(intake_engine):
 def _send_code(engine, request_id: str) -> str:
     from datetime import UTC, datetime
 
-    from functions.privacy.intake.filing import send_code
+    from functions.privacy.intake.verification import send_code
 
     send_code(request_id, "token", datetime.now(UTC).isoformat(), 600, engine.settings, engine.clients)
     return engine.code_sent_for(request_id)
+
+
+def test_the_status_answer_writes_every_time_in_one_format(intake_engine):
+    _, filed, _ = file()
+    request_id = filed["request_id"]
+    # The workflow's close step writes $$.State.EnteredTime, which arrives with fractions and an offset.
+    intake_engine.table.update_item(
+        Key={"request_id": request_id, "record": "request"},
+        UpdateExpression="SET #s = :s, completed_at = :c",
+        ExpressionAttributeNames={"#s": "status"},
+        ExpressionAttributeValues={":s": "completed", ":c": "2026-12-01T19:57:23.765150+00:00"},
+    )
+    status, body, _ = call("GET", f"/requests/{request_id}", headers={"X-Status-Token": filed["status_token"]})
+    assert status == 200
+    assert body["completed_at"] == "2026-12-01T19:57:23Z"
+    pattern = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
+    assert all(pattern.match(body[name]) for name in ("due_at", "created_at", "completed_at")), body
+
+
+def test_a_stored_time_without_a_zone_is_refused_by_name_not_read_as_host_time(intake_engine):
+    _, filed, _ = file()
+    intake_engine.table.update_item(
+        Key={"request_id": filed["request_id"], "record": "request"},
+        UpdateExpression="SET completed_at = :c",
+        ExpressionAttributeValues={":c": "2026-12-01T19:57:23"},
+    )
+    with pytest.raises(ValueError, match="completed_at '2026-12-01T19:57:23' needs a time zone"):
+        request_status(filed["request_id"], filed["status_token"], intake_engine.settings, intake_engine.clients)

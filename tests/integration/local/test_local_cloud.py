@@ -256,7 +256,7 @@ def test_dynamodb_direct_integration_and_result_selector(cloud: Any) -> None:
 
 def read_outbox(cloud: Any, before: set[Path]) -> list[EmailMessage]:
     new = sorted(set((cloud.state_dir / "outbox").glob("*.eml")) - before)
-    return [email.message_from_bytes(p.read_bytes(), policy=email.policy.default) for p in new]  # type: ignore[misc]
+    return [email.message_from_bytes(p.read_bytes(), policy=email.policy.default) for p in new]
 
 
 def outbox_files(cloud: Any) -> set[Path]:

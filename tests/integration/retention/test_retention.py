@@ -10,7 +10,9 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from functions.privacy.retention.runs import format_ts, parse_ts, run_id
+from functions.privacy.core.timestamps import format_utc as format_ts
+from functions.privacy.core.timestamps import parse_utc
+from functions.privacy.retention.runs import run_id
 from functions.privacy.subjects.holds import place_hold
 from local.aging import age_contacts, age_objects
 
@@ -26,7 +28,7 @@ def engine(aws, tables, bucket, contact_list):
 
 
 def ago(days: int, seconds: int = 0) -> str:
-    return format_ts(parse_ts(AS_OF) - timedelta(days=days, seconds=seconds))
+    return format_ts(parse_utc(AS_OF, "as_of") - timedelta(days=days, seconds=seconds))
 
 
 def put_customer(aws, customer_id: str, updated_at: str) -> None:
@@ -58,12 +60,12 @@ def put_order(aws, customer_id: str, order_id: str, ordered_at: str) -> None:
 def put_object(aws, bucket: str, key: str, days_old: float, versions: int = 1) -> None:
     for v in range(versions):
         aws.client("s3").put_object(Bucket=bucket, Key=key, Body=f"v{v}".encode())
-    age_objects(bucket, [key], parse_ts(AS_OF) - timedelta(days=days_old))
+    age_objects(bucket, [key], parse_utc(AS_OF, "as_of") - timedelta(days=days_old))
 
 
 def put_contact(aws, contact_list: str, address: str, days_old: float) -> None:
     aws.client("sesv2").create_contact(ContactListName=contact_list, EmailAddress=address)
-    age_contacts(contact_list, [address], parse_ts(AS_OF) - timedelta(days=days_old))
+    age_contacts(contact_list, [address], parse_utc(AS_OF, "as_of") - timedelta(days=days_old))
 
 
 def customer_ids(aws) -> set[str]:
@@ -253,7 +255,9 @@ def test_deletes_use_full_batches(engine, bucket, calls_to):
         put_customer(aws, f"C{n:04d}", ago(4 * 365))
     for n in range(1150):
         aws.client("s3").put_object(Bucket=bucket, Key=f"users/C{n % 7}/f{n}.txt", Body=b"x")
-    age_objects(bucket, [f"users/C{n % 7}/f{n}.txt" for n in range(1150)], parse_ts(AS_OF) - timedelta(days=1000))
+    age_objects(
+        bucket, [f"users/C{n % 7}/f{n}.txt" for n in range(1150)], parse_utc(AS_OF, "as_of") - timedelta(days=1000)
+    )
     writes = calls_to(aws.client("dynamodb"), "BatchWriteItem")
     deletes = calls_to(aws.client("s3"), "DeleteObjects")
 

@@ -46,3 +46,13 @@ def test_an_unexpected_error_is_one_line_unless_debugging(tmp_path, monkeypatch)
     monkeypatch.setenv("DSR_DEBUG", "1")
     result = CliRunner().invoke(app, ["--local", "--outputs", str(outputs), "requests", "list"])
     assert isinstance(result.exception, ZeroDivisionError)
+
+
+def test_a_time_without_a_zone_is_refused_naming_the_option(tmp_path):
+    outputs = tmp_path / "outputs.json"
+    outputs.write_text('{"aws_endpoint": "http://127.0.0.1:9", "region": "us-east-1", "RequestsTableName": "t"}')
+    result = CliRunner().invoke(
+        app, ["--local", "--outputs", str(outputs), "requests", "list", "--due-before", "2026-12-01T09:00"]
+    )
+    assert result.exit_code == 1
+    assert "--due-before '2026-12-01T09:00' needs a time zone (Z for UTC)" in result.output

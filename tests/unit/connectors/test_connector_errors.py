@@ -14,7 +14,7 @@ def _client_error(code: str, status: int) -> ClientError:
         "Error": {"Code": code, "Message": "no item for ada@example.com"},
         "ResponseMetadata": {"HTTPStatusCode": status},
     }
-    return ClientError(response, "Query")  # type: ignore[arg-type]
+    return ClientError(response, "Query")
 
 
 @pytest.mark.parametrize(

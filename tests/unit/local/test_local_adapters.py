@@ -18,7 +18,7 @@ from local.cloud import _dependency_order
 
 
 def parse(message: bytes) -> email.message.EmailMessage:
-    return email.message_from_bytes(message, policy=email.policy.default)  # type: ignore[return-value]
+    return email.message_from_bytes(message, policy=email.policy.default)
 
 
 def test_message_with_text_and_html_is_multipart_alternative() -> None:

@@ -2,9 +2,10 @@
 
 from datetime import UTC, datetime, timedelta
 
+from functions.privacy.core.timestamps import format_utc
 from functions.privacy.datamap.model import load_datamap
 from functions.privacy.operations.report import build_report, median, percentile, render_html, text_lines
-from functions.privacy.requests.record import RequestRecord, iso
+from functions.privacy.requests.record import RequestRecord
 from infra.config import ROOT
 
 SINCE = datetime(2026, 10, 1, tzinfo=UTC)
@@ -19,9 +20,9 @@ def completed(n: int, days: float, request_type="erasure", jurisdiction="GDPR"):
         type=request_type,
         jurisdiction=jurisdiction,
         status="completed",
-        received_at=iso(received),
-        due_at=iso(received + timedelta(days=30)),
-        completed_at=iso(received + timedelta(days=days)),
+        received_at=format_utc(received),
+        due_at=format_utc(received + timedelta(days=30)),
+        completed_at=format_utc(received + timedelta(days=days)),
     )
 
 
@@ -31,8 +32,8 @@ def open_request(request_id, status, due, received=SINCE + timedelta(days=25), r
         type=request_type,
         jurisdiction="CCPA",
         status=status,
-        received_at=iso(received),
-        due_at=iso(due),
+        received_at=format_utc(received),
+        due_at=format_utc(due),
     )
 
 
