@@ -20,8 +20,8 @@ venv: $(VENV)/.installed
 synth: venv  ## synthesize the CDK app into cdk.out (no AWS credentials needed)
 	$(PY) app.py
 
-demo: venv  ## deploy into the in-process local cloud, seed subjects, erase one, print the report
-	$(PY) -m local demo
+demo: venv  ## deploy into the in-process local cloud, seed subjects, erase one, print the report (V=1: and the logs)
+	$(PY) -m local demo $(if $(V),-v)
 
 up: venv synth  ## run the local cloud in the foreground (AWS_PORT, API_PORT, SEED, DATAMAP)
 	$(PY) -m local up

@@ -8,20 +8,24 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from . import cloudformation, dynamodb, events, kms, lambda_runtime, s3, sesv2, stepfunctions
+from . import cloudformation, dynamodb, events, kms, lambda_logs, lambda_runtime, s3, sesv2, stepfunctions
 from .base import _MISSING, _install_lock, _installed, state_dir
 from .cloudformation import DELIBERATELY_SKIPPED, unsupported_resource_types
 
 __all__ = ["DELIBERATELY_SKIPPED", "install", "state_dir", "uninstall", "unsupported_resource_types"]
 
 
-def install(state_dir: Path) -> None:
-    """Install every adapter (reference counted: nested local clouds share one installation)."""
+def install(state_dir: Path, echo_function_logs: bool = False) -> None:
+    """Install every adapter (reference counted: nested local clouds share one installation).
+
+    Functions' output goes to ``<state_dir>/logs/functions/<function>.log``; ``echo_function_logs`` also shows it here.
+    """
     with _install_lock:
         _installed.state_dir = Path(state_dir).resolve()
         _installed.users += 1
         if _installed.users > 1:
             return
+        lambda_logs.route_function_output(_installed.state_dir / "logs" / "functions", echo_function_logs)
         lambda_runtime.run_lambdas_in_process()
         sesv2.write_sent_email_to_outbox()
         sesv2.serve_ses_suppression_list()

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from .base import _patch, state_dir
+from .lambda_logs import function_output, routed_console
 
 log = logging.getLogger("local.adapters")
 
@@ -105,7 +106,8 @@ def load_handler(fn: Any) -> tuple[Callable[..., Any], Path]:
             if str(path) not in sys.path:
                 sys.path.append(str(path))
         module_name, _, attribute = fn.handler.rpartition(".")
-        handler = getattr(importlib.import_module(module_name), attribute)
+        with routed_console():
+            handler = getattr(importlib.import_module(module_name), attribute)
         _handlers[key] = handler
         return handler, code_dir
 
@@ -149,7 +151,8 @@ def invoke_in_process(fn: Any, event: Any) -> tuple[bytes, bool, list[str]]:
     try:
         if not str(fn.run_time or "").startswith("python"):
             raise RuntimeError(f"the local cloud runs Python functions only, not {fn.run_time}")
-        handler, code_dir = load_handler(fn)
+        with function_output(fn.function_name):  # a cold start's import-time output belongs to the function too
+            handler, code_dir = load_handler(fn)
         env = {str(k): str(v) for k, v in fn.environment_vars.items()}
         env.update(
             {
@@ -174,7 +177,7 @@ def invoke_in_process(fn: Any, event: Any) -> tuple[bytes, bool, list[str]]:
             log_stream_name=stream,
             timeout_seconds=int(fn.timeout),
         )
-        with lambda_environment(env):
+        with lambda_environment(env), function_output(fn.function_name):
             result = handler(event, context)
         try:
             payload = json.dumps(result).encode()

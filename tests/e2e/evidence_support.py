@@ -4,7 +4,6 @@ version, the evidence schema, faults injected into data-store calls, and the Lam
 from __future__ import annotations
 
 import json
-import logging
 import random
 import threading
 import time
@@ -138,26 +137,32 @@ class DataStoreFaults:
         self._registered.clear()
 
 
-class CapturedLines(logging.Handler):
-    """Collects the JSON lines the Lambdas' Powertools logger writes, formatted exactly as it formats them."""
+class CapturedLines:
+    """What the Lambdas wrote (Powertools JSON lines, EMF metrics, warnings) to their log files while capturing."""
 
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
         self.lines: list[str] = []
+        self._offsets = {path: path.stat().st_size for path in folder.glob("*.log")}
 
-    def emit(self, record: logging.LogRecord) -> None:
-        self.lines.append(self.format(record))
+    def collect(self) -> None:
+        for path in sorted(self.folder.glob("*.log")):
+            with path.open("rb") as file:
+                file.seek(self._offsets.get(path, 0))
+                self.lines += file.read().decode("utf-8", "replace").splitlines()
 
 
 def capture_lambda_logs() -> tuple[CapturedLines, Any]:
-    """Attach a collector to the shared Powertools logger; returns it and a function that detaches it."""
-    from functions.privacy.core.observability import logger
+    """Start collecting every function's log lines (the local cloud writes them to
+    <state_dir>/logs/functions/<function>.log); returns the collector and a function that stops collecting and fills
+    in its lines."""
+    from local.adapters import lambda_logs
 
-    handler = CapturedLines()
-    handler.setFormatter(logger.registered_formatter)
-    target = logging.getLogger(logger.name)
-    target.addHandler(handler)
-    return handler, lambda: target.removeHandler(handler)
+    folder = lambda_logs.logs_dir()
+    assert folder is not None, "the local cloud is not running"
+    folder.mkdir(parents=True, exist_ok=True)
+    captured = CapturedLines(folder)
+    return captured, captured.collect
 
 
 def cloudwatch_lines(clients: Clients) -> list[str]:
