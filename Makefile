@@ -36,8 +36,9 @@ test-unit: venv
 test-e2e: venv
 	$(PY) -m pytest -q tests/e2e
 
-bench: venv  ## retention benchmark on the local cloud (SIZE=100000 items and objects); writes bench/results.json
+bench: venv  ## retention (SIZE=100000 items and objects) and local API burst benchmarks; writes bench/results.json
 	$(PY) -m bench.retention_bench --size $(or $(SIZE),100000)
+	$(PY) -m bench.burst_bench --filings $(or $(BURST),100)
 
 openapi: venv  ## regenerate docs/openapi.json from the intake API's routes (a test fails when it drifts)
 	$(PY) -m functions.handlers.intake > docs/openapi.json

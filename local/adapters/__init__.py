@@ -8,7 +8,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from . import cloudformation, dynamodb, events, kms, lambda_logs, lambda_runtime, s3, sesv2, stepfunctions
+from . import (
+    cloudformation,
+    dynamodb,
+    events,
+    kms,
+    lambda_environments,
+    lambda_logs,
+    lambda_runtime,
+    s3,
+    sesv2,
+    stepfunctions,
+)
 from .base import _MISSING, _install_lock, _installed, state_dir
 from .cloudformation import DELIBERATELY_SKIPPED, unsupported_resource_types
 
@@ -26,6 +37,7 @@ def install(state_dir: Path, echo_function_logs: bool = False) -> None:
         if _installed.users > 1:
             return
         lambda_logs.route_function_output(_installed.state_dir / "logs" / "functions", echo_function_logs)
+        lambda_environments.give_each_environment_its_own_state()
         lambda_runtime.run_lambdas_in_process()
         sesv2.write_sent_email_to_outbox()
         sesv2.serve_ses_suppression_list()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import importlib
 import io
 import json
 import logging
@@ -15,21 +14,19 @@ import time
 import traceback
 import uuid
 import zipfile
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from .base import _patch, state_dir
-from .lambda_logs import function_output, routed_console
+from .lambda_environments import pool_for
+from .lambda_logs import function_output
 
 log = logging.getLogger("local.adapters")
 
 
 _ADAPTERS = Path(__file__).resolve().parent
 _code_lock = threading.Lock()
-_handlers: dict[tuple[str, str], Callable[..., Any]] = {}
 
 
 @dataclass
@@ -93,23 +90,16 @@ def _layer_paths(fn: Any) -> list[Path]:
     return paths
 
 
-def load_handler(fn: Any) -> tuple[Callable[..., Any], Path]:
-    """Import the function's handler from its extracted asset code (cached per code digest and handler)."""
+def prepare_code(fn: Any) -> Path:
+    """Extract the function's code (once per code digest) and put it and its layers on the import path."""
     code_dir = extract_code(fn.code_bytes, digest=getattr(fn, "code_digest", None))  # moto's sha256 of the zip
-    key = (str(code_dir), fn.handler)
     with _code_lock:
-        if key in _handlers:
-            return _handlers[key], code_dir
         # Appended, not prepended: the venv and the repo (the same source the asset was built from) win, so
         # an asset or layer never shadows a package the rest of this process already uses.
         for path in [code_dir, *_layer_paths(fn)]:
             if str(path) not in sys.path:
                 sys.path.append(str(path))
-        module_name, _, attribute = fn.handler.rpartition(".")
-        with routed_console():
-            handler = getattr(importlib.import_module(module_name), attribute)
-        _handlers[key] = handler
-        return handler, code_dir
+    return code_dir
 
 
 def _header(headers: Any, name: str, default: str) -> str:
@@ -140,45 +130,33 @@ def _handler_frames(exc: BaseException) -> list[traceback.FrameSummary]:
 
 
 def invoke_in_process(fn: Any, event: Any) -> tuple[bytes, bool, list[str]]:
-    """Run one invocation of ``fn`` here; returns (payload, errored, log lines)."""
-    from functions.privacy.core.runtime import lambda_environment
-
+    """Run one invocation of ``fn`` here, in one of its execution environments; returns (payload, errored, logs)."""
     request_id = str(uuid.uuid4())
-    stream = f"{datetime.now(UTC):%Y/%m/%d}/[$LATEST]{request_id.replace('-', '')}"
     logs = [f"START RequestId: {request_id} Version: $LATEST"]
     started = time.monotonic()
+    init_ms = 0.0
     errored = True
     try:
         if not str(fn.run_time or "").startswith("python"):
             raise RuntimeError(f"the local cloud runs Python functions only, not {fn.run_time}")
-        with function_output(fn.function_name):  # a cold start's import-time output belongs to the function too
-            handler, code_dir = load_handler(fn)
-        env = {str(k): str(v) for k, v in fn.environment_vars.items()}
-        env.update(
-            {
-                "LAMBDA_TASK_ROOT": str(code_dir),
-                "AWS_LAMBDA_FUNCTION_NAME": fn.function_name,
-                "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(fn.memory_size),
-                "AWS_LAMBDA_LOG_GROUP_NAME": fn.logs_group_name,
-                "AWS_LAMBDA_LOG_STREAM_NAME": stream,
-                "AWS_REGION": fn.region,
-                "AWS_DEFAULT_REGION": fn.region,
-                "_HANDLER": fn.handler,
-            }
-        )
-        context = LambdaContext(
-            function_name=fn.function_name,
-            function_version="$LATEST",
-            invoked_function_arn=fn.function_arn,
-            memory_limit_in_mb=int(fn.memory_size),
-            aws_request_id=request_id,
-            log_group_name=fn.logs_group_name,
-            log_stream_name=stream,
-            timeout_seconds=int(fn.timeout),
-        )
-        with lambda_environment(env), function_output(fn.function_name):
-            result = handler(event, context)
+        pool = pool_for(fn, prepare_code(fn))
+        with pool.environment() as environment, function_output(fn.function_name):
+            if environment.handler is None:  # the cold start: its import-time output belongs to the function too
+                environment.load(fn.handler)
+                init_ms = (time.monotonic() - started) * 1000
+            context = LambdaContext(
+                function_name=fn.function_name,
+                function_version="$LATEST",
+                invoked_function_arn=fn.function_arn,
+                memory_limit_in_mb=int(fn.memory_size),
+                aws_request_id=request_id,
+                log_group_name=fn.logs_group_name,
+                log_stream_name=environment.log_stream,
+                timeout_seconds=int(fn.timeout),
+            )
+            with environment.active():
+                environment.invocations += 1
+                result = environment.handler(event, context)  # type: ignore[misc]  # loaded above
         try:
             payload = json.dumps(result).encode()
             errored = False
@@ -191,21 +169,19 @@ def invoke_in_process(fn: Any, event: Any) -> tuple[bytes, bool, list[str]]:
         logs.append(f"[ERROR] {error['errorType']}: {error['errorMessage']}")
         logs += "".join(error["stackTrace"]).splitlines()
         payload = json.dumps(error).encode()
-    elapsed_ms = (time.monotonic() - started) * 1000
-    logs += [
-        f"END RequestId: {request_id}",
-        f"REPORT RequestId: {request_id}\tDuration: {elapsed_ms:.2f} ms\tMemory Size: {fn.memory_size} MB",
-    ]
+    elapsed_ms = (time.monotonic() - started) * 1000 - init_ms
+    report = f"REPORT RequestId: {request_id}\tDuration: {elapsed_ms:.2f} ms\tMemory Size: {fn.memory_size} MB"
+    logs += [f"END RequestId: {request_id}", report + (f"\tInit Duration: {init_ms:.2f} ms" if init_ms else "")]
     return payload, errored, logs
 
 
 def run_lambdas_in_process() -> None:
     """Gap: moto invokes Lambda functions in Docker. Run them in this process from their asset code instead.
 
-    The handler is imported from the function's code zip (extracted once per digest), called with a Lambda
-    context inside `functions.privacy.core.runtime.lambda_environment` so concurrent invocations each see their own
-    environment, and errors come back as real Lambda does: an ``errorType`` payload and the
-    ``x-amz-function-error: Unhandled`` header, which Step Functions Retry/Catch match by name.
+    The code zip is extracted once per digest; each invocation runs in one of the function's execution environments
+    (`lambda_environments`: own modules, own environment variables, one invocation at a time), and errors come
+    back as real Lambda does: an ``errorType`` payload and the ``x-amz-function-error: Unhandled`` header, which
+    Step Functions Retry/Catch match by name.
     """
     from moto.awslambda.models import LambdaFunction
 

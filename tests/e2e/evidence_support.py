@@ -90,8 +90,8 @@ _FAULTS = {
 
 
 class DataStoreFaults:
-    """Throttles or fails a share of the HTTP calls that touch a data store, on the clients the in-process Lambdas
-    share (functions.privacy.core.clients keeps one client per service). Faults come back as real HTTP answers, so
+    """Throttles or fails a share of the HTTP calls that touch a data store, made by any botocore client in this
+    process (each Lambda execution environment has its own clients). Faults come back as real HTTP answers, so
     botocore's retries, the connectors' error mapping and the workflow's Retry all see what they would see on AWS.
     Calls to the engine's own tables and the audit bucket are left alone: the faults are in the company's stores.
     """
@@ -124,16 +124,24 @@ class DataStoreFaults:
         return before_send
 
     def __enter__(self) -> DataStoreFaults:
-        clients = Clients()  # the process-wide clients the in-process Lambdas use
-        for service in self.resources:
-            client, handler = clients.client(service), self._handler(service)
-            client.meta.events.register_first("before-send", handler)
-            self._registered.append((client, handler))
+        # Every client in this process, the Lambdas' included: each execution environment makes its own clients.
+        from botocore.endpoint import Endpoint
+
+        handlers = {service: self._handler(service) for service in self.resources}
+        send = Endpoint._send
+        self._registered.append((Endpoint, send))
+
+        def faulty_send(endpoint: Any, request: Any) -> Any:
+            service = {"email": "sesv2"}.get(endpoint._endpoint_prefix, endpoint._endpoint_prefix)
+            handler = handlers.get(service)
+            return (handler(request) if handler else None) or send(endpoint, request)
+
+        Endpoint._send = faulty_send  # type: ignore[method-assign]
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        for client, handler in self._registered:
-            client.meta.events.unregister("before-send", handler)
+        for owner, send in self._registered:
+            owner._send = send
         self._registered.clear()
 
 
