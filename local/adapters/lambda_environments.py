@@ -39,8 +39,9 @@ from .lambda_logs import routed_console
 
 # Modules every Lambda process owns besides the function's own code (see the module docstring).
 PROCESS_PACKAGES = frozenset({"functions", "aws_lambda_powertools", "logging"})
-# Like an account's unreserved concurrency, but small: every local environment holds a copy of the modules.
-DEFAULT_CONCURRENCY = int(os.environ.get("LOCAL_LAMBDA_CONCURRENCY", "10"))
+# Small: every environment holds a copy of the modules and costs a cold start, and one process (one GIL) runs them
+# all, so more concurrent environments only make each invocation slower (past its timeout, under a burst).
+DEFAULT_CONCURRENCY = int(os.environ.get("LOCAL_LAMBDA_CONCURRENCY", "4"))
 
 _namespace_lock = threading.RLock()  # held while some environment's modules are in sys.modules
 _current: ContextVar[ExecutionEnvironment | None] = ContextVar("local_lambda_environment", default=None)
