@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: all venv synth demo up test test-unit test-e2e lint openapi clean bench
+.PHONY: all venv synth demo up test test-unit test-e2e lint openapi clean bench browser
 
 all: venv
 
@@ -26,7 +26,7 @@ demo: venv  ## deploy into the in-process local cloud, seed subjects, erase one,
 up: venv synth  ## run the local cloud in the foreground (AWS_PORT, API_PORT, SEED, DATAMAP)
 	$(PY) -m local up
 
-test: venv lint  ## the whole suite; e2e runs in its own process (its session-wide cloud patches moto)
+test: venv lint browser  ## the whole suite; e2e runs in its own process (its session-wide cloud patches moto)
 	$(PY) -m pytest -q tests/unit tests/infra tests/integration
 	$(PY) -m pytest -q tests/e2e
 
@@ -43,8 +43,21 @@ bench: venv  ## retention (SIZE=100000 items and objects) and local API burst be
 openapi: venv  ## regenerate docs/openapi.json from the intake API's routes (a test fails when it drifts)
 	$(PY) -m functions.handlers.intake > docs/openapi.json
 
-lint: venv
-	$(VENV)/bin/ruff check app.py infra functions local tests cli
+lint: venv  ## ruff (lint and format), the import contracts in pyproject.toml (layers, no cycles)
+	$(VENV)/bin/ruff check app.py infra functions local tests cli bench
+	$(VENV)/bin/ruff format --check --quiet app.py infra functions local tests cli bench
+	$(VENV)/bin/lint-imports --no-cache
+
+# The request-form test drives Debian's Chromium (no browser downloads here). As root with apt-get we install
+# it; anywhere else we say what to install rather than fail halfway through the suite.
+browser:
+	@command -v chromium >/dev/null && exit 0; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "Installing Debian's chromium for the request-form test (apt-get)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else \
+	  echo "make test needs Chromium for the request-form test: run 'sudo apt-get install chromium' first"; exit 1; \
+	fi
 
 clean:
 	rm -rf cdk.out .build .local

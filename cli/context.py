@@ -23,7 +23,7 @@ from rich.markup import escape
 
 from functions.privacy.core.clients import Clients
 from functions.privacy.datamap.model import DataMap, DataMapError, load_datamap, with_resource_names
-from functions.privacy.operations.operator import Tables
+from functions.privacy.operations.actions import Tables
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUTPUTS = Path(".local/outputs.json")
@@ -192,8 +192,8 @@ R = TypeVar("R")
 
 def guarded(command: Callable[P, R]) -> Callable[P, R]:
     """Turn the errors an operator can act on into one line on stderr and exit status 1 (no traceback)."""
-    from functions.privacy.operations.operator import OperatorError
-    from functions.privacy.requests.deadlines import ExtensionRefused
+    from functions.privacy.operations.actions import OperatorError
+    from functions.privacy.operations.extensions import ExtensionRefused
     from functions.privacy.requests.record import RequestNotFound
     from functions.privacy.subjects.holds import HoldNotFound
     from functions.privacy.subjects.resolution import AmbiguousIdentifier

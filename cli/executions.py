@@ -6,7 +6,7 @@ import time
 
 import typer
 
-from functions.privacy.operations import operator
+from functions.privacy.operations import redrive as redrives
 from functions.privacy.requests import record as requests
 
 from .context import CliError, console, engine, guarded
@@ -30,7 +30,7 @@ def redrive(
     `<request_id>--rerun-<n>` (every task is idempotent). Writes `redriven` operator evidence.
     """
     eng = engine(ctx)
-    result = operator.redrive(eng.tables(), eng.clients, request_id=request_id, operator=eng.operator)
+    result = redrives.redrive(eng.tables(), eng.clients, request_id=request_id, operator=eng.operator)
     console.print(f"{result.method} of {request_id}: execution {result.execution_arn}; evidence {result.evidence_key}")
     if not wait:
         return

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
-from functions.privacy.operations import operator
+from functions.privacy.operations import holds as hold_actions
 from functions.privacy.subjects import holds as holds_domain
 
 from .context import console, engine, guarded
@@ -27,7 +27,7 @@ def place(
 ) -> None:
     """Place a hold on a subject's records (every store, one store or one category) and record it in evidence."""
     eng = engine(ctx)
-    hold = operator.place_hold(
+    hold = hold_actions.place_hold(
         eng.tables(),
         eng.clients,
         eng.datamap(),
@@ -51,7 +51,7 @@ def release(
 ) -> None:
     """Release a hold: the record stays for the audit trail, the subject's identifiers are dropped."""
     eng = engine(ctx)
-    hold = operator.release_hold(
+    hold = hold_actions.release_hold(
         eng.tables(), eng.clients, subject=subject_hmac, hold_id=hold_id, operator=eng.operator
     )
     console.print(f"Released {hold.hold_id} at {hold.released_at}")

@@ -9,7 +9,8 @@ import typer
 from rich.table import Table
 
 from functions.privacy.intake.filing import Submission
-from functions.privacy.operations import operator
+from functions.privacy.operations import extensions, filing
+from functions.privacy.operations import timeline as timelines
 from functions.privacy.requests import deadlines
 from functions.privacy.requests.record import Jurisdiction, RequestStatus, RequestType
 
@@ -43,7 +44,7 @@ def list_requests(
     """List requests by due date with their deadline state (no personal data: subjects are not shown)."""
     eng = engine(ctx)
     due = parse_moment(due_before, "--due-before") if due_before else None
-    found = operator.list_requests(
+    found = timelines.list_requests(
         eng.clients.resource_table(eng.output("RequestsTableName")),
         status=status.value if status else None,
         request_type=request_type.value if request_type else None,
@@ -74,7 +75,7 @@ def list_requests(
 def show(ctx: typer.Context, request_id: str = typer.Argument(..., help="The request id (req-...).")) -> None:
     """Show one request's timeline: its record, its evidence chain, and each execution store by store."""
     eng = engine(ctx)
-    timeline = operator.request_timeline(eng.tables(), eng.clients, request_id)
+    timeline = timelines.request_timeline(eng.tables(), eng.clients, request_id)
     record = timeline["record"]
     summary = Table(title=f"Request {request_id}", show_header=False)
     summary.add_column("Field", style="bold")
@@ -123,7 +124,7 @@ def extend(
     Moves due_at, emails the requester and writes `deadline_extended` evidence. Closed requests are refused.
     """
     eng = engine(ctx)
-    extension = deadlines.extend_deadline(
+    extension = extensions.extend_deadline(
         eng.clients.resource_table(eng.output("RequestsTableName")),
         eng.clients.client("s3"),
         eng.clients.client("sesv2"),
@@ -166,7 +167,7 @@ def file(
         except ValueError as exc:
             raise CliError(f"--corrections is not valid JSON: {exc}") from None
     submission = Submission(type=request_type, email=email, jurisdiction=jurisdiction, corrections=parsed)
-    record = operator.file_on_behalf(
+    record = filing.file_on_behalf(
         eng.tables(), eng.clients, eng.datamap(), submission, reason=reason, operator=eng.operator
     )
     console.print(

@@ -13,10 +13,15 @@ from aws_cdk import CfnOutput, RemovalPolicy, Stack, aws_wafv2
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from functions.privacy.intake import filing as intake
 from functions.privacy.requests.record import Jurisdiction, RequestType
+
+from .audit import grant_evidence_writes
+from .storage import PrivacyStorage
 
 STAGE = "v1"
 # Access log fields: enough to operate the API, nothing that identifies a person.
@@ -78,13 +83,17 @@ class IntakeApi(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        handler: lambda_.IFunction,
+        handler: lambda_.Function,
+        storage: PrivacyStorage,
+        audit_bucket: s3.IBucket,
+        state_machine: sfn.StateMachine,
         form_origin: str,
         throttle_rate: int,
         throttle_burst: int,
         requests_per_ip: int,
     ) -> None:
         super().__init__(scope, construct_id)
+        self._wire_handler(handler, storage, audit_bucket, state_machine, form_origin)
         access_logs = logs.LogGroup(
             self, "AccessLogs", retention=logs.RetentionDays.ONE_YEAR, removal_policy=RemovalPolicy.DESTROY
         )
@@ -171,6 +180,28 @@ class IntakeApi(Construct):
         # Built from parts rather than api.url, whose stage reference the local cloud cannot resolve.
         self.url = f"https://{self.api.rest_api_id}.execute-api.{stack.region}.{stack.url_suffix}/{STAGE}/"
         CfnOutput(stack, "ApiUrl", value=self.url, description="Base URL of the request intake API")
+
+    @staticmethod
+    def _wire_handler(
+        handler: lambda_.Function,
+        storage: PrivacyStorage,
+        audit_bucket: s3.IBucket,
+        state_machine: sfn.StateMachine,
+        form_origin: str,
+    ) -> None:
+        """The intake files requests (evidence, idempotency), checks codes and starts or resumes the workflow."""
+        grant_evidence_writes(handler, audit_bucket, "requests/", storage.key)
+        storage.requests_table.grant(handler, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem")
+        storage.idempotency_table.grant(
+            handler, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"
+        )
+        handler.add_environment("IDEMPOTENCY_TABLE", storage.idempotency_table.table_name)
+        handler.add_environment("FORM_ORIGIN", form_origin)
+        storage.hmac_key.grant(handler, "kms:GenerateMac")
+        handler.add_environment("STATE_MACHINE_ARN", state_machine.state_machine_arn)
+        state_machine.grant_start_execution(handler)
+        # SendTaskSuccess/Failure: the verify route resumes (or fails) the task waiting for the code.
+        state_machine.grant_task_response(handler)
 
     def _protect_with_waf(self, requests_per_ip: int) -> None:
         """A web ACL on the stage: a body-size limit, and a rate limit per client IP. Stage throttling is

@@ -7,7 +7,9 @@ a record before it expires, so nothing erasable (no personal data) may ever be w
 from __future__ import annotations
 
 from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
@@ -32,3 +34,16 @@ class AuditBucket(Construct):
             server_access_logs_prefix="audit/",
             removal_policy=RemovalPolicy.RETAIN,
         )
+
+
+def grant_evidence_writes(function: lambda_.IFunction, bucket: s3.IBucket, prefix: str, key: kms.IKey) -> None:
+    """Write evidence once under ``prefix`` and read it back for idempotency; never delete.
+
+    ListBucket makes a missing record answer NoSuchKey instead of AccessDenied; the bucket is encrypted
+    with the stack's data key.
+    """
+    function.add_to_role_policy(
+        iam.PolicyStatement(actions=["s3:GetObject", "s3:PutObject"], resources=[bucket.arn_for_objects(f"{prefix}*")])
+    )
+    function.add_to_role_policy(iam.PolicyStatement(actions=["s3:ListBucket"], resources=[bucket.bucket_arn]))
+    key.grant_encrypt_decrypt(function)

@@ -16,7 +16,9 @@ SERVICE = "privacy-engine"
 
 
 class PrivacyFunctions(Construct):
-    """Creates each handler under functions/handlers with the common configuration."""
+    """Creates each handler under functions/handlers with the common configuration: code, layer, own role and
+    log group, and the variables every function shares. The construct that owns a function (the request
+    workflow, the intake API, retention, digests, the deadline check) adds its other variables and grants."""
 
     def __init__(self, scope: Construct, construct_id: str, *, datamap: DataMap, environment: dict[str, str]) -> None:
         super().__init__(scope, construct_id)
@@ -61,6 +63,31 @@ class PrivacyFunctions(Construct):
         self.retention_contacts = self._function("RetentionContacts", "retention_contacts", "Removes contacts", long)
         self.retention_record = self._function("RetentionRecord", "retention_record", "Records store evidence")
         self.retention_summary = self._function("RetentionSummary", "retention_summary", "Records a run summary")
+
+    def request_workflow(self) -> tuple[lambda_.Function, ...]:
+        """The functions the request state machine invokes."""
+        return (
+            self.plan,
+            self.store_task,
+            self.complete,
+            self.send_code,
+            self.reject_unverified,
+            self.package_export,
+            self.notify,
+            self.publish_event,
+        )
+
+    def retention(self) -> tuple[lambda_.Function, ...]:
+        """The functions the retention state machine invokes."""
+        return (
+            self.retention_plan,
+            self.retention_segment,
+            self.retention_objects,
+            self.retention_batch,
+            self.retention_contacts,
+            self.retention_record,
+            self.retention_summary,
+        )
 
     def _function(
         self, construct_id: str, module: str, description: str, timeout: Duration = Duration.minutes(1)

@@ -22,14 +22,17 @@ from constructs import Construct
 from functions.privacy.datamap.model import DataMap, StoreKind
 from functions.privacy.retention.runs import retention_applies
 
+from .audit import grant_evidence_writes
 from .config import DeployConfig
 from .datastore_access import _s3_prefix, _table_arns
+from .functions import PrivacyFunctions
 from .governance import _ack
+from .storage import PrivacyStorage
 from .workflows import STATEMACHINES
 
 
 class RetentionEngine(Construct):
-    """Everything a retention run needs; ``functions`` are PrivacyFunctions' retention_* functions."""
+    """Everything a retention run needs, and the wiring of PrivacyFunctions' retention_* functions."""
 
     def __init__(
         self,
@@ -38,28 +41,27 @@ class RetentionEngine(Construct):
         *,
         config: DeployConfig,
         datamap: DataMap,
-        functions: object,
-        key: kms.IKey,
-        hmac_key: kms.IKey,
-        holds_table: dynamodb.ITable,
+        functions: PrivacyFunctions,
+        storage: PrivacyStorage,
         audit_bucket: s3.IBucket,
-        access_logs: s3.IBucket,
     ) -> None:
         super().__init__(scope, construct_id)
-        stack = Stack.of(self)
+        stack, key = Stack.of(self), storage.key
         self._audit_bucket = audit_bucket
-        f = functions
-        self.plan: lambda_.Function = f.retention_plan  # type: ignore[attr-defined]
-        self.segment: lambda_.Function = f.retention_segment  # type: ignore[attr-defined]
-        self.objects: lambda_.Function = f.retention_objects  # type: ignore[attr-defined]
-        self.batch: lambda_.Function = f.retention_batch  # type: ignore[attr-defined]
-        self.contacts: lambda_.Function = f.retention_contacts  # type: ignore[attr-defined]
-        self.record: lambda_.Function = f.retention_record  # type: ignore[attr-defined]
-        self.summary: lambda_.Function = f.retention_summary  # type: ignore[attr-defined]
-        everyone = (self.plan, self.segment, self.objects, self.batch, self.contacts, self.record, self.summary)
+        everyone = functions.retention()
+        self.plan, self.segment, self.objects, self.batch, self.contacts, self.record, self.summary = everyone
+        self.work_bucket = self._work_bucket(key, storage.access_logs)
+        self._wire_functions(config, key, storage.hmac_key, storage.holds_table)
+        self._grant_stores(stack, datamap)
+        self._let_ses_read_import_files(stack, key)
+        name = f"{stack.stack_name}-Retention"
+        self.state_machine = self._state_machine(stack, config, key, name)
+        self.schedule = self._schedule(config)
+        self._acknowledge(stack, datamap, everyone, name)
 
-        # Key batches, scan cursors and import files hold identifiers: encrypted, and gone within a day.
-        self.work_bucket = s3.Bucket(
+    def _work_bucket(self, key: kms.IKey, access_logs: s3.IBucket) -> s3.Bucket:
+        """Key batches, scan cursors and import files hold identifiers: encrypted, and gone within a day."""
+        return s3.Bucket(
             self,
             "WorkBucket",
             encryption=s3.BucketEncryption.KMS,
@@ -75,27 +77,26 @@ class RetentionEngine(Construct):
             removal_policy=RemovalPolicy.DESTROY,
             auto_delete_objects=False,
         )
-        for function in everyone:
+
+    def _wire_functions(
+        self, config: DeployConfig, key: kms.IKey, hmac_key: kms.IKey, holds_table: dynamodb.ITable
+    ) -> None:
+        """Environment and the grants every run needs whatever the data map holds (stores: _grant_stores)."""
+        for function in (self.plan, self.segment, self.objects, self.batch, self.contacts, self.record, self.summary):
             function.add_environment("RETENTION_WORK_BUCKET", self.work_bucket.bucket_name)
         self.plan.add_environment("RETENTION_SEGMENTS", str(config.retention_segments))
         for function in (self.segment, self.objects, self.batch, self.contacts):
             self.work_bucket.grant_read_write(function, "runs/*")
             key.grant_encrypt_decrypt(function)
+        # Whatever expires records must see legal holds first, and digests the keys it expired.
         for function in (self.segment, self.objects, self.contacts):
             holds_table.grant_read_data(function)
             hmac_key.grant(function, "kms:GenerateMac")
         for function in (self.record, self.summary):
-            function.add_to_role_policy(
-                iam.PolicyStatement(
-                    actions=["s3:GetObject", "s3:PutObject"], resources=[audit_bucket.arn_for_objects("retention/*")]
-                )
-            )
-            function.add_to_role_policy(
-                iam.PolicyStatement(actions=["s3:ListBucket"], resources=[audit_bucket.bucket_arn])
-            )
-            key.grant_encrypt_decrypt(function)
-        self._grant_stores(stack, datamap)
-        # SES reads the import file (addresses to remove) from the work bucket when it runs the job.
+            grant_evidence_writes(function, self._audit_bucket, "retention/", key)
+
+    def _let_ses_read_import_files(self, stack: Stack, key: kms.IKey) -> None:
+        """SES reads the import file (addresses to remove) from the work bucket when it runs the job."""
         ses = iam.ServicePrincipal("ses.amazonaws.com")
         self.work_bucket.add_to_resource_policy(
             iam.PolicyStatement(
@@ -115,11 +116,11 @@ class RetentionEngine(Construct):
             )
         )
 
+    def _state_machine(self, stack: Stack, config: DeployConfig, key: kms.IKey, name: str) -> sfn.StateMachine:
         log_group = logs.LogGroup(
             self, "Logs", retention=logs.RetentionDays.ONE_YEAR, removal_policy=RemovalPolicy.DESTROY
         )
-        name = f"{stack.stack_name}-Retention"
-        self.state_machine = sfn.StateMachine(
+        state_machine = sfn.StateMachine(
             self,
             "RetentionStateMachine",
             state_machine_name=name,
@@ -142,23 +143,25 @@ class RetentionEngine(Construct):
             tracing_enabled=True,
             logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
         )
-        for function in everyone:
-            function.grant_invoke(self.state_machine)
+        for function in (self.plan, self.segment, self.objects, self.batch, self.contacts, self.record, self.summary):
+            function.grant_invoke(state_machine)
         # The Distributed Map reads the manifest itself and runs child executions of this state machine.
-        self.work_bucket.grant_read(self.state_machine, "runs/*")
-        key.grant_decrypt(self.state_machine)
+        self.work_bucket.grant_read(state_machine, "runs/*")
+        key.grant_decrypt(state_machine)
         colon = ArnFormat.COLON_RESOURCE_NAME
         own = stack.format_arn(service="states", resource="stateMachine", resource_name=name, arn_format=colon)
         executions = stack.format_arn(
             service="states", resource="execution", resource_name=f"{name}/*", arn_format=colon
         )
-        self.state_machine.add_to_role_policy(iam.PolicyStatement(actions=["states:StartExecution"], resources=[own]))
-        self.state_machine.add_to_role_policy(
+        state_machine.add_to_role_policy(iam.PolicyStatement(actions=["states:StartExecution"], resources=[own]))
+        state_machine.add_to_role_policy(
             iam.PolicyStatement(actions=["states:DescribeExecution", "states:StopExecution"], resources=[executions])
         )
+        return state_machine
 
-        # Daily by default; the scheduled time becomes as_of, so a replay of that day's run is exact.
-        self.schedule = scheduler.Schedule(
+    def _schedule(self, config: DeployConfig) -> scheduler.Schedule:
+        """Daily by default; the scheduled time becomes as_of, so a replay of that day's run is exact."""
+        return scheduler.Schedule(
             self,
             "Schedule",
             description="Starts the retention run with its scheduled time as as_of",
@@ -173,7 +176,6 @@ class RetentionEngine(Construct):
                 retry_attempts=3,
             ),
         )
-        self._acknowledge(stack, datamap, everyone, name)
 
     def _grant_stores(self, stack: Stack, datamap: DataMap) -> None:
         for store in datamap.stores.values():

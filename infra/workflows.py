@@ -1,77 +1,181 @@
-"""The request state machine, loaded inline from statemachines/request.asl.json."""
+"""The request state machine, loaded inline from statemachines/request.asl.json, and the wiring of its functions.
+
+Each function the workflow runs (plan, store tasks, completion, verification, export, confirmation,
+downstream event) gets its environment and grants here, next to the state machine that invokes it.
+"""
 
 from __future__ import annotations
 
-from aws_cdk import RemovalPolicy
-from aws_cdk import aws_dynamodb as dynamodb
-from aws_cdk import aws_lambda as lambda_
+from aws_cdk import RemovalPolicy, Stack
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from .config import ROOT
+from functions.privacy.datamap.model import DataMap
+
+from .audit import grant_evidence_writes
+from .config import ROOT, DeployConfig
+from .datastore_access import resolution_statements, store_statements
+from .events import DownstreamEvents
+from .functions import PrivacyFunctions
+from .storage import PrivacyStorage
 
 STATEMACHINES = ROOT / "statemachines"
+# Request evidence lives under requests/ in the audit bucket (see functions/privacy/evidence/records.py).
+REQUEST_EVIDENCE = "requests/"
+# Store tasks write export parts here; packaging turns them into the archive the requester downloads.
+EXPORTS = "exports/*"
+
+
+def sender_identities(stack: Stack, sender: str) -> list[str]:
+    """ses:SendEmail is authorised on the sending identity: the address itself or its verified domain."""
+    domain = sender.rsplit("@", 1)[-1]
+    return [stack.format_arn(service="ses", resource="identity", resource_name=name) for name in (sender, domain)]
 
 
 class RequestWorkflow(Construct):
+    """The rights workflow: its state machine and what each function it runs may read, write and send."""
+
     def __init__(
         self,
         scope: Construct,
         construct_id: str,
         *,
-        plan: lambda_.IFunction,
-        store_task: lambda_.IFunction,
-        complete: lambda_.IFunction,
-        send_code: lambda_.IFunction,
-        reject_unverified: lambda_.IFunction,
-        package_export: lambda_.IFunction,
-        notify: lambda_.IFunction,
-        publish_event: lambda_.IFunction,
-        requests_table: dynamodb.ITable,
-        store_task_concurrency: int,
-        retry_interval_seconds: int,
-        verification_timeout_seconds: int,
+        functions: PrivacyFunctions,
+        storage: PrivacyStorage,
+        audit_bucket: s3.IBucket,
+        downstream: DownstreamEvents,
+        datamap: DataMap,
+        config: DeployConfig,
     ) -> None:
         super().__init__(scope, construct_id)
+        self._functions, self._storage, self._audit_bucket = functions, storage, audit_bucket
+        self._wire_plan(datamap)
+        self._wire_store_task(datamap)
+        self._wire_complete()
+        self._wire_verification(config.sender_email)
+        self._wire_package_export()
+        self._wire_notify(config)
+        self._wire_publish_event(downstream)
+        self.state_machine = self._state_machine(config)
+
+    def _wire_plan(self, datamap: DataMap) -> None:
+        """Planning records the plan on the request, resolves identifiers and checks legal holds."""
+        plan, storage = self._functions.plan, self._storage
+        storage.requests_table.grant_read_write_data(plan)
+        for statement in resolution_statements(Stack.of(self), datamap):
+            plan.add_to_role_policy(statement)
+        storage.hmac_key.grant(plan, "kms:GenerateMac")
+        storage.holds_table.grant_read_data(plan)
+
+    def _wire_store_task(self, datamap: DataMap) -> None:
+        """Store tasks act on exactly the data map's stores and write evidence and export parts only."""
+        store_task, storage = self._functions.store_task, self._storage
+        grant_evidence_writes(store_task, self._audit_bucket, REQUEST_EVIDENCE, storage.key)
+        storage.requests_table.grant_read_data(store_task)
+        for statement in store_statements(Stack.of(self), datamap, write=True):
+            store_task.add_to_role_policy(statement)
+        storage.hmac_key.grant(store_task, "kms:GenerateMac")
+        store_task.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["s3:PutObject", "s3:AbortMultipartUpload"],
+                resources=[storage.export_bucket.arn_for_objects(EXPORTS)],
+            )
+        )
+
+    def _wire_complete(self) -> None:
+        complete, storage = self._functions.complete, self._storage
+        grant_evidence_writes(complete, self._audit_bucket, REQUEST_EVIDENCE, storage.key)
+        storage.requests_table.grant_read_data(complete)
+        storage.hmac_key.grant(complete, "kms:GenerateMac")
+
+    def _wire_verification(self, sender: str) -> None:
+        """Verification issues codes (email) and records rejections (with evidence)."""
+        send_code, reject = self._functions.send_code, self._functions.reject_unverified
+        storage = self._storage
+        grant_evidence_writes(reject, self._audit_bucket, REQUEST_EVIDENCE, storage.key)
+        for function in (send_code, reject):
+            storage.requests_table.grant(function, "dynamodb:GetItem", "dynamodb:UpdateItem")
+        storage.key.grant_encrypt_decrypt(send_code)
+        send_code.add_environment("SENDER_EMAIL", sender)
+        send_code.add_to_role_policy(
+            iam.PolicyStatement(actions=["ses:SendEmail"], resources=sender_identities(Stack.of(self), sender))
+        )
+        storage.hmac_key.grant(send_code, "kms:GenerateMac")
+
+    def _wire_package_export(self) -> None:
+        """Packaging reads and deletes the parts and writes the archive."""
+        package, exports = self._functions.package_export, self._storage.export_bucket
+        package.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"],
+                resources=[exports.arn_for_objects(EXPORTS)],
+            )
+        )
+        package.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["s3:ListBucket"],
+                resources=[exports.bucket_arn],
+                conditions={"StringLike": {"s3:prefix": [EXPORTS]}},
+            )
+        )
+        self._storage.key.grant_encrypt_decrypt(package)
+
+    def _wire_notify(self, config: DeployConfig) -> None:
+        """The confirmation email; its presigned link is signed by this role, so it needs GetObject and the key."""
+        notify, storage = self._functions.notify, self._storage
+        notify.add_to_role_policy(
+            iam.PolicyStatement(actions=["s3:GetObject"], resources=[storage.export_bucket.arn_for_objects(EXPORTS)])
+        )
+        storage.key.grant_encrypt_decrypt(notify)
+        storage.requests_table.grant(notify, "dynamodb:GetItem", "dynamodb:UpdateItem")
+        notify.add_environment("SENDER_EMAIL", config.sender_email)
+        notify.add_environment("EXPORT_LINK_SECONDS", str(config.export_link_days * 24 * 3600))
+        notify.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["ses:SendEmail"], resources=sender_identities(Stack.of(self), config.sender_email)
+            )
+        )
+
+    def _wire_publish_event(self, downstream: DownstreamEvents) -> None:
+        publish = self._functions.publish_event
+        downstream.grant_publish(publish)
+        publish.add_environment("EVENT_BUS_NAME", downstream.bus.event_bus_name)
+
+    def _state_machine(self, config: DeployConfig) -> sfn.StateMachine:
+        f, requests_table = self._functions, self._storage.requests_table
         log_group = logs.LogGroup(
             self, "Logs", retention=logs.RetentionDays.ONE_YEAR, removal_policy=RemovalPolicy.DESTROY
         )
         # from_string, not from_file: from_file makes the ASL an S3 asset that template tests and the
         # local cloud could not read inline.
-        self.state_machine = sfn.StateMachine(
+        state_machine = sfn.StateMachine(
             self,
             "RequestStateMachine",
             definition_body=sfn.DefinitionBody.from_string((STATEMACHINES / "request.asl.json").read_text()),
             definition_substitutions={
-                "PlanFunctionArn": plan.function_arn,
-                "StoreTaskFunctionArn": store_task.function_arn,
-                "CompleteFunctionArn": complete.function_arn,
-                "SendCodeFunctionArn": send_code.function_arn,
-                "RejectUnverifiedFunctionArn": reject_unverified.function_arn,
-                "PackageExportFunctionArn": package_export.function_arn,
-                "NotifyFunctionArn": notify.function_arn,
-                "PublishEventFunctionArn": publish_event.function_arn,
-                "VerificationTimeoutSeconds": str(verification_timeout_seconds),
+                "PlanFunctionArn": f.plan.function_arn,
+                "StoreTaskFunctionArn": f.store_task.function_arn,
+                "CompleteFunctionArn": f.complete.function_arn,
+                "SendCodeFunctionArn": f.send_code.function_arn,
+                "RejectUnverifiedFunctionArn": f.reject_unverified.function_arn,
+                "PackageExportFunctionArn": f.package_export.function_arn,
+                "NotifyFunctionArn": f.notify.function_arn,
+                "PublishEventFunctionArn": f.publish_event.function_arn,
+                "VerificationTimeoutSeconds": str(config.verification_timeout),
                 "RequestsTableName": requests_table.table_name,
-                "StoreTaskConcurrency": str(store_task_concurrency),
-                "RetryIntervalSeconds": str(retry_interval_seconds),
+                "StoreTaskConcurrency": str(config.store_task_concurrency),
+                "RetryIntervalSeconds": str(config.retry_interval_seconds),
             },
             state_machine_type=sfn.StateMachineType.STANDARD,
             tracing_enabled=True,
             logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
         )
-        for function in (
-            plan,
-            store_task,
-            complete,
-            send_code,
-            reject_unverified,
-            package_export,
-            notify,
-            publish_event,
-        ):
-            function.grant_invoke(self.state_machine)
-        requests_table.grant(self.state_machine, "dynamodb:GetItem", "dynamodb:UpdateItem")
+        for function in f.request_workflow():
+            function.grant_invoke(state_machine)
+        requests_table.grant(state_machine, "dynamodb:GetItem", "dynamodb:UpdateItem")
         if requests_table.encryption_key is not None:
-            requests_table.encryption_key.grant_encrypt_decrypt(self.state_machine)
+            requests_table.encryption_key.grant_encrypt_decrypt(state_machine)
+        return state_machine

@@ -8,8 +8,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.privacy.core.clients import default_clients
 from functions.privacy.core.observability import logger, metrics, tracer
-from functions.privacy.core.settings import Settings
+from functions.privacy.core.settings import CompleteSettings
 from functions.privacy.request_workflow.completion import complete_request
+
+# What this function reads from its environment (tests/infra checks the template supplies it).
+SETTINGS = CompleteSettings
 
 
 class CompleteInput(BaseModel):
@@ -30,7 +33,7 @@ def handler(event: CompleteInput, context: LambdaContext) -> dict:
         event.request_id,
         event.outcomes,
         event.rechecks,
-        Settings.load(),
+        SETTINGS.load(),
         default_clients(),
         held=event.held,
         execution=event.execution,

@@ -5,8 +5,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.privacy.core.clients import default_clients
 from functions.privacy.core.observability import logger, tracer
-from functions.privacy.core.settings import Settings
+from functions.privacy.core.settings import DeadlineCheckSettings
 from functions.privacy.requests.deadlines import check_deadlines
+
+# What this function reads from its environment (tests/infra checks the template supplies it).
+SETTINGS = DeadlineCheckSettings
 
 # No dimensions (not even service): the overdue alarm watches PrivacyEngine/RequestsOverdue as is.
 metrics = EphemeralMetrics(namespace="PrivacyEngine", service="")
@@ -16,7 +19,7 @@ metrics = EphemeralMetrics(namespace="PrivacyEngine", service="")
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict, context: LambdaContext) -> dict:
-    settings = Settings.load()
+    settings = SETTINGS.load()
     summary = check_deadlines(default_clients().resource_table(settings.REQUESTS_TABLE))
     result = {
         "at_risk": len(summary.at_risk),

@@ -20,9 +20,12 @@ from pydantic import BaseModel, Field
 
 from functions.privacy.core.clients import default_clients
 from functions.privacy.core.observability import logger, metrics, tracer
-from functions.privacy.core.settings import Settings
+from functions.privacy.core.settings import IntakeSettings
 from functions.privacy.intake import filing as intake
 from functions.privacy.requests.record import RequestNotFound, RequestStatus, RequestType
+
+# What this function reads from its environment (tests/infra checks the template supplies it).
+SETTINGS = IntakeSettings
 
 TITLE = "Privacy request intake API"
 VERSION = "1.0.0"
@@ -142,7 +145,7 @@ def build_app(form_origin: str) -> APIGatewayRestResolver:
         filed = intake.file_request_once(
             submission,
             idempotency_key,
-            Settings.load(),
+            SETTINGS.load(),
             default_clients(),
             lambda_context=app.lambda_context,
         )
@@ -173,7 +176,7 @@ def build_app(form_origin: str) -> APIGatewayRestResolver:
         operation_id="verifyRequest",
     )
     def verify(request_id: RequestId, body: Annotated[VerifyBody, Body()]) -> VerifiedResponse:
-        status = intake.verify_code(request_id, body.code, Settings.load(), default_clients())
+        status = intake.verify_code(request_id, body.code, SETTINGS.load(), default_clients())
         logger.info("request verified", extra={"request_id": request_id})
         metrics.add_metric(name="RequestsVerified", unit=MetricUnit.Count, value=1)
         return VerifiedResponse(request_id=request_id, status=status)
@@ -197,7 +200,7 @@ def build_app(form_origin: str) -> APIGatewayRestResolver:
             Header(max_length=256, description="The status_token returned when the request was filed."),
         ] = None,
     ) -> StatusResponse:
-        view = intake.request_status(request_id, x_status_token, Settings.load(), default_clients())
+        view = intake.request_status(request_id, x_status_token, SETTINGS.load(), default_clients())
         metrics.add_metric(name="StatusReads", unit=MetricUnit.Count, value=1)
         return StatusResponse(
             request_id=view.request_id,
@@ -307,7 +310,7 @@ def _refused(event: dict[str, Any], form_origin: str, status: HTTPStatus, error:
 @tracer.capture_lambda_handler(capture_response=False)  # responses carry status tokens
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    form_origin = Settings.load().FORM_ORIGIN
+    form_origin = SETTINGS.load().FORM_ORIGIN
     if _too_large(event):
         error = ErrorBody(error="body_too_large", message=intake.BODY_TOO_LARGE)
         return _refused(event, form_origin, HTTPStatus.REQUEST_ENTITY_TOO_LARGE, error)

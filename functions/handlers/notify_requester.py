@@ -8,8 +8,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.privacy.core.clients import default_clients
 from functions.privacy.core.observability import logger, metrics, tracer
-from functions.privacy.core.settings import Settings
+from functions.privacy.core.settings import NotifySettings
 from functions.privacy.request_workflow.confirmation import notify_requester
+
+# What this function reads from its environment (tests/infra checks the template supplies it).
+SETTINGS = NotifySettings
 
 
 class NotifyInput(BaseModel):
@@ -30,7 +33,7 @@ def handler(event: NotifyInput, context: LambdaContext) -> dict:
         event.request_id,
         event.status,
         [*event.outcomes, *event.held],
-        Settings.load(),
+        SETTINGS.load(),
         default_clients(),
         execution=event.execution,
         export=event.export,

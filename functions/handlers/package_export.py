@@ -8,8 +8,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.privacy.core.clients import default_clients
 from functions.privacy.core.observability import logger, metrics, tracer
-from functions.privacy.core.settings import Settings
+from functions.privacy.core.settings import PackageExportSettings
 from functions.privacy.request_workflow.exports import package_export
+
+# What this function reads from its environment (tests/infra checks the template supplies it).
+SETTINGS = PackageExportSettings
 
 
 class PackageInput(BaseModel):
@@ -22,7 +25,7 @@ class PackageInput(BaseModel):
 @metrics.log_metrics
 @event_parser(model=PackageInput)
 def handler(event: PackageInput, context: LambdaContext) -> dict:
-    settings = Settings.load()
+    settings = SETTINGS.load()
     result = package_export(
         event.request_id, event.outcomes, settings.datamap(), default_clients().client("s3"), settings.EXPORT_BUCKET
     )

@@ -8,8 +8,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.privacy.core.clients import default_clients
 from functions.privacy.core.observability import logger, metrics, tracer
-from functions.privacy.core.settings import Settings
+from functions.privacy.core.settings import PublishEventSettings
 from functions.privacy.request_workflow.downstream import publish_completion
+
+# What this function reads from its environment (tests/infra checks the template supplies it).
+SETTINGS = PublishEventSettings
 
 
 class PublishInput(BaseModel):
@@ -31,7 +34,7 @@ def handler(event: PublishInput, context: LambdaContext) -> dict:
         event.subject_hmac,
         event.status,
         event.outcomes,
-        Settings.load(),
+        SETTINGS.load(),
         default_clients().client("events"),
     )
     logger.info("completion event", extra={"published": result["published"]})

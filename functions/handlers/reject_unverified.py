@@ -6,8 +6,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.privacy.core.clients import default_clients
 from functions.privacy.core.observability import logger, metrics, tracer
-from functions.privacy.core.settings import Settings
+from functions.privacy.core.settings import RejectUnverifiedSettings
 from functions.privacy.intake.filing import reject_unverified
+
+# What this function reads from its environment (tests/infra checks the template supplies it).
+SETTINGS = RejectUnverifiedSettings
 
 
 class RejectInput(BaseModel):
@@ -20,7 +23,7 @@ class RejectInput(BaseModel):
 @metrics.log_metrics
 @event_parser(model=RejectInput)
 def handler(event: RejectInput, context: LambdaContext) -> dict:
-    result = reject_unverified(event.request_id, event.error, Settings.load(), default_clients())
+    result = reject_unverified(event.request_id, event.error, SETTINGS.load(), default_clients())
     logger.info("request rejected unverified", extra={"error": event.error})
     metrics.add_dimension(name="reason", value=event.error)
     metrics.add_metric(name="RequestsRejectedUnverified", unit=MetricUnit.Count, value=1)

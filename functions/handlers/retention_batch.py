@@ -5,8 +5,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.privacy.core.clients import default_clients
 from functions.privacy.core.observability import logger, tracer
-from functions.privacy.core.settings import Settings
+from functions.privacy.core.settings import RetentionBatchSettings
 from functions.privacy.retention.service import delete_object_batch
+
+# What this function reads from its environment (tests/infra checks the template supplies it).
+SETTINGS = RetentionBatchSettings
 
 
 class BatchInput(BaseModel):
@@ -19,5 +22,5 @@ class BatchInput(BaseModel):
 @tracer.capture_lambda_handler
 @event_parser(model=BatchInput)
 def handler(event: BatchInput, context: LambdaContext) -> dict:
-    deleted = delete_object_batch(event.model_dump(), Settings.load(), default_clients())
+    deleted = delete_object_batch(event.model_dump(), SETTINGS.load(), default_clients())
     return {"deleted": deleted}

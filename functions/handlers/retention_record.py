@@ -5,15 +5,18 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.privacy.core.clients import default_clients
 from functions.privacy.core.observability import logger, metrics, tracer
-from functions.privacy.core.settings import Settings
+from functions.privacy.core.settings import RetentionEvidenceSettings
 from functions.privacy.retention.service import record_store
+
+# What this function reads from its environment (tests/infra checks the template supplies it).
+SETTINGS = RetentionEvidenceSettings
 
 
 @logger.inject_lambda_context(correlation_id_path="run_id")
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict, context: LambdaContext) -> dict:
-    settings = Settings.load()
+    settings = SETTINGS.load()
     entry = record_store(event, event["units"], settings, default_clients())
     logger.info("store retention recorded", extra={k: v for k, v in entry.items() if isinstance(v, int)})
     if not event["dry_run"]:

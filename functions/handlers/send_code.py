@@ -7,8 +7,11 @@ from pydantic import Field
 
 from functions.privacy.core.clients import default_clients
 from functions.privacy.core.observability import logger, metrics, tracer
-from functions.privacy.core.settings import Settings
+from functions.privacy.core.settings import SendCodeSettings
 from functions.privacy.intake.filing import send_code
+
+# What this function reads from its environment (tests/infra checks the template supplies it).
+SETTINGS = SendCodeSettings
 
 
 class SendCodeInput(BaseModel):
@@ -24,7 +27,7 @@ class SendCodeInput(BaseModel):
 @event_parser(model=SendCodeInput)
 def handler(event: SendCodeInput, context: LambdaContext) -> dict:
     sent = send_code(
-        event.request_id, event.task_token, event.entered_at, event.timeout_seconds, Settings.load(), default_clients()
+        event.request_id, event.task_token, event.entered_at, event.timeout_seconds, SETTINGS.load(), default_clients()
     )
     logger.info("verification code sent", extra={"message_id": sent["message_id"]})
     metrics.add_metric(name="VerificationCodesSent", unit=MetricUnit.Count, value=1)

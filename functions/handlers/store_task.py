@@ -8,8 +8,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.privacy.core.clients import default_clients
 from functions.privacy.core.observability import logger, metrics, tracer
-from functions.privacy.core.settings import Settings
+from functions.privacy.core.settings import StoreTaskSettings
 from functions.privacy.request_workflow.store_tasks import recheck_store, run_store_task
+
+# What this function reads from its environment (tests/infra checks the template supplies it).
+SETTINGS = StoreTaskSettings
 
 # Counts worth a metric per operation (everything else in the outcome is logged as counts only).
 METRICS = {
@@ -32,7 +35,7 @@ class StoreTaskInput(BaseModel):
 @metrics.log_metrics
 @event_parser(model=StoreTaskInput)
 def handler(event: StoreTaskInput, context: LambdaContext) -> dict:
-    settings, clients = Settings.load(), default_clients()
+    settings, clients = SETTINGS.load(), default_clients()
     logger.append_keys(store=event.store, operation=event.operation)
     if event.operation == "recheck":
         outcome = recheck_store(event.request_id, event.store, settings, clients)

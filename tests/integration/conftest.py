@@ -16,6 +16,8 @@ from functions.privacy.datamap.model import DataMap, load_datamap, with_resource
 REGION = "us-east-1"
 ACCOUNT = "123456789012"  # moto's default account
 AUDIT = "audit-bucket"
+EXPORTS = "export-bucket"
+HOLDS = "holds"
 SAMPLE = Path(__file__).resolve().parents[2] / "datamap.yaml"
 
 
@@ -152,8 +154,9 @@ def keyed_hash() -> Callable[[str], str]:
 
 @pytest.fixture
 def engine_env(aws: MotoClients, datamap: DataMap, tmp_path: Path) -> dict[str, str]:
-    """The engine's own resources (requests table, Object Lock audit bucket, HMAC key, the data map file), as the
-    Lambda environment that names them; use cases run inside ``lambda_environment(engine_env)``.
+    """The engine's own resources (requests and holds tables, Object Lock audit bucket, export bucket, HMAC key,
+    the data map file), as the Lambda environment that names them; use cases run inside
+    ``lambda_environment(engine_env)``.
     """
     aws.client("dynamodb").create_table(
         TableName="requests",
@@ -164,8 +167,21 @@ def engine_env(aws: MotoClients, datamap: DataMap, tmp_path: Path) -> dict[str, 
         ],
         BillingMode="PAY_PER_REQUEST",
     )
+    aws.client("dynamodb").create_table(
+        TableName=HOLDS,
+        KeySchema=[
+            {"AttributeName": "subject_hmac", "KeyType": "HASH"},
+            {"AttributeName": "hold_id", "KeyType": "RANGE"},
+        ],
+        AttributeDefinitions=[
+            {"AttributeName": "subject_hmac", "AttributeType": "S"},
+            {"AttributeName": "hold_id", "AttributeType": "S"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
     s3 = aws.client("s3")
     s3.create_bucket(Bucket=AUDIT, ObjectLockEnabledForBucket=True)
+    s3.create_bucket(Bucket=EXPORTS)
     s3.put_object_lock_configuration(
         Bucket=AUDIT,
         ObjectLockConfiguration={
@@ -176,4 +192,11 @@ def engine_env(aws: MotoClients, datamap: DataMap, tmp_path: Path) -> dict[str, 
     key = aws.client("kms").create_key(KeySpec="HMAC_256", KeyUsage="GENERATE_VERIFY_MAC")["KeyMetadata"]["Arn"]
     datamap_file = tmp_path / "datamap.json"
     datamap_file.write_text(datamap.model_dump_json(by_alias=True))
-    return {"REQUESTS_TABLE": "requests", "AUDIT_BUCKET": AUDIT, "HMAC_KEY_ID": key, "DATAMAP_FILE": str(datamap_file)}
+    return {
+        "REQUESTS_TABLE": "requests",
+        "HOLDS_TABLE": HOLDS,
+        "AUDIT_BUCKET": AUDIT,
+        "EXPORT_BUCKET": EXPORTS,
+        "HMAC_KEY_ID": key,
+        "DATAMAP_FILE": str(datamap_file),
+    }

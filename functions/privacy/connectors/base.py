@@ -16,28 +16,27 @@ from typing import Any, ClassVar, Protocol
 
 from pydantic import BaseModel, Field
 
+from functions.privacy.connectors.errors import (  # re-exported: connectors and callers name them from here
+    StoreError as StoreError,
+)
+from functions.privacy.connectors.errors import (
+    StoreMisconfigured as StoreMisconfigured,
+)
+from functions.privacy.connectors.errors import (
+    StoreThrottled as StoreThrottled,
+)
+from functions.privacy.connectors.errors import (
+    StoreUnavailable as StoreUnavailable,
+)
+from functions.privacy.connectors.errors import (
+    mapped_errors,
+)
 from functions.privacy.datamap.model import Store, StoreKind
 
 # Maps a record key (already canonicalised to text) to a keyed digest; see privacy.digests.
 KeyDigester = Callable[[str], str]
 # Maps an attribute value to its keyed hash for the keyed_hash masking strategy.
 KeyedHasher = Callable[[str], str]
-
-
-class StoreError(Exception):
-    """A store call failed for a reason with no more specific name; the message holds no personal data."""
-
-
-class StoreThrottled(StoreError):
-    """The store refused the call for rate reasons; the workflow retries with backoff."""
-
-
-class StoreUnavailable(StoreError):
-    """The store failed in a way a retry may fix (5xx, timeouts)."""
-
-
-class StoreMisconfigured(StoreError):
-    """The store does not match the data map (missing table, index, bucket or list): no retry helps."""
 
 
 class InvalidIdentifier(ValueError):
@@ -208,10 +207,6 @@ class StoreConnector:
         return identifier_value(subject, self._store.lookup.identifier, self._pattern)
 
     def _calling(self, operation: str) -> AbstractContextManager[None]:
-        from functions.privacy.connectors.errors import (
-            mapped_errors,  # errors.py imports this module's exception classes
-        )
-
         return mapped_errors(self._name, self._store.resource, operation)
 
     @staticmethod

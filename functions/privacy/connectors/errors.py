@@ -1,4 +1,4 @@
-"""Turns AWS client errors into the named exceptions the workflow's Retry/Catch match on.
+"""The named exceptions the workflow's Retry/Catch match on, and the mapping from AWS client errors to them.
 
 Messages name the store, its resource, the operation and the AWS error code only: AWS error messages
 can echo request values (SES's NotFound names the address), so they are never passed on.
@@ -12,7 +12,22 @@ from contextlib import contextmanager
 from botocore import exceptions as botocore_errors
 from botocore.exceptions import ClientError
 
-from functions.privacy.connectors.base import StoreError, StoreMisconfigured, StoreThrottled, StoreUnavailable
+
+class StoreError(Exception):
+    """A store call failed for a reason with no more specific name; the message holds no personal data."""
+
+
+class StoreThrottled(StoreError):
+    """The store refused the call for rate reasons; the workflow retries with backoff."""
+
+
+class StoreUnavailable(StoreError):
+    """The store failed in a way a retry may fix (5xx, timeouts)."""
+
+
+class StoreMisconfigured(StoreError):
+    """The store does not match the data map (missing table, index, bucket or list): no retry helps."""
+
 
 THROTTLE_CODES = frozenset(
     {

@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, 
 
 from functions.privacy.core.clients import Clients
 from functions.privacy.core.keys import DerivedKeys, subject_hmac
-from functions.privacy.core.settings import Settings
+from functions.privacy.core.settings import HmacKey, IntakeSettings, RejectUnverifiedSettings, SendCodeSettings
 from functions.privacy.evidence import records as evidence
 from functions.privacy.requests import record as requests
 from functions.privacy.requests import verification
@@ -144,7 +144,7 @@ class VerificationRejected(VerificationError):
         )
 
 
-def verification_keys(clients: Clients, settings: Settings) -> DerivedKeys:
+def verification_keys(clients: Clients, settings: HmacKey) -> DerivedKeys:
     """The local HMAC for codes and status tokens (one KMS call; the secret never leaves memory)."""
     return DerivedKeys(clients.client("kms"), settings.HMAC_KEY_ID, "verification-v1")
 
@@ -154,7 +154,7 @@ def _now(now: datetime | None) -> datetime:
 
 
 def file_request(
-    submission: Submission, settings: Settings, clients: Clients, *, now: datetime | None = None
+    submission: Submission, settings: IntakeSettings, clients: Clients, *, now: datetime | None = None
 ) -> FiledRequest:
     """Create the request (pending verification), write the ``received`` evidence and start its workflow.
 
@@ -217,7 +217,7 @@ def start_workflow(clients: Clients, state_machine_arn: str, request_id: str) ->
 def file_request_once(
     submission: Submission,
     idempotency_key: str | None,
-    settings: Settings,
+    settings: IntakeSettings,
     clients: Clients,
     *,
     lambda_context: Any = None,
@@ -244,7 +244,9 @@ def file_request_once(
     return FiledRequest(**filed)
 
 
-def request_status(request_id: str, status_token: str | None, settings: Settings, clients: Clients) -> RequestView:
+def request_status(
+    request_id: str, status_token: str | None, settings: IntakeSettings, clients: Clients
+) -> RequestView:
     """The request's status for whoever holds its status token; anyone else gets RequestNotFound.
 
     An unknown id, a missing token and a wrong token are indistinguishable, in answer and in the work done.
@@ -271,7 +273,7 @@ def request_status(request_id: str, status_token: str | None, settings: Settings
 
 
 def verify_code(
-    request_id: str, code: str, settings: Settings, clients: Clients, *, now: datetime | None = None
+    request_id: str, code: str, settings: IntakeSettings, clients: Clients, *, now: datetime | None = None
 ) -> RequestStatus:
     """Check a code entered by the requester; the right one resumes the waiting workflow.
 
@@ -356,7 +358,7 @@ def send_code(
     task_token: str,
     entered_at: str,
     timeout_seconds: int,
-    settings: Settings,
+    settings: SendCodeSettings,
     clients: Clients,
 ) -> dict[str, str]:
     """Issue a fresh code for the waiting workflow task and email it with the acknowledgement.
@@ -388,7 +390,7 @@ def send_code(
 
 
 def reject_unverified(
-    request_id: str, error: str, settings: Settings, clients: Clients, *, now: datetime | None = None
+    request_id: str, error: str, settings: RejectUnverifiedSettings, clients: Clients, *, now: datetime | None = None
 ) -> dict[str, str]:
     """The workflow's end for a requester who never proved control of the address: record it, with evidence."""
     at = _now(now)

@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 from functions.privacy.core.clients import Clients
-from functions.privacy.core.settings import Settings
+from functions.privacy.core.settings import CompleteSettings
 from functions.privacy.evidence import records as evidence
 from functions.privacy.requests import record as requests
 
@@ -62,7 +62,7 @@ def complete_request(
     request_id: str,
     outcomes: list[dict[str, Any]],
     rechecks: list[dict[str, Any]],
-    settings: Settings,
+    settings: CompleteSettings,
     clients: Clients,
     *,
     held: list[dict[str, Any]] | None = None,

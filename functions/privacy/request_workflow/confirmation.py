@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from functions.privacy.core.clients import Clients
-from functions.privacy.core.settings import Settings
+from functions.privacy.core.settings import NotifySettings
 from functions.privacy.datamap.model import DataMap
 from functions.privacy.request_workflow import exports
 from functions.privacy.requests import record as requests
@@ -112,7 +112,7 @@ def notify_requester(
     request_id: str,
     status: str,
     outcomes: list[dict[str, Any]],
-    settings: Settings,
+    settings: NotifySettings,
     clients: Clients,
     *,
     execution: str,

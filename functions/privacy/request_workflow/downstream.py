@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from functions.privacy.core.settings import Settings
+from functions.privacy.core.settings import PublishEventSettings
 
 SOURCE = "privacy-engine"
 DETAIL_TYPE = "PrivacyRequestCompleted"
@@ -55,7 +55,7 @@ def publish_completion(
     subject_hmac: str,
     status: str,
     outcomes: list[dict[str, Any]],
-    settings: Settings,
+    settings: PublishEventSettings,
     events: Any,
 ) -> dict[str, Any]:
     """Put one event on the stack's bus for a completed or partially completed change."""

@@ -7,7 +7,7 @@ from typing import Any
 from functions.privacy.connectors.corrections import validate_corrections
 from functions.privacy.core.clients import Clients
 from functions.privacy.core.keys import subject_hmac
-from functions.privacy.core.settings import Settings
+from functions.privacy.core.settings import PlanSettings
 from functions.privacy.datamap.model import DataMap
 from functions.privacy.requests import record as requests
 from functions.privacy.requests.record import RequestType
@@ -66,7 +66,7 @@ def held_outcomes(
     return free, held
 
 
-def plan_request(request_id: str, settings: Settings, clients: Clients) -> dict[str, object]:
+def plan_request(request_id: str, settings: PlanSettings, clients: Clients) -> dict[str, object]:
     """Resolve identifiers, record them on the request, check holds and corrections, return the store tasks.
 
     Only the request id, store names, hold reasons and the subject's HMAC enter Step Functions state.
@@ -91,7 +91,7 @@ def plan_request(request_id: str, settings: Settings, clients: Clients) -> dict[
     # no longer leads to the customer id that a held store is keyed by.
     resolved = {**identifiers, **subject.identifiers}
     requests.record_resolution(table, request_id, resolved, hmac_value)
-    active = holds.holds_for(clients.resource_table(settings.HOLDS_TABLE), hmac_value) if settings.HOLDS_TABLE else []
+    active = holds.holds_for(clients.resource_table(settings.HOLDS_TABLE), hmac_value)
     free, held = held_outcomes(active, datamap, operation)
     tasks = [{"request_id": request_id, "store": name, "operation": operation} for name in stores if name in free]
     return {

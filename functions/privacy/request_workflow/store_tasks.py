@@ -13,7 +13,7 @@ from functions.privacy.connectors.base import ChangeResult, EraseResult, ExportR
 from functions.privacy.connectors.registry import connector_for
 from functions.privacy.core.clients import Clients
 from functions.privacy.core.keys import key_digester, masking_hasher
-from functions.privacy.core.settings import Settings
+from functions.privacy.core.settings import StoreTaskSettings
 from functions.privacy.evidence import records as evidence
 from functions.privacy.request_workflow import exports
 from functions.privacy.request_workflow.planning import request_corrections
@@ -36,7 +36,7 @@ class UnknownOperation(ValueError):
     """The task names an operation no store supports."""
 
 
-def _connector(store_name: str, request_id: str, settings: Settings, clients: Clients) -> Any:
+def _connector(store_name: str, request_id: str, settings: StoreTaskSettings, clients: Clients) -> Any:
     datamap = settings.datamap()
     kms = clients.client("kms")
     return connector_for(
@@ -50,7 +50,7 @@ def _connector(store_name: str, request_id: str, settings: Settings, clients: Cl
 
 
 def _act(
-    operation: str, store_name: str, request_id: str, subject: Subject, settings: Settings, clients: Clients
+    operation: str, store_name: str, request_id: str, subject: Subject, settings: StoreTaskSettings, clients: Clients
 ) -> EraseResult | ExportResult | ChangeResult:
     connector = _connector(store_name, request_id, settings, clients)
     if operation == "erase":
@@ -73,7 +73,7 @@ def _act(
 
 
 def run_store_task(
-    request_id: str, store_name: str, operation: str, settings: Settings, clients: Clients
+    request_id: str, store_name: str, operation: str, settings: StoreTaskSettings, clients: Clients
 ) -> dict[str, Any]:
     """Act on one store once and record what was done (counts, attribute names, key digests, exceptions)."""
     if operation not in OPERATIONS:
@@ -114,12 +114,12 @@ def run_store_task(
     }
 
 
-def erase_store(request_id: str, store_name: str, settings: Settings, clients: Clients) -> dict[str, Any]:
+def erase_store(request_id: str, store_name: str, settings: StoreTaskSettings, clients: Clients) -> dict[str, Any]:
     """Erase the subject from one store (see run_store_task)."""
     return run_store_task(request_id, store_name, "erase", settings, clients)
 
 
-def recheck_store(request_id: str, store_name: str, settings: Settings, clients: Clients) -> dict[str, Any]:
+def recheck_store(request_id: str, store_name: str, settings: StoreTaskSettings, clients: Clients) -> dict[str, Any]:
     """Look for the subject again: anything still personal and not covered by an exception is residual."""
     table = clients.resource_table(settings.REQUESTS_TABLE)
     subject = Subject(requests.get_identifiers(table, request_id))

@@ -7,37 +7,47 @@ from typing import Any
 
 from functions.privacy.core.clients import Clients
 from functions.privacy.core.keys import DerivedKeys, masking_hasher
-from functions.privacy.core.settings import Settings
+from functions.privacy.core.settings import (
+    DataMapFile,
+    RetentionBatchSettings,
+    RetentionEvidenceSettings,
+    RetentionExpirySettings,
+    RetentionPlanSettings,
+)
 from functions.privacy.datamap.model import DataMap, StoreKind
 from functions.privacy.retention import dynamodb, outcome, s3, ses_contacts
 from functions.privacy.retention.runs import RetentionRunInput, plan_run
 from functions.privacy.subjects.holds import Hold, all_holds, held_prefixes, held_values
 
 
-def _holds(settings: Settings, clients: Clients) -> list[Hold]:
-    if not settings.HOLDS_TABLE:
-        raise ValueError("HOLDS_TABLE is not set: retention must see legal holds before it deletes anything")
+def _holds(settings: RetentionExpirySettings, clients: Clients) -> list[Hold]:
     return all_holds(clients.resource_table(settings.HOLDS_TABLE))
 
 
-def key_hmac(settings: Settings, clients: Clients, run_id: str) -> Callable[[str], str]:
+def key_hmac(settings: RetentionExpirySettings, clients: Clients, run_id: str) -> Callable[[str], str]:
     """Digests of expired record keys, scoped to the run (one GenerateMac per invocation, not per key)."""
     return DerivedKeys(clients.client("kms"), settings.HMAC_KEY_ID, f"record-keys:retention:{run_id}").digest
 
 
-def _datamap(settings: Settings) -> DataMap:
+def _datamap(settings: DataMapFile) -> DataMap:
     return settings.datamap()
 
 
-def start_run(run: RetentionRunInput, execution: str, settings: Settings, segments: int | None = None) -> dict:
-    if not settings.RETENTION_WORK_BUCKET:
-        raise ValueError("RETENTION_WORK_BUCKET is not set")
-    kwargs = {"segments": segments} if segments else {}
-    return plan_run(_datamap(settings), run, execution=execution, work_bucket=settings.RETENTION_WORK_BUCKET, **kwargs)
+def start_run(
+    run: RetentionRunInput, execution: str, settings: RetentionPlanSettings, segments: int | None = None
+) -> dict:
+    # The deployment's segment count (config retention_segments) unless a caller asks for another.
+    return plan_run(
+        _datamap(settings),
+        run,
+        execution=execution,
+        work_bucket=settings.RETENTION_WORK_BUCKET,
+        segments=segments or settings.RETENTION_SEGMENTS,
+    )
 
 
 def expire_segment(
-    plan: dict[str, Any], settings: Settings, clients: Clients, time_left: Callable[[], float]
+    plan: dict[str, Any], settings: RetentionExpirySettings, clients: Clients, time_left: Callable[[], float]
 ) -> dict[str, Any]:
     datamap, name = _datamap(settings), plan["store"]
     counts, cursor = dynamodb.expire_segment(
@@ -59,7 +69,7 @@ def expire_segment(
 
 
 def plan_object_round(
-    plan: dict[str, Any], settings: Settings, clients: Clients, time_left: Callable[[], float]
+    plan: dict[str, Any], settings: RetentionExpirySettings, clients: Clients, time_left: Callable[[], float]
 ) -> dict[str, Any]:
     datamap, name = _datamap(settings), plan["store"]
     previous = plan.get("round") or {}
@@ -81,7 +91,7 @@ def plan_object_round(
     return {**plan, "round": {**result, "number": number, "counts": total.model_dump()}}
 
 
-def delete_object_batch(event: dict[str, Any], settings: Settings, clients: Clients) -> int:
+def delete_object_batch(event: dict[str, Any], settings: RetentionBatchSettings, clients: Clients) -> int:
     return s3.delete_batch(
         store_name=event["store"],
         work_bucket=event["work_bucket"],
@@ -91,7 +101,7 @@ def delete_object_batch(event: dict[str, Any], settings: Settings, clients: Clie
     )
 
 
-def expire_contacts(plan: dict[str, Any], settings: Settings, clients: Clients) -> dict[str, Any]:
+def expire_contacts(plan: dict[str, Any], settings: RetentionExpirySettings, clients: Clients) -> dict[str, Any]:
     datamap, name = _datamap(settings), plan["store"]
     counts = ses_contacts.expire_contacts(
         datamap=datamap,
@@ -105,15 +115,19 @@ def expire_contacts(plan: dict[str, Any], settings: Settings, clients: Clients) 
     return counts.model_dump()
 
 
-def record_store(plan: dict[str, Any], units: list[dict[str, Any]], settings: Settings, clients: Clients) -> dict:
+def record_store(
+    plan: dict[str, Any], units: list[dict[str, Any]], settings: RetentionEvidenceSettings, clients: Clients
+) -> dict:
     return outcome.record_store(
         clients.client("s3"), settings.AUDIT_BUCKET, _datamap(settings), plan, plan["store"], units
     )
 
 
-def summarize(plan: dict[str, Any], stores: list[dict[str, Any]], settings: Settings, clients: Clients) -> dict:
+def summarize(
+    plan: dict[str, Any], stores: list[dict[str, Any]], settings: RetentionEvidenceSettings, clients: Clients
+) -> dict:
     return outcome.summarize_run(clients.client("s3"), settings.AUDIT_BUCKET, plan, stores)
 
 
-def store_kind(settings: Settings, store: str) -> StoreKind:
+def store_kind(settings: DataMapFile, store: str) -> StoreKind:
     return _datamap(settings).stores[store].kind

@@ -12,7 +12,6 @@ import jsonschema
 
 from functions.privacy.core.clients import Clients
 from functions.privacy.core.runtime import lambda_environment
-from functions.privacy.core.settings import Settings
 from functions.privacy.evidence import records as evidence
 from functions.privacy.evidence.digests import SETTLE, write_digest
 from functions.privacy.intake.filing import reject_unverified
@@ -22,6 +21,7 @@ from functions.privacy.request_workflow.store_tasks import erase_store, recheck_
 from functions.privacy.requests import record as requests
 from functions.privacy.requests.record import RequestType
 from local.seed import seed_sample_subjects
+from tests.integration.engine_settings import ErasureSettings
 
 SCHEMA = Path(__file__).resolve().parents[3] / "docs" / "evidence.schema.json"
 
@@ -30,7 +30,7 @@ def test_records_written_by_the_engine_validate_against_the_schema(
     engine_env, tables, bucket, contact_list, suppression_list, datamap
 ):
     with lambda_environment(engine_env):
-        settings, clients = Settings.load(), Clients(boto3.session.Session(region_name="us-east-1"))
+        settings, clients = ErasureSettings.load(), Clients(boto3.session.Session(region_name="us-east-1"))
         alice = seed_sample_subjects(datamap, clients, count=1)[0]
         table = clients.resource_table(settings.REQUESTS_TABLE)
         erased = requests.create_request(table, RequestType.ERASURE, {"email": alice["email"]})

@@ -13,7 +13,7 @@ from moto.ses.models import ses_backends
 
 from functions.privacy.core.clients import Clients
 from functions.privacy.core.runtime import lambda_environment
-from functions.privacy.core.settings import Settings
+from tests.integration.engine_settings import IntakeEngineSettings
 
 REGION, ACCOUNT = "us-east-1", "123456789012"
 AUDIT = "audit-bucket"  # the bucket of conftest.engine_env
@@ -23,7 +23,7 @@ CODE_IN_EMAIL = re.compile(r"Verification code: (?:<strong>)?(\d{6})")
 
 @dataclass
 class IntakeEngine:
-    settings: Settings
+    settings: IntakeEngineSettings
     clients: Clients
 
     @property
@@ -78,4 +78,4 @@ def intake_engine(aws, engine_env) -> Iterator[IntakeEngine]:
         "FORM_ORIGIN": "https://form.example",
     }
     with lambda_environment(env):
-        yield IntakeEngine(Settings.load(), Clients(boto3.session.Session(region_name=REGION)))
+        yield IntakeEngine(IntakeEngineSettings.load(), Clients(boto3.session.Session(region_name=REGION)))

@@ -13,7 +13,8 @@ import pytest
 from moto import mock_aws
 
 from functions.privacy.core.clients import Clients
-from functions.privacy.operations.operator import OperatorError, Tables, redrive
+from functions.privacy.operations.actions import OperatorError, Tables
+from functions.privacy.operations.redrive import redrive
 from functions.privacy.requests import record as requests
 from functions.privacy.requests.record import Jurisdiction, RequestType
 from local import adapters

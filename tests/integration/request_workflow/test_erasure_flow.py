@@ -9,7 +9,6 @@ import pytest
 
 from functions.privacy.core.clients import Clients
 from functions.privacy.core.runtime import lambda_environment
-from functions.privacy.core.settings import Settings
 from functions.privacy.evidence import records as evidence
 from functions.privacy.request_workflow.completion import complete_request
 from functions.privacy.request_workflow.planning import OPERATIONS, plan_request
@@ -18,6 +17,7 @@ from functions.privacy.requests import record as requests
 from functions.privacy.requests.record import RequestType
 from local.inspect import holdings
 from local.seed import seed_sample_subjects
+from tests.integration.engine_settings import ErasureSettings
 
 AUDIT = "audit-bucket"
 
@@ -26,7 +26,7 @@ AUDIT = "audit-bucket"
 def engine(engine_env, tables, bucket, contact_list, suppression_list):
     """The engine's own resources (see engine_env in conftest) with the sample stores, and its settings."""
     with lambda_environment(engine_env):
-        yield Settings.load(), Clients(boto3.session.Session(region_name="us-east-1"))
+        yield ErasureSettings.load(), Clients(boto3.session.Session(region_name="us-east-1"))
 
 
 def _erase(request_id, settings, clients):

@@ -14,7 +14,6 @@ import pytest
 from functions.privacy.connectors.base import InvalidCorrection
 from functions.privacy.core.clients import Clients
 from functions.privacy.core.runtime import lambda_environment
-from functions.privacy.core.settings import Settings
 from functions.privacy.evidence import records as evidence
 from functions.privacy.request_workflow import exports
 from functions.privacy.request_workflow.completion import complete_request, completion_event
@@ -28,6 +27,7 @@ from functions.privacy.subjects import holds
 from infra.config import ROOT
 from local.inspect import holdings
 from local.seed import seed_sample_subjects
+from tests.integration.engine_settings import RightsWorkflowSettings
 
 AUDIT, EXPORTS, HOLDS = "audit-bucket", "export-bucket", "holds"
 MIB = 1024 * 1024
@@ -67,7 +67,7 @@ def engine(aws, tables, bucket, contact_list, suppression_list, datamap, tmp_pat
         "SENDER_EMAIL": "privacy@example.com",
     }
     with lambda_environment(env):
-        yield Settings.load(), Clients(boto3.session.Session(region_name="us-east-1"))
+        yield RightsWorkflowSettings.load(), Clients(boto3.session.Session(region_name="us-east-1"))
 
 
 def _request(clients, request_type, email, **attributes):

@@ -121,8 +121,7 @@ def test_boundary_record_at_exactly_the_limit_expires_and_one_second_younger_sur
 
 def engine_datamap():
     from functions.privacy.datamap.model import load_datamap, with_resource_names
-
-    from .conftest import ACCOUNT, REGION, SAMPLE
+    from tests.integration.conftest import ACCOUNT, REGION, SAMPLE
 
     return with_resource_names(load_datamap(SAMPLE), ACCOUNT, REGION)
 

@@ -40,7 +40,7 @@ def test_a_missing_outputs_file_is_one_clear_line(tmp_path):
 def test_an_unexpected_error_is_one_line_unless_debugging(tmp_path, monkeypatch):
     outputs = tmp_path / "outputs.json"
     outputs.write_text('{"aws_endpoint": "http://127.0.0.1:9", "region": "us-east-1", "RequestsTableName": "t"}')
-    monkeypatch.setattr("functions.privacy.operations.operator.list_requests", lambda *a, **k: 1 / 0)
+    monkeypatch.setattr("functions.privacy.operations.timeline.list_requests", lambda *a, **k: 1 / 0)
     result = CliRunner().invoke(app, ["--local", "--outputs", str(outputs), "requests", "list"])
     assert result.exit_code == 1 and "unexpected ZeroDivisionError" in result.output
     monkeypatch.setenv("DSR_DEBUG", "1")

@@ -64,7 +64,7 @@ def test_summary_sets_unverified_requests_apart():
 
 
 def test_text_typed_into_evidence_refuses_addresses_and_blanks():
-    from functions.privacy.operations.operator import OperatorError, evidence_text
+    from functions.privacy.operations.actions import OperatorError, evidence_text
 
     assert evidence_text("  Litigation L-42 ", "the reason") == "Litigation L-42"
     with pytest.raises(OperatorError, match="must not contain an email address"):
