@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: all venv synth demo up test test-unit test-e2e lint openapi clean bench bench-cold-start bench-retention browser
+.PHONY: all venv synth demo up test test-unit test-e2e lint openapi clean bench bench-cold-start bench-retention bench-burst browser
 
 all: venv
 
@@ -20,8 +20,8 @@ venv: $(VENV)/.installed
 synth: venv  ## synthesize the CDK app into cdk.out (no AWS credentials needed)
 	$(PY) app.py
 
-demo: venv  ## deploy into the in-process local cloud, seed subjects, erase one, print the report
-	$(PY) -m local demo
+demo: venv  ## deploy into the in-process local cloud, seed subjects, erase one, print the report (V=1: and the logs)
+	$(PY) -m local demo $(if $(V),-v)
 
 up: venv synth  ## run the local cloud in the foreground (AWS_PORT, API_PORT, SEED, DATAMAP)
 	$(PY) -m local up
@@ -36,13 +36,16 @@ test-unit: venv
 test-e2e: venv
 	$(PY) -m pytest -q tests/e2e
 
-bench: bench-cold-start bench-retention  ## both benchmarks; each writes its own keys of bench/results.json
+bench: bench-cold-start bench-retention bench-burst  ## every benchmark; each writes its own keys of bench/results.json
 
 bench-cold-start: venv  ## each handler's import time (RUNS=7 fresh interpreters, median) against the 300 ms goal
 	$(PY) -m bench.cold_start --runs $(or $(RUNS),7)
 
 bench-retention: venv  ## retention benchmark on the local cloud (SIZE=100000 items and objects)
 	$(PY) -m bench.retention_bench --size $(or $(SIZE),100000)
+
+bench-burst: venv  ## the local API's filings per second under a burst (BURST=100 filings from 20 threads)
+	$(PY) -m bench.burst_bench --filings $(or $(BURST),100)
 
 openapi: venv  ## regenerate docs/openapi.json from the intake API's routes (a test fails when it drifts)
 	$(PY) -m functions.handlers.intake > docs/openapi.json

@@ -1,1 +1,1 @@
-"""The local cloud: the synthesized CDK app deployed into moto in this process (see cloud.py and adapters.py)."""
+"""The local cloud: the synthesized CDK app deployed into moto in this process (see cloud.py and adapters/)."""

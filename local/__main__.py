@@ -10,9 +10,11 @@ import os
 import signal
 import sys
 import threading
+import warnings
 from pathlib import Path
 from typing import Any
 
+from .adapters import lambda_logs
 from .api import LocalApi, rest_api_id_from_url
 from .cloud import LocalCloud
 
@@ -74,7 +76,8 @@ def up(cdk_out: Path, state_dir: Path, seed: bool) -> int:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     outputs_file = state_dir / "outputs.json"
     outputs_file.unlink(missing_ok=True)  # a stale file would say "ready" before this run is
-    with LocalCloud(port=port, state_dir=state_dir) as cloud:
+    # The foreground cloud shows what its functions log, as a developer watching it expects (also in logs/).
+    with LocalCloud(port=port, state_dir=state_dir, echo_function_logs=True) as cloud:
         deployed = cloud.deploy(cdk_out)
         subjects = seed_subjects() if seed else []
         api_url = flatten_outputs(deployed).get("ApiUrl")
@@ -100,6 +103,31 @@ def up(cdk_out: Path, state_dir: Path, seed: bool) -> int:
     return 0
 
 
+def configure_logging(state_dir: Path, console: bool) -> None:
+    """The local cloud's own log lines go to ``<state_dir>/logs/local-cloud.log`` and, if ``console``, to stderr."""
+    folder = state_dir / "logs"
+    folder.mkdir(parents=True, exist_ok=True)
+    handlers: list[logging.Handler] = [logging.FileHandler(folder / "local-cloud.log", encoding="utf-8")]
+    if console:
+        handlers.append(logging.StreamHandler())
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", handlers=handlers)
+    for handler in handlers[1:]:
+        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    for noisy in ("botocore", "boto3", "urllib3", "moto"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    # A function's warnings go to its own log (its stderr); anything else's to the local cloud's log.
+    logging.captureWarnings(True)
+    to_logging = warnings.showwarning
+
+    def showwarning(message: Any, category: Any, filename: str, lineno: int, file: Any = None, line: Any = None):  # noqa: ANN202
+        if lambda_logs.in_function():
+            sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
+        else:
+            to_logging(message, category, filename, lineno, file, line)
+
+    warnings.showwarning = showwarning
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m local", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -107,15 +135,15 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--cdk-out", type=Path, default=Path("cdk.out"), help="synthesized cloud assembly")
     run.add_argument("--state-dir", type=Path, default=Path(".local"), help="outputs.json, outbox, code cache")
     run.add_argument("--no-seed", action="store_true", help="do not seed sample subjects (also SEED=0)")
-    commands.add_parser("demo", help="deploy, seed, erase one subject and report (make demo)")
+    demo = commands.add_parser("demo", help="deploy, seed, erase one subject and report (make demo)")
+    demo.add_argument("-v", "--verbose", action="store_true", help="also show the logs kept in .local/logs/")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    for noisy in ("botocore", "boto3", "urllib3", "moto"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
     if args.command == "demo":
-        from .demo import main as demo
+        from .demo import main as run_demo
 
-        return demo()
+        configure_logging(Path(".local"), console=args.verbose)
+        return run_demo(verbose=args.verbose)
+    configure_logging(args.state_dir, console=True)
     args.state_dir.mkdir(parents=True, exist_ok=True)
     seed = not args.no_seed and os.environ.get("SEED", "1") != "0"
     return up(args.cdk_out, args.state_dir, seed)

@@ -41,6 +41,14 @@ WEB_HEADERS = {
 }
 
 
+class BurstServer(ThreadingHTTPServer):
+    """A thread per connection, and a listen backlog that holds a burst: http.server's default of 5 pending
+    connections made the kernel reset the rest when 20 clients connected at once."""
+
+    request_queue_size = 128
+    daemon_threads = True
+
+
 @dataclass(frozen=True)
 class Route:
     """One method of one API Gateway resource with a Lambda proxy integration."""
@@ -106,23 +114,24 @@ class LocalApi:
 
     def __init__(
         self,
-        client: Callable[[str], Any],
+        client: Callable[..., Any],
         *,
         rest_api_id: str | None = None,
         port: int = 8080,
         host: str = "127.0.0.1",
         web_root: Path | None = WEB_ROOT,
     ) -> None:
-        """``client(service)`` gives a boto3 client bound to the local cloud (e.g. ``LocalCloud.client``)."""
+        """``client(service, **config)`` gives a boto3 client bound to the local cloud (e.g. ``LocalCloud.client``)."""
         self._client = client
         self.rest_api_id = rest_api_id or find_rest_api(client("apigateway"))
         self.routes = discover_routes(client("apigateway"), self.rest_api_id)
         if not self.routes:
             raise LookupError(f"REST API {self.rest_api_id} has no Lambda proxy routes")
-        self._lambda = client("lambda")
+        # API Gateway invokes an integration once and never retries it: a retried invoke after a slow answer would
+        # run the function twice (file a request twice). The function's own timeout bounds the wait.
+        self._lambda = client("lambda", retries={"total_max_attempts": 1}, read_timeout=900)
         self.web_root = web_root.resolve() if web_root else None
-        self._server = ThreadingHTTPServer((host, port), self._handler_class())
-        self._server.daemon_threads = True
+        self._server = BurstServer((host, port), self._handler_class())
         self._thread: threading.Thread | None = None
 
     @property

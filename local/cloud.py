@@ -56,12 +56,15 @@ class LocalCloud:
         region: str = DEFAULT_REGION,
         verified_identities: Iterable[str] = DEFAULT_IDENTITIES,
         quiet: bool = True,
+        echo_function_logs: bool = False,
     ) -> None:
+        """Functions' output goes to ``<state_dir>/logs/functions/``; ``echo_function_logs`` shows it here too."""
         self.requested_port = port
         self.state_dir = Path(state_dir).resolve()
         self.region = region
         self.verified_identities = tuple(verified_identities)
         self.quiet = quiet
+        self.echo_function_logs = echo_function_logs
         self.port: int | None = None
         self.skipped: dict[str, dict[str, list[str]]] = {}
         self._server: Any = None
@@ -104,7 +107,7 @@ class LocalCloud:
         # moto's configuration is process-wide and later mock_aws() calls copy it: restored in stop().
         self._saved_moto_config = copy.deepcopy(default_user_config.get("stepfunctions", {}))
         self._set_environment()
-        adapters.install(self.state_dir)
+        adapters.install(self.state_dir, echo_function_logs=self.echo_function_logs)
         try:
             self._moto_api("reset", {})  # start from a clean slate even if moto was used earlier in this process
             self._moto_api("config", {"stepfunctions": {"execute_state_machine": True}})

@@ -34,7 +34,8 @@ def _outputs(deployed: dict[str, dict[str, str]]) -> dict[str, str]:
     return flat
 
 
-def main() -> int:
+def main(verbose: bool = False) -> int:
+    """``verbose`` also prints what the functions log; otherwise it is in ``.local/logs/`` only."""
     state_dir = Path(".local")
     state_dir.mkdir(exist_ok=True)
     datamap = local_datamap()
@@ -43,13 +44,14 @@ def main() -> int:
         cdk_out = synthesize(Path(tempfile.mkdtemp(prefix="cdk.out-", dir=state_dir)))
     console.print(f"Synthesized stacks into {cdk_out}")
     problems: list[str] = []
-    with LocalCloud(port=0, state_dir=state_dir) as cloud:
+    with LocalCloud(port=0, state_dir=state_dir, echo_function_logs=verbose) as cloud:
         with console.status("Deploying the synthesized templates into the local cloud..."):
             outputs = _outputs(cloud.deploy(cdk_out))
         console.print(
             f"Deployed: state machine {outputs['RequestStateMachineArn'].split(':')[-1]}, "
             f"audit bucket {outputs['AuditBucketName']}"
         )
+        console.print(_skipped_line(cloud, state_dir))
         clients = Clients()
         subjects = seed_sample_subjects(datamap, clients)
         target, others = subjects[0], subjects[1:]
@@ -67,6 +69,18 @@ def main() -> int:
         result = json.loads(execution["output"])
         problems += _report(clients, datamap, outputs, request_id, result, target, others, before)
     return _finish(problems)
+
+
+def _skipped_line(cloud: LocalCloud, state_dir: Path) -> str:
+    """moto's missing resource types in one line (the full listing is in the local cloud's log)."""
+    kinds = {kind: len(ids) for stack in cloud.skipped.values() for kind, ids in stack.items()}
+    logs = state_dir / "logs"
+    if not kinds:
+        return f"Every resource was created locally; function logs in {logs}/functions/"
+    return (
+        f"Not emulated locally (moto has no model): {sum(kinds.values())} resources of {len(kinds)} types, "
+        f"listed in {logs}/local-cloud.log; function logs in {logs}/functions/"
+    )
 
 
 def _report(clients, datamap, outputs, request_id, result, target, others, before) -> list[str]:

@@ -4,7 +4,6 @@ version, the evidence schema, faults injected into data-store calls, and the Lam
 from __future__ import annotations
 
 import json
-import logging
 import random
 import threading
 import time
@@ -91,8 +90,8 @@ _FAULTS = {
 
 
 class DataStoreFaults:
-    """Throttles or fails a share of the HTTP calls that touch a data store, on the clients the in-process Lambdas
-    share (functions.privacy.core.clients keeps one client per service). Faults come back as real HTTP answers, so
+    """Throttles or fails a share of the HTTP calls that touch a data store, made by any botocore client in this
+    process (each Lambda execution environment has its own clients). Faults come back as real HTTP answers, so
     botocore's retries, the connectors' error mapping and the workflow's Retry all see what they would see on AWS.
     Calls to the engine's own tables and the audit bucket are left alone: the faults are in the company's stores.
     """
@@ -125,39 +124,53 @@ class DataStoreFaults:
         return before_send
 
     def __enter__(self) -> DataStoreFaults:
-        clients = Clients()  # the process-wide clients the in-process Lambdas use
-        for service in self.resources:
-            client, handler = clients.client(service), self._handler(service)
-            client.meta.events.register_first("before-send", handler)
-            self._registered.append((client, handler))
+        # Every client in this process, the Lambdas' included: each execution environment makes its own clients.
+        from botocore.endpoint import Endpoint
+
+        handlers = {service: self._handler(service) for service in self.resources}
+        send = Endpoint._send
+        self._registered.append((Endpoint, send))
+
+        def faulty_send(endpoint: Any, request: Any) -> Any:
+            service = {"email": "sesv2"}.get(endpoint._endpoint_prefix, endpoint._endpoint_prefix)
+            handler = handlers.get(service)
+            return (handler(request) if handler else None) or send(endpoint, request)
+
+        Endpoint._send = faulty_send  # type: ignore[method-assign]
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        for client, handler in self._registered:
-            client.meta.events.unregister("before-send", handler)
+        for owner, send in self._registered:
+            owner._send = send
         self._registered.clear()
 
 
-class CapturedLines(logging.Handler):
-    """Collects the JSON lines the Lambdas' Powertools logger writes, formatted exactly as it formats them."""
+class CapturedLines:
+    """What the Lambdas wrote (Powertools JSON lines, EMF metrics, warnings) to their log files while capturing."""
 
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
         self.lines: list[str] = []
+        self._offsets = {path: path.stat().st_size for path in folder.glob("*.log")}
 
-    def emit(self, record: logging.LogRecord) -> None:
-        self.lines.append(self.format(record))
+    def collect(self) -> None:
+        for path in sorted(self.folder.glob("*.log")):
+            with path.open("rb") as file:
+                file.seek(self._offsets.get(path, 0))
+                self.lines += file.read().decode("utf-8", "replace").splitlines()
 
 
 def capture_lambda_logs() -> tuple[CapturedLines, Any]:
-    """Attach a collector to the shared Powertools logger; returns it and a function that detaches it."""
-    from functions.privacy.core.observability import logger
+    """Start collecting every function's log lines (the local cloud writes them to
+    <state_dir>/logs/functions/<function>.log); returns the collector and a function that stops collecting and fills
+    in its lines."""
+    from local.adapters import lambda_logs
 
-    handler = CapturedLines()
-    handler.setFormatter(logger.registered_formatter)
-    target = logging.getLogger(logger.name)
-    target.addHandler(handler)
-    return handler, lambda: target.removeHandler(handler)
+    folder = lambda_logs.logs_dir()
+    assert folder is not None, "the local cloud is not running"
+    folder.mkdir(parents=True, exist_ok=True)
+    captured = CapturedLines(folder)
+    return captured, captured.collect
 
 
 def cloudwatch_lines(clients: Clients) -> list[str]:

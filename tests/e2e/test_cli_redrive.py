@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from functions.privacy.connectors.s3 import S3Connector
 from local.inspect import holdings
 from local.workflow import wait_for_execution
 from tests.e2e import cli_support
@@ -22,12 +21,21 @@ def test_redrive_completes_a_partially_completed_erasure_after_the_fault_is_fixe
     subject = fresh_subject("redrive")
     datamap, clients, outputs = local_cloud.datamap, local_cloud.clients, local_cloud.outputs
 
-    def broken_erase(self, subject):
-        raise RuntimeError("injected fault: the bucket refuses deletes")
+    from moto.s3.exceptions import S3AccessDeniedError
+    from moto.s3.models import S3Backend
 
-    # The local cloud runs the store-task Lambda in this process, so the fault reaches the deployed workflow.
+    uploads = next(s.resource for s in datamap.stores.values() if s.kind.value == "s3")
+    delete_objects = S3Backend.delete_objects
+
+    def refusing_deletes(self, bucket_name, *args, **kwargs):
+        if bucket_name == uploads:
+            raise S3AccessDeniedError()  # injected fault: the bucket refuses deletes
+        return delete_objects(self, bucket_name, *args, **kwargs)
+
+    # The fault is injected into the service (moto runs in this process), as the Lambdas' own modules belong to
+    # their execution environments, the way they would on AWS.
     with monkeypatch.context() as fault:
-        fault.setattr(S3Connector, "erase", broken_erase)
+        fault.setattr(S3Backend, "delete_objects", refusing_deletes)
         filed = dsr("requests", "file", "--type", "erasure", "--email", subject["email"], "--reason", "letter")
         request_id = filed.output.split("Filed ", 1)[1].split(" ", 1)[0]
         first = wait_for_status(local_cloud, request_id, DONE)

@@ -77,11 +77,7 @@ def redrive(tables: Tables, clients: Any, *, request_id: str, operator: str, now
 
 
 def _redrive_unavailable(exc: Exception) -> bool:
-    """RedriveExecution refused or missing: not redrivable (e.g. older than 14 days), or not implemented
-    (moto raises NotImplementedError in-process and answers HTTP 500 as a server)."""
-    if isinstance(exc, NotImplementedError | AttributeError):
-        return True
-    response = getattr(exc, "response", {}) or {}
-    code = str(response.get("Error", {}).get("Code", ""))
-    status = response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-    return code in {"ExecutionNotRedrivable", "NotImplemented", "UnknownOperationException"} or status == 500
+    """Step Functions refused the redrive (e.g. the execution is older than 14 days, or was redriven too often):
+    start a new execution instead. Anything else is a real error."""
+    response = getattr(exc, "response", None) or {}
+    return str(response.get("Error", {}).get("Code", "")) == "ExecutionNotRedrivable"

@@ -15,6 +15,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -428,3 +429,32 @@ def test_unsupported_types_are_listed_and_deliberate_skips_explained(caplog: pyt
         "stack Stack: moto cannot create these resources, so they do not exist locally: AWS::CloudWatch::Alarm (Alarm)"
     ]
     assert any("AWS::S3::BucketPolicy" in r.getMessage() and r.levelno == logging.INFO for r in caplog.records)
+
+
+# ------------------------------------------------------------------------------------------------- environments
+
+
+def invoke(cloud: Any, arn: str, event: dict[str, Any]) -> dict[str, Any]:
+    response = cloud.client("lambda").invoke(FunctionName=arn, Payload=json.dumps(event).encode())
+    assert "FunctionError" not in response, response["Payload"].read()
+    return json.loads(response["Payload"].read())
+
+
+def test_concurrent_invocations_of_one_function_see_their_own_logger_keys(cloud: Any) -> None:
+    arn = cloud.outputs["EchoAArn"]
+    ids = [f"inv-{n}-{uuid.uuid4()}" for n in range(3)]
+    with ThreadPoolExecutor(len(ids)) as pool:
+        results = list(pool.map(lambda i: invoke(cloud, arn, {"action": "keys", "id": i}), ids))
+    assert [r["invocation"] for r in results] == ids  # nobody else's key, though all three overlapped
+    assert {r["service"] for r in results} == {"echo-a"}  # the function's POWERTOOLS_SERVICE_NAME, not undefined
+    assert len({r["environment"] for r in results}) == 3  # one execution environment each
+    assert len({r["log_stream"] for r in results}) == 3
+    # A later invocation reuses a warm environment instead of starting a fourth.
+    again = invoke(cloud, arn, {"action": "keys", "id": "warm"})
+    assert again["environment"] in {r["environment"] for r in results}
+    assert invoke(cloud, cloud.outputs["EchoBArn"], {"action": "keys", "id": "b"})["service"] == "echo-b"
+    # Each line the Logger wrote carries its own invocation's key, in the function's own log file.
+    log = next((cloud.state_dir / "logs" / "functions").glob(f"{arn.rsplit(':', 1)[1]}.log")).read_text()
+    lines = [json.loads(line) for line in log.splitlines() if line.startswith("{") and '"keys"' in line]
+    assert {line["invocation"] for line in lines} >= set(ids)
+    assert all(line["service"] == "echo-a" for line in lines)

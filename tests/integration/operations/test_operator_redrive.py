@@ -1,4 +1,8 @@
-"""Redrive of a FAILED request execution: RedriveExecution where it exists, else `<id>--rerun-<n>` (moto)."""
+"""Redrive of a FAILED request execution: RedriveExecution where it exists, else `<id>--rerun-<n>`.
+
+moto has no RedriveExecution: the local cloud's adapters answer it as AWS does for an execution it will not
+redrive (ExecutionNotRedrivable), which is the fallback path tested here.
+"""
 
 from __future__ import annotations
 
@@ -13,13 +17,15 @@ from functions.privacy.operations.actions import OperatorError, Tables
 from functions.privacy.operations.redrive import redrive
 from functions.privacy.requests import record as requests
 from functions.privacy.requests.record import Jurisdiction, RequestType
+from local import adapters
 
 FAILING = {"StartAt": "PlanStoreTasks", "States": {"PlanStoreTasks": {"Type": "Fail", "Error": "StoreUnavailable"}}}
 
 
 @pytest.fixture
-def engine(monkeypatch):
+def engine(monkeypatch, tmp_path):
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    adapters.install(tmp_path)
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
         clients = Clients()
         clients.client("dynamodb").create_table(
@@ -38,7 +44,10 @@ def engine(monkeypatch):
         machine = clients.client("stepfunctions").create_state_machine(
             name="requests", definition=json.dumps(FAILING), roleArn="arn:aws:iam::123456789012:role/r"
         )["stateMachineArn"]
-        yield Tables("requests", "holds", "audit", "key", machine), clients
+        try:
+            yield Tables("requests", "holds", "audit", "key", machine), clients
+        finally:
+            adapters.uninstall()
 
 
 def _finished(sfn, arn):

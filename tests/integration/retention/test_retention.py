@@ -91,10 +91,10 @@ def use_import_jobs(monkeypatch):
     """The local adapter that runs SESv2 DELETE import jobs against moto's contact list (decorator mode)."""
     from moto.sesv2.responses import SESV2Response
 
-    from local import adapters
+    from local.adapters import sesv2
 
-    monkeypatch.setattr(SESV2Response, "create_import_job", adapters.sesv2_create_import_job, raising=False)
-    monkeypatch.setattr(SESV2Response, "get_import_job", adapters.sesv2_get_import_job, raising=False)
+    monkeypatch.setattr(SESV2Response, "create_import_job", sesv2.sesv2_create_import_job, raising=False)
+    monkeypatch.setattr(SESV2Response, "get_import_job", sesv2.sesv2_get_import_job, raising=False)
 
 
 def test_boundary_record_at_exactly_the_limit_expires_and_one_second_younger_survives(

@@ -64,7 +64,7 @@ def served(tmp_path):
     (tmp_path / "form.js").write_text("// js")
     fake_lambda = FakeLambda()
     clients = {"apigateway": FakeApiGateway(), "lambda": fake_lambda}
-    with LocalApi(clients.__getitem__, port=0, web_root=tmp_path) as api:
+    with LocalApi(lambda service, **_config: clients[service], port=0, web_root=tmp_path) as api:
         yield api, fake_lambda
 
 
@@ -122,3 +122,19 @@ def test_the_form_is_served_from_web_and_nothing_outside_it(served):
 
 def test_the_rest_api_id_comes_from_the_api_url_output():
     assert rest_api_id_from_url("https://abc123.execute-api.us-east-1.amazonaws.com/v1/") == "abc123"
+
+
+def test_a_burst_of_connections_is_queued_not_reset(served) -> None:
+    api, _ = served
+    assert api._server.request_queue_size >= 64
+    # Open more connections than http.server's default backlog of 5 before any is served: none is refused.
+    host, port = api._server.server_address[:2]
+    sockets = [socket.create_connection((host, port), timeout=5) for _ in range(64)]
+    try:
+        for sock in sockets:
+            sock.sendall(b"GET /index.html HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        answers = [sock.recv(64) for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+    assert all(answer.startswith(b"HTTP/1.1 200") for answer in answers)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from local import adapters
+from local.adapters import s3 as s3_adapter
 
 
 def _pages(s3, bucket: str, **params) -> list[tuple]:
@@ -38,14 +38,14 @@ def test_listing_versions_without_copies_pages_exactly_like_moto(aws, monkeypatc
     s3.delete_object(Bucket="bench-bucket", Key="users/u1/f1.txt")  # a delete marker on top
 
     expected = _pages(s3, "bench-bucket", **params)
-    monkeypatch.setattr(S3Backend, "list_object_versions", adapters.s3_list_object_versions)
+    monkeypatch.setattr(S3Backend, "list_object_versions", s3_adapter.s3_list_object_versions)
     assert _pages(s3, "bench-bucket", **params) == expected
 
 
 def test_a_listing_resumes_after_a_deleted_marker_version(aws, monkeypatch):
     from moto.s3.models import S3Backend
 
-    monkeypatch.setattr(S3Backend, "list_object_versions", adapters.s3_list_object_versions)
+    monkeypatch.setattr(S3Backend, "list_object_versions", s3_adapter.s3_list_object_versions)
     s3 = aws.client("s3")
     s3.create_bucket(Bucket="bench-bucket")
     s3.put_bucket_versioning(Bucket="bench-bucket", VersioningConfiguration={"Status": "Enabled"})
