@@ -14,7 +14,7 @@ from functions.privacy.datamap.model import DataMap, Store, StoreKind
 
 
 class ClientProvider(Protocol):
-    """Gives boto3 clients by service name (privacy.aws.Clients in Lambdas, moto-bound clients in tests)."""
+    """Gives boto3 clients by service name (core.clients.Clients in Lambdas, test doubles in tests)."""
 
     def client(self, service: str) -> Any: ...
 

@@ -16,7 +16,7 @@ _clients: dict[str, Any] = {}
 
 
 class Clients:
-    """Gives boto3 clients by service name; tests pass their own instance bound to moto."""
+    """Gives boto3 clients by service name; tests pass their own session."""
 
     def __init__(self, session: boto3.session.Session | None = None) -> None:
         self._session = session
