@@ -134,7 +134,12 @@ def test_twenty_concurrent_erasures_under_store_faults_finish_clean_with_one_rec
             evidence.store_outcome_key(request_id, store, "erase") for store in datamap.stores
         ), "exactly one evidence record (one version) per store"
         chain = list(all_versions(s3, bucket, evidence.chain_prefix(request_id)))
-        assert [v["Key"].rsplit("/", 1)[-1] for v in chain] == ["0000-completed.json"]
+        # One version each: received and verified (the harness files as verified), then one completion.
+        assert [v["Key"].rsplit("/", 1)[-1] for v in chain] == [
+            "0000-received.json",
+            "0001-verified.json",
+            "0002-completed.json",
+        ]
     for subject in subjects:
         assert {name: h["personal"] for name, h in holdings(datamap, clients, subject).items()} == dict.fromkeys(
             datamap.stores, 0
