@@ -8,15 +8,15 @@ only a root user with the break-glass role could do after retention ends: remove
 from __future__ import annotations
 
 import json
-import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 
 from functions.privacy.evidence import records as evidence
-from functions.privacy.evidence.digests import SETTLE, list_digests, schedule_interval, write_digest
+from functions.privacy.evidence.digests import list_digests, schedule_interval
 from functions.privacy.evidence.records import append_request_event, canonical, write_record
 from functions.privacy.evidence.verify import verify_bucket
+from tests.integration.evidence.digest_support import digest_now
 
 BUCKET = "audit-versioned"
 LAST = "requests/req-a/chain/0002-completed.json"
@@ -25,10 +25,7 @@ MAX_AGE = 2 * schedule_interval("rate(1 hour)")
 
 
 def _digest_now(s3, kms, key):
-    """Digest everything written up to this second, then let the clock move past the cut-off."""
-    result = write_digest(s3, kms, BUCKET, key, now=datetime.now(UTC) + SETTLE + timedelta(seconds=1))
-    time.sleep(2.1)  # S3 times are whole seconds: later writes must fall after the cut-off
-    return result
+    return digest_now(s3, kms, BUCKET, key)
 
 
 @pytest.fixture

@@ -3,24 +3,20 @@
 from __future__ import annotations
 
 import json
-import time
-from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from functions.privacy.evidence import records as evidence
-from functions.privacy.evidence.digests import SETTLE, list_digests, write_digest
+from functions.privacy.evidence.digests import list_digests
 from functions.privacy.evidence.records import append_request_event, canonical, write_record
 from functions.privacy.evidence.verify import verify_bucket
+from tests.integration.evidence.digest_support import digest_now
 
 BUCKET = "audit-copy"  # no Object Lock: tampering must be possible to test detection
 
 
 def _digest_now(s3, kms, key):
-    """Digest everything written up to this second, then let the clock move past the cut-off."""
-    result = write_digest(s3, kms, BUCKET, key, now=datetime.now(UTC) + SETTLE + timedelta(seconds=1))
-    time.sleep(2.1)  # S3 times are whole seconds: later writes must fall after the cut-off
-    return result
+    return digest_now(s3, kms, BUCKET, key)
 
 
 @pytest.fixture
