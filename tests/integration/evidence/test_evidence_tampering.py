@@ -80,6 +80,24 @@ def test_an_overwrite_through_a_new_version_is_named_even_after_the_next_digest_
     assert ("modified_record", LAST) not in _kinds(report)  # the first version is intact and digested
 
 
+def test_versions_written_within_one_second_are_listed_oldest_first_so_the_first_is_the_record(audit):
+    s3 = audit[0]
+    for attempt in range(5):  # the three writes must share one whole second (S3's time unit)
+        key = f"requests/req-c/stores/customers-{attempt}.erase.json"
+        written = [
+            s3.put_object(Bucket=BUCKET, Key=key, Body=body)["VersionId"]
+            for body in (b'{"n": 1}', b'{"forged": true}', b'{"n": 1}')
+        ]
+        versions = evidence.list_versions(s3, BUCKET, (key,))[key]
+        if len({v["modified"] for v in versions}) == 1:
+            break
+    else:
+        pytest.fail("could not write three versions within one second")
+
+    assert [v["version_id"] for v in versions] == written
+    assert ("overwritten_record", key) in _kinds(_verify(s3, audit[1]))
+
+
 def test_a_modified_record_in_a_copy_is_named_against_the_digested_hash(audit):
     s3, kms, _ = audit
     copy = "audit-copy"
