@@ -8,7 +8,6 @@ task finds its record and returns it instead of writing a second one.
 from __future__ import annotations
 
 import hashlib
-import itertools
 import json
 from datetime import UTC, datetime
 from typing import Any
@@ -46,7 +45,6 @@ def list_versions(s3: Any, bucket: str, prefixes: tuple[str, ...]) -> dict[str, 
     version per key with version id "null".
     """
     versions: dict[str, list[dict[str, Any]]] = {}
-    ranks = itertools.count()  # position in S3's listing
     for prefix in prefixes:
         for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=prefix):
             for marker, entries in ((False, page.get("Versions", [])), (True, page.get("DeleteMarkers", []))):
@@ -57,15 +55,14 @@ def list_versions(s3: Any, bucket: str, prefixes: tuple[str, ...]) -> dict[str, 
                             "modified": entry["LastModified"],
                             "delete_marker": marker,
                             "latest": entry.get("IsLatest", False),
-                            "rank": next(ranks),
                         }
                     )
     for entries in versions.values():
         # Times are whole seconds, so several versions can share one. On a tie the current version is the newer
-        # one, and otherwise S3's own order decides: it lists each key's versions newest first.
-        entries.sort(key=lambda v: (v["modified"], v["latest"], -v["rank"]))
-        for entry in entries:
-            del entry["rank"]
+        # one, and otherwise S3's own order decides: it lists each key's versions newest first, so reversed and
+        # sorted stably they come oldest first.
+        entries.reverse()
+        entries.sort(key=lambda v: (v["modified"], v["latest"]))
     return versions
 
 
