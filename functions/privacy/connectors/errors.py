@@ -82,3 +82,38 @@ def mapped_errors(store_name: str, resource: str, operation: str) -> Iterator[No
     except (botocore_errors.ConnectionError, botocore_errors.HTTPClientError) as exc:  # timeouts included
         failure = type(exc).__name__
         raise StoreUnavailable(f"store {store_name} ({resource}): {operation} failed with {failure}") from None
+
+
+class ProviderError(Exception):
+    """A call to an AWS service outside the data stores (SES sending) failed; the message names the service,
+    operation and error code only: provider messages can name the recipient."""
+
+
+class ProviderThrottled(ProviderError):
+    """The provider refused the call for rate reasons; a retry with backoff may succeed."""
+
+
+class ProviderUnavailable(ProviderError):
+    """The provider failed in a way a retry may fix (5xx, timeouts)."""
+
+
+def provider_error(service: str, operation: str, code: str, status: int | None = None) -> ProviderError:
+    message = f"{service} {operation} failed with {code}"
+    if code in THROTTLE_CODES:
+        return ProviderThrottled(message)
+    if code in UNAVAILABLE_CODES or (status is not None and status >= 500):
+        return ProviderUnavailable(message)
+    return ProviderError(message)
+
+
+@contextmanager
+def mapped_provider_errors(service: str, operation: str) -> Iterator[None]:
+    """Re-raise botocore failures inside the block as ProviderError (or its throttled/unavailable kinds)."""
+    try:
+        yield
+    except ClientError as exc:
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        # `from None`: the chained ClientError would carry the provider's message into logs and traces.
+        raise provider_error(service, operation, error_code(exc), status) from None
+    except (botocore_errors.ConnectionError, botocore_errors.HTTPClientError) as exc:
+        raise ProviderUnavailable(f"{service} {operation} failed with {type(exc).__name__}") from None

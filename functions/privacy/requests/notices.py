@@ -1,9 +1,11 @@
-"""Email to requesters through SES (SESv2 SendEmail): the acknowledgement that carries the one-time code."""
+"""Email to requesters through SES (SESv2 SendEmail): the code, confirmations and notices, all through send_email."""
 
 from __future__ import annotations
 
 import html
 from typing import Any
+
+from functions.privacy.connectors.errors import mapped_provider_errors
 
 REQUEST_NAMES = {
     "access": "a copy of your personal data (access)",
@@ -62,31 +64,26 @@ def send_verification_email(
 ) -> str:
     """Send the acknowledgement with the code; returns the SES message id (the only thing worth logging)."""
     subject, text, body = verification_email(request_id, request_type, code, expires_at, due_at)
-    response = sesv2.send_email(
-        FromEmailAddress=sender,
-        Destination={"ToAddresses": [recipient]},
-        Content={
-            "Simple": {
-                "Subject": {"Data": subject, "Charset": "UTF-8"},
-                "Body": {"Text": {"Data": text, "Charset": "UTF-8"}, "Html": {"Data": body, "Charset": "UTF-8"}},
-            }
-        },
-    )
-    return str(response["MessageId"])
+    return send_email(sesv2, sender, recipient, subject, text, body)
 
 
 def send_email(sesv2: Any, sender: str, recipient: str, subject: str, text: str, body: str) -> str:
-    """Send one email (plain text and HTML); returns the SES message id."""
-    response = sesv2.send_email(
-        FromEmailAddress=sender,
-        Destination={"ToAddresses": [recipient]},
-        Content={
-            "Simple": {
-                "Subject": {"Data": subject, "Charset": "UTF-8"},
-                "Body": {"Text": {"Data": text, "Charset": "UTF-8"}, "Html": {"Data": body, "Charset": "UTF-8"}},
-            }
-        },
-    )
+    """Send one email (plain text and HTML); returns the SES message id.
+
+    Every email the engine sends goes through here: SES errors (whose messages can name the recipient)
+    leave as a ProviderError naming the operation and error code only.
+    """
+    with mapped_provider_errors("sesv2", "SendEmail"):
+        response = sesv2.send_email(
+            FromEmailAddress=sender,
+            Destination={"ToAddresses": [recipient]},
+            Content={
+                "Simple": {
+                    "Subject": {"Data": subject, "Charset": "UTF-8"},
+                    "Body": {"Text": {"Data": text, "Charset": "UTF-8"}, "Html": {"Data": body, "Charset": "UTF-8"}},
+                }
+            },
+        )
     return str(response["MessageId"])
 
 
