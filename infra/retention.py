@@ -141,7 +141,8 @@ class RetentionEngine(Construct):
             },
             state_machine_type=sfn.StateMachineType.STANDARD,
             tracing_enabled=True,
-            logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
+            # Events without inputs and outputs: a run's state names stores and keys, never needed in logs.
+            logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=False),
         )
         for function in (self.plan, self.segment, self.objects, self.batch, self.contacts, self.record, self.summary):
             function.grant_invoke(state_machine)

@@ -79,10 +79,19 @@ class RequestWorkflow(Construct):
         for statement in store_statements(Stack.of(self), datamap, write=True):
             store_task.add_to_role_policy(statement)
         storage.hmac_key.grant(store_task, "kms:GenerateMac")
+        # GetObject for HeadObject on the archive and ListBucket on the parts: a re-run re-reads a store
+        # whose part expired before the archive was complete.
         store_task.add_to_role_policy(
             iam.PolicyStatement(
-                actions=["s3:PutObject", "s3:AbortMultipartUpload"],
+                actions=["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"],
                 resources=[storage.export_bucket.arn_for_objects(EXPORTS)],
+            )
+        )
+        store_task.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["s3:ListBucket"],
+                resources=[storage.export_bucket.bucket_arn],
+                conditions={"StringLike": {"s3:prefix": [EXPORTS]}},
             )
         )
 
@@ -172,7 +181,9 @@ class RequestWorkflow(Construct):
             },
             state_machine_type=sfn.StateMachineType.STANDARD,
             tracing_enabled=True,
-            logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
+            # Every state's events, without inputs and outputs: those carry task tokens and would sit in the
+            # log group for a year (the execution history keeps them for its own 90 days).
+            logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=False),
         )
         for function in f.request_workflow():
             function.grant_invoke(state_machine)
