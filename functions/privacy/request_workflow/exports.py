@@ -4,6 +4,10 @@ Connectors write a subject's records page by page and copy objects server-side i
 exports/<request_id>/parts/<store>/; packaging streams every part into exports/<request_id>/archive.zip
 through an S3 multipart upload, so no Lambda holds a large subject in memory. Only the request id,
 keys and counts travel in Step Functions state.
+
+The parts stay until an archive holds every store of the request: a re-run of a partially completed
+request re-exports only the stores that failed, and rebuilds the archive from all parts (the link
+sent first then serves the whole archive, not the re-run's stores only).
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ READ_CHUNK = 1024 * 1024
 MAX_PARTS = 10_000  # S3's limit per upload: 8 MiB parts allow archives up to ~78 GiB
 ARCHIVE_NAME = "archive.zip"
 MANIFEST_NAME = "manifest.json"
+# S3 user metadata on the archive: "true" once it holds every store's part (the parts are then deleted).
+COMPLETE_METADATA = "complete"
 
 
 class ExportTooLarge(RuntimeError):
@@ -35,6 +41,13 @@ class ExportTooLarge(RuntimeError):
 
 class InvalidArchivePath(ValueError):
     """A connector asked for an archive path outside its store's folder."""
+
+
+class ExportPartsMissing(RuntimeError):
+    """A store exported data but its part is gone (expired?): no archive is built without it.
+
+    The message names the stores only; a re-run re-reads them (see store_tasks).
+    """
 
 
 def export_prefix(request_id: str) -> str:
@@ -47,6 +60,27 @@ def parts_prefix(request_id: str) -> str:
 
 def archive_key(request_id: str) -> str:
     return f"{export_prefix(request_id)}{ARCHIVE_NAME}"
+
+
+def store_parts_prefix(request_id: str, store: str) -> str:
+    return f"{parts_prefix(request_id)}{store}/"
+
+
+def archive_complete(s3: Any, bucket: str, request_id: str) -> bool:
+    """Whether the request's archive exists and holds every store's part."""
+    try:
+        head = s3.head_object(Bucket=bucket, Key=archive_key(request_id))
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
+            return False
+        raise
+    return bool(head.get("Metadata", {}).get(COMPLETE_METADATA) == "true")
+
+
+def has_parts(s3: Any, bucket: str, request_id: str, store: str) -> bool:
+    """Whether the store's folder under the request's parts holds any file."""
+    listing = s3.list_objects_v2(Bucket=bucket, Prefix=store_parts_prefix(request_id, store), MaxKeys=1)
+    return bool(listing.get("KeyCount", 0))
 
 
 def _json_default(value: Any) -> Any:
@@ -69,9 +103,20 @@ class MultipartWriter:
     held whole: at most one part is buffered.
     """
 
-    def __init__(self, s3: Any, bucket: str, key: str, *, part_size: int = PART_SIZE, content_type: str) -> None:
+    def __init__(
+        self,
+        s3: Any,
+        bucket: str,
+        key: str,
+        *,
+        part_size: int = PART_SIZE,
+        content_type: str,
+        metadata: dict[str, str] | None = None,
+    ) -> None:
         self._s3, self._bucket, self._key, self._part_size = s3, bucket, key, part_size
-        self._upload_id = s3.create_multipart_upload(Bucket=bucket, Key=key, ContentType=content_type)["UploadId"]
+        self._upload_id = s3.create_multipart_upload(
+            Bucket=bucket, Key=key, ContentType=content_type, Metadata=metadata or {}
+        )["UploadId"]
         self._buffer = bytearray()
         self._parts: list[dict[str, Any]] = []
         self.bytes_written = 0
@@ -217,6 +262,10 @@ def manifest(
     }
 
 
+def _stores_with_parts(files: list[dict[str, Any]]) -> set[str]:
+    return {f["path"].split("/", 1)[0] for f in files}
+
+
 def package_export(
     request_id: str,
     outcomes: list[dict[str, Any]],
@@ -226,20 +275,42 @@ def package_export(
     *,
     part_size: int = PART_SIZE,
 ) -> dict[str, Any]:
-    """Stream every part into one zip (with manifest.json), then delete the parts.
+    """Stream the parts of every store of the request into one zip (with manifest.json).
 
-    Idempotent: a retried or re-run task finds the archive (and no parts) and returns it as it is.
+    The archive is marked complete (S3 metadata ``complete=true``) when every store's task succeeded;
+    only then are the parts deleted, so a re-run that re-exports the failed stores rebuilds the archive
+    from all of them. A store that exported data but has no part raises ExportPartsMissing rather than
+    build an archive without it. Idempotent: a retried task finds the complete archive and returns it.
     """
     key = archive_key(request_id)
     files = _list_parts(s3, bucket, request_id)
-    if not files:
-        try:
-            head = s3.head_object(Bucket=bucket, Key=key)
-        except ClientError:
-            head = None
-        if head is not None:
-            return {"archive_key": key, "archive_bytes": int(head["ContentLength"]), "upload_parts": 0, "files": 0}
-    writer = MultipartWriter(s3, bucket, key, part_size=part_size, content_type="application/zip")
+    if not files and archive_complete(s3, bucket, request_id):
+        head = s3.head_object(Bucket=bucket, Key=key)
+        return {
+            "archive_key": key,
+            "archive_bytes": int(head["ContentLength"]),
+            "upload_parts": 0,
+            "files": 0,
+            "complete": True,
+        }
+    present = _stores_with_parts(files)
+    failed = [o["store"] for o in outcomes if o.get("status") != "succeeded"]
+    missing = sorted(
+        o["store"]
+        for o in outcomes
+        if o.get("status") == "succeeded" and (o.get("records") or o.get("objects")) and o["store"] not in present
+    )
+    if missing:
+        raise ExportPartsMissing(f"request {request_id}: no export part for store(s) {', '.join(missing)}")
+    complete = not failed
+    writer = MultipartWriter(
+        s3,
+        bucket,
+        key,
+        part_size=part_size,
+        content_type="application/zip",
+        metadata={COMPLETE_METADATA: "true" if complete else "false"},
+    )
     try:
         with zipfile.ZipFile(writer, mode="w", compression=zipfile.ZIP_DEFLATED, allowZip64=True) as archive:
             archive.writestr(MANIFEST_NAME, json.dumps(manifest(request_id, datamap, outcomes, files), indent=2))
@@ -252,16 +323,18 @@ def package_export(
     except BaseException:
         writer.abort()
         raise
-    for start in range(0, len(files), 1000):  # DeleteObjects takes 1000 keys per call
-        s3.delete_objects(
-            Bucket=bucket,
-            Delete={"Objects": [{"Key": f["key"]} for f in files[start : start + 1000]], "Quiet": True},
-        )
+    if complete:  # a partial archive keeps its parts for the re-run that completes it
+        for start in range(0, len(files), 1000):  # DeleteObjects takes 1000 keys per call
+            s3.delete_objects(
+                Bucket=bucket,
+                Delete={"Objects": [{"Key": f["key"]} for f in files[start : start + 1000]], "Quiet": True},
+            )
     return {
         "archive_key": key,
         "archive_bytes": writer.bytes_written,
         "upload_parts": writer.part_count,
         "files": len(files),
+        "complete": complete,
     }
 
 

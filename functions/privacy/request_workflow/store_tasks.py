@@ -81,6 +81,15 @@ def run_store_task(
     s3 = clients.client("s3")
     key = evidence.store_outcome_key(request_id, store_name, operation)
     recorded = evidence.read_record(s3, settings.AUDIT_BUCKET, key)
+    if (
+        recorded is not None
+        and operation == "export"
+        and _export_part_lost(request_id, store_name, recorded[0], settings, s3)
+    ):
+        # The recorded export's part expired before the archive held it: read the store again so the
+        # archive is whole. The evidence keeps the first read (first-time-only); only the part is rewritten.
+        subject = Subject(requests.get_identifiers(clients.resource_table(settings.REQUESTS_TABLE), request_id))
+        _act(operation, store_name, request_id, subject, settings, clients)
     if recorded is None:
         table = clients.resource_table(settings.REQUESTS_TABLE)
         subject = Subject(requests.get_identifiers(table, request_id))
@@ -112,6 +121,18 @@ def run_store_task(
         "evidence_key": key,
         "evidence_sha256": digest,
     }
+
+
+def _export_part_lost(
+    request_id: str, store_name: str, recorded: dict[str, Any], settings: StoreTaskSettings, s3: Any
+) -> bool:
+    """A recorded export that found data, whose part is gone while the archive is not yet complete."""
+    outcome = recorded.get("outcome", {})
+    if not (outcome.get("records") or outcome.get("objects")):
+        return False  # nothing found, no part written
+    if exports.has_parts(s3, settings.EXPORT_BUCKET, request_id, store_name):
+        return False
+    return not exports.archive_complete(s3, settings.EXPORT_BUCKET, request_id)
 
 
 def erase_store(request_id: str, store_name: str, settings: StoreTaskSettings, clients: Clients) -> dict[str, Any]:
