@@ -104,3 +104,49 @@ def test_no_seeded_personal_value_appears_in_evidence_logs_or_execution_history(
             findings[f"execution history of {request['request_id']}"] = found
     assert len(versions) > 6 * 2  # every request left evidence (received and verified at least)
     assert not findings, findings
+
+
+def test_a_refused_email_leaves_no_address_in_logs_or_execution_history(local_cloud, api, monkeypatch, capsys):
+    from moto.core.exceptions import JsonRESTError
+    from moto.sesv2.models import SESV2Backend
+
+    client, _ = api
+    clients, outputs = local_cloud.clients, local_cloud.outputs
+    refused = f"refused.{uuid.uuid4().hex[:8]}@example.com"
+    original = SESV2Backend.send_email
+
+    def reject(self, source, destinations, subject, body):
+        if refused in destinations.get("ToAddresses", []):  # SES's own wording names the recipient
+            raise JsonRESTError("MessageRejected", f"Email address is not verified: {refused}")
+        return original(self, source, destinations, subject, body)
+
+    monkeypatch.setattr(SESV2Backend, "send_email", reject)
+    captured, detach = capture_lambda_logs()
+    try:
+        answer = client.file({"type": "access", "email": refused, "jurisdiction": "GDPR"})
+        assert answer.status_code == 202, answer.text
+        request = answer.json()
+        final = client.wait_for(request["request_id"], request["status_token"])
+    finally:
+        detach()
+    printed = capsys.readouterr()
+
+    # The code could not be sent: the request failed before verification, by the mapped error's name.
+    assert final["status"] == "failed", final
+    item = clients.resource_table(outputs["RequestsTableName"]).get_item(
+        Key={"request_id": request["request_id"], "record": "request"}
+    )["Item"]
+    assert item["failure"] == "ProviderError" and item["verification_failed"] is True
+    sfn = clients.client("stepfunctions")
+    arn = outputs["RequestStateMachineArn"].replace(":stateMachine:", ":execution:") + f":{request['request_id']}"
+    events = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
+    failures = [e["taskFailedEventDetails"] for e in events if "taskFailedEventDetails" in e] + [
+        e["lambdaFunctionFailedEventDetails"] for e in events if "lambdaFunctionFailedEventDetails" in e
+    ]
+    history = json.dumps(events, default=str)
+    assert "sesv2 SendEmail failed with MessageRejected" in history, failures  # the scan looks where it would be
+    lines = captured.lines + cloudwatch_lines(clients) + printed.out.splitlines() + printed.err.splitlines()
+    assert any(request["request_id"] in line for line in captured.lines)
+    leaks = [line[:200] for line in lines if refused in line.lower()]
+    assert not leaks
+    assert refused not in history.lower()

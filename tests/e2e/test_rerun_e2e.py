@@ -107,3 +107,56 @@ def test_a_store_that_keeps_failing_yields_partially_completed_and_a_rerun_finis
     listed = s3.list_objects_v2(Bucket=audit, Prefix=f"requests/{request_id}/stores/")["Contents"]
     assert len(listed) == len(datamap.stores)  # one evidence record per store across both executions
     assert holdings(datamap, clients, bystander) == bystander_before
+
+
+def test_a_rerun_of_a_partially_completed_access_request_serves_every_stores_data_under_the_first_link(
+    local_cloud, fresh_subject, monkeypatch
+):
+    import io
+    import zipfile
+
+    from moto.core.exceptions import JsonRESTError
+    from moto.sesv2.models import SESV2Backend
+
+    from functions.privacy.request_workflow import exports
+
+    clients, outputs, datamap = local_cloud.clients, local_cloud.outputs, local_cloud.datamap
+    subject = fresh_subject("access")
+    with_data = {name for name, held in holdings(datamap, clients, subject).items() if held["found"]}
+    assert "newsletter" in with_data and len(with_data) >= 3
+    original = SESV2Backend.get_contact
+
+    def refuse(self, email, contact_list_name):
+        if email == subject["email"]:  # no retry fixes it: the newsletter store's task is recorded failed
+            raise JsonRESTError("AccessDeniedException", "denied")
+        return original(self, email, contact_list_name)
+
+    monkeypatch.setattr(SESV2Backend, "get_contact", refuse)
+    table = local_cloud.clients.resource_table(outputs["RequestsTableName"])
+    filed = requests.create_request(table, RequestType.ACCESS, {"email": subject["email"]}, status="verified")
+    request_id = filed.request_id
+    s3, bucket, key = clients.client("s3"), outputs["ExportBucketName"], exports.archive_key(request_id)
+
+    def archive() -> tuple[dict[str, str], set[str], dict[str, bytes]]:
+        obj = s3.get_object(Bucket=bucket, Key=key)
+        with zipfile.ZipFile(io.BytesIO(obj["Body"].read())) as zipped:
+            files = {name: zipped.read(name) for name in zipped.namelist()}
+        stores = {name.split("/", 1)[0] for name in files if name != exports.MANIFEST_NAME}
+        return obj["Metadata"], stores, files
+
+    first = wait_for_execution(clients, rerun_request(clients, outputs, request_id))
+    assert first["status"] == "SUCCEEDED" and json.loads(first["output"])["status"] == "partially_completed"
+    metadata, stores, _ = archive()
+    assert metadata == {"complete": "false"} and stores == with_data - {"newsletter"}
+
+    monkeypatch.setattr(SESV2Backend, "get_contact", original)
+    rerun = wait_for_execution(clients, rerun_request(clients, outputs, request_id))
+
+    assert rerun["status"] == "SUCCEEDED" and json.loads(rerun["output"])["status"] == "completed"
+    metadata, stores, files = archive()  # the same key the first confirmation's link signs
+    assert metadata == {"complete": "true"} and stores == with_data
+    (contact,) = json.loads(files["newsletter/records.json"])
+    assert contact["EmailAddress"] == subject["email"]
+    customers = json.loads(files["customers/records.json"])
+    assert [c["customer_id"] for c in customers] == [subject["customer_id"]]
+    assert "Contents" not in s3.list_objects_v2(Bucket=bucket, Prefix=exports.parts_prefix(request_id))

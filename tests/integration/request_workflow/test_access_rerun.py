@@ -92,6 +92,9 @@ def test_a_rerun_of_a_partially_completed_access_request_archives_every_store(en
     # A retried packaging finds the complete archive and returns it as it is.
     retried = exports.package_export(request_id, outcomes, datamap, s3, EXPORTS)
     assert retried["complete"] is True and retried["archive_bytes"] == again["archive_bytes"]
+    # Once the archive is complete a further store task has nothing to re-read: no new copy appears.
+    run_store_task(request_id, "customers", "export", settings, clients)
+    assert _parts(s3, request_id) == []
 
 
 def test_a_part_lost_before_the_archive_completed_is_read_again_on_rerun(engine, datamap):

@@ -67,13 +67,24 @@ class _RefusingSes:
     [
         lambda ses: notices.send_email(ses, "privacy@example.com", RECIPIENT, "s", "t", "<p>b</p>"),
         lambda ses: notices.send_verification_email(
-            ses, "privacy@example.com", RECIPIENT, request_id="r-1", request_type="access", code="123456",
-            expires_at="2030-01-01T00:00:00Z", due_at="2030-02-01T00:00:00Z",
-        ),  # fmt: skip
+            ses,
+            "privacy@example.com",
+            RECIPIENT,
+            request_id="r-1",
+            request_type="access",
+            code="123456",
+            expires_at="2030-01-01T00:00:00Z",
+            due_at="2030-02-01T00:00:00Z",
+        ),
         lambda ses: notices.send_extension_email(
-            ses, "privacy@example.com", RECIPIENT, request_id="r-1", request_type="access",
-            due_at="2030-02-01T00:00:00Z", reason="complex",
-        ),  # fmt: skip
+            ses,
+            "privacy@example.com",
+            RECIPIENT,
+            request_id="r-1",
+            request_type="access",
+            due_at="2030-02-01T00:00:00Z",
+            reason="complex",
+        ),
     ],
     ids=["confirmation", "code", "extension"],
 )
