@@ -40,7 +40,11 @@ def test_the_longest_category_period_wins_and_legal_periods_bound_the_purpose():
 
 def test_the_plan_lists_every_store_retention_can_act_on_with_its_segments():
     plan = plan_run(
-        DATAMAP, RetentionRunInput(as_of="2031-01-01T00:00:00Z"), execution="e", work_bucket="w", segments=3
+        DATAMAP,
+        RetentionRunInput(as_of="2031-01-01T00:00:00Z", allow_future=True),
+        execution="e",
+        work_bucket="w",
+        segments=3,
     )
     assert [s["store"] for s in plan["stores"]] == ["customers", "orders", "uploads", "newsletter"]
     assert plan["stores"][0]["segments"] == [0, 1, 2] and "segments" not in plan["stores"][2]
