@@ -99,7 +99,17 @@ def status(
     sfn = eng.clients.client("stepfunctions")
     runs = retention_runs.recent_runs(sfn, eng.output("RetentionStateMachineArn"), limit)
     table = Table(title=f"{len(runs)} retention run(s)")
-    columns = ("Execution", "Started", "As of", "Dry run", "Execution status", "Status", "Expired", "Unreadable", "Failed")
+    columns = (
+        "Execution",
+        "Started",
+        "As of",
+        "Dry run",
+        "Execution status",
+        "Status",
+        "Expired",
+        "Unreadable",
+        "Failed",
+    )
     for column in columns:
         table.add_column(column, overflow="fold")
     for summary in runs:

@@ -1,6 +1,7 @@
 """Start retention runs by hand and read recent ones, against the retention state machine's contract.
 
-Input {"as_of": ISO, "dry_run": bool[, "allow_future": true]}; output {"run_id", "as_of", "dry_run", "status", "stores": [...]}.
+Input {"as_of": ISO, "dry_run": bool[, "allow_future": true]};
+output {"run_id", "as_of", "dry_run", "status", "stores": [...]}.
 The scheduled runs start the same state machine, so operators see both kinds here.
 """
 

@@ -36,7 +36,9 @@ class Counts(BaseModel):
             skipped_retained=self.skipped_retained + other.skipped_retained,
             failed=self.failed + other.failed,
             skipped_unreadable=self.skipped_unreadable + other.skipped_unreadable,
-            unreadable_key_digests=(self.unreadable_key_digests + other.unreadable_key_digests)[:UNREADABLE_KEYS_LISTED],
+            unreadable_key_digests=[*self.unreadable_key_digests, *other.unreadable_key_digests][
+                :UNREADABLE_KEYS_LISTED
+            ],
             expired_keys_digest=digest.combine([self.expired_keys_digest, other.expired_keys_digest]),
         )
 

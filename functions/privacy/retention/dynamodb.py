@@ -174,7 +174,7 @@ class _SegmentRun:
         self.counts.expired_keys_digest = digest.add(self.counts.expired_keys_digest, digests)
 
     def _expire(self, item: dict[str, Any]) -> None:
-        """Mask, or queue the item for deletion (nothing in a dry run); not counted if it vanished or was masked meanwhile."""
+        """Mask, or queue for deletion (nothing in a dry run); not counted if it vanished or was masked meanwhile."""
         if self.plan["dry_run"]:
             self._expired([item])
         elif self.store.erasure.mode == "anonymise":

@@ -135,7 +135,7 @@ def delete_batch(
     held_prefixes: Callable[[], Iterable[str]],
     client: Any,
     s3: Any,
-) -> dict[str, int]:
+) -> dict[str, int | str]:
     """Delete one key batch with one DeleteObjects call, minus keys held by now.
 
     Returns ``deleted``, and ``held`` with ``held_keys_digest`` when a hold placed since planning kept
