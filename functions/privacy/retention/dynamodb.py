@@ -122,6 +122,8 @@ class _SegmentRun:
     counts: Counts = field(default_factory=Counts)
     pending: list[dict[str, Any]] = field(default_factory=list)  # items to delete, flushed in full batches
     held_values: frozenset[str] = frozenset()  # as read for the current page
+    expire_before: datetime = field(init=False)
+    purpose_before: datetime = field(init=False)
 
     def __post_init__(self) -> None:
         self.expire_before = parse_utc(self.plan["expire_before"], "expire_before")
