@@ -171,7 +171,7 @@ def main() -> None:
         t0 = time.monotonic()
         arn = sfn.start_execution(
             stateMachineArn=outputs["RetentionStateMachineArn"],
-            input=json.dumps({"as_of": AS_OF.strftime("%Y-%m-%dT%H:%M:%SZ"), "dry_run": False}),
+            input=json.dumps({"as_of": AS_OF.strftime("%Y-%m-%dT%H:%M:%SZ"), "dry_run": False, "allow_future": True}),
         )["executionArn"]
         execution = wait_for_execution(clients, arn, timeout=24 * 3600)
         batch_seconds = time.monotonic() - t0

@@ -92,6 +92,7 @@ class RetentionEngine(Construct):
         for function in (self.segment, self.objects, self.contacts):
             holds_table.grant_read_data(function)
             hmac_key.grant(function, "kms:GenerateMac")
+        holds_table.grant_read_data(self.batch)  # holds are read again just before each batch is deleted
         for function in (self.record, self.summary):
             grant_evidence_writes(function, self._audit_bucket, key, writes=RETENTION_WRITES, reads=RETENTION_WRITES)
 

@@ -22,5 +22,4 @@ class BatchInput(BaseModel):
 @tracer.capture_lambda_handler
 @event_parser(model=BatchInput)
 def handler(event: BatchInput, context: LambdaContext) -> dict:
-    deleted = delete_object_batch(event.model_dump(), SETTINGS.load(), default_clients())
-    return {"deleted": deleted}
+    return delete_object_batch(event.model_dump(), SETTINGS.load(), default_clients())

@@ -24,7 +24,8 @@ from local.seed import seed_sample_subjects, seed_subject
 from local.synth import synthesize
 
 # Context for the test deployment (on top of local.synth.LOCAL_CONTEXT).
-E2E_CONTEXT: dict[str, Any] = {"verification_timeout_seconds": 30}
+# retention_segments: not the default 4, so a run proves the deployed value reaches the planner.
+E2E_CONTEXT: dict[str, Any] = {"verification_timeout_seconds": 30, "retention_segments": 3}
 
 
 @dataclass

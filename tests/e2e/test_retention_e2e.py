@@ -41,6 +41,11 @@ def seed(local_cloud, tag: str) -> dict[str, str]:
         key = f"users/{cid}/ticket.txt"
         s3.put_object(Bucket=bucket, Key=key, Body=b"support ticket")
         age_objects(bucket, [key], when)
+    # A date no parser can read for certain: kept and counted, never expired (it sorts before "2020-").
+    ddb.put_item(
+        TableName=stores["customers"].resource,
+        Item={"customer_id": {"S": f"R{tag}BAD"}, "email": {"S": "bad@example.com"}, "updated_at": {"S": "12/31/2099"}},
+    )
     ses, contact_list = clients.client("sesv2"), stores["newsletter"].resource
     for cid, when in ((f"R{tag}OLD", OLD), (f"R{tag}NEW", RECENT)):
         ses.create_contact(ContactListName=contact_list, EmailAddress=f"{cid.lower()}@example.com")
@@ -94,6 +99,12 @@ def test_scheduled_style_run_expires_old_records_keeps_held_and_recent_ones_and_
     assert stores["customers"]["expired"] == 1 and stores["customers"]["skipped_held"] == 1
     assert stores["uploads"]["expired"] == 1 and stores["uploads"]["skipped_held"] == 1
     assert stores["newsletter"]["expired"] == 1
+    assert exists(local_cloud, where, "RABAD")["item"] and stores["customers"]["skipped_unreadable"] >= 1
+    work = local_cloud.clients.client("s3").list_objects_v2(Bucket=local_cloud.outputs["RetentionWorkBucketName"])
+    left = [o["Key"] for o in work.get("Contents", [])]
+    assert not [k for k in left if k.endswith(".csv") or "/batch-" in k or "cursor" in k]  # no identifiers stay
+    plan = _planned(local_cloud, arn)
+    assert {s.get("total_segments") for s in plan["stores"] if s["kind"] == "dynamodb"} == {3}  # retention_segments
 
     s3, audit = local_cloud.clients.client("s3"), local_cloud.outputs["AuditBucketName"]
     for store in local_cloud.datamap.stores:
@@ -109,6 +120,20 @@ def test_scheduled_style_run_expires_old_records_keeps_held_and_recent_ones_and_
 
     replay = wait_for_execution(local_cloud.clients, start(local_cloud, "2020-01-01T00:00:00Z"), timeout=180)
     assert all(s["expired"] == 0 for s in json.loads(replay["output"])["stores"])  # nothing left to expire
+
+
+def _planned(local_cloud, arn: str) -> dict:
+    """The planning step's output, from the execution's history."""
+    sfn = local_cloud.clients.client("stepfunctions")
+    events = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
+    for event in events:
+        details = event.get("taskSucceededEventDetails") or event.get("lambdaFunctionSucceededEventDetails")
+        if details and '"run_id"' in details.get("output", "") and '"stores"' in details["output"]:
+            output = json.loads(details["output"])
+            plan = output.get("Payload", output)
+            if all("expire_before" in s for s in plan["stores"]):
+                return plan
+    raise AssertionError("no planning step output in the execution history")
 
 
 def test_a_store_failing_mid_run_is_named_and_the_other_stores_complete(local_cloud, monkeypatch):

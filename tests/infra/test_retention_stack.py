@@ -73,3 +73,31 @@ def test_retention_functions_can_only_delete_in_the_data_maps_stores(template):
     assert len(deletes) == 4  # erasure and retention, on the tables and on the bucket
     assert all("dsr-sample-" in r for r in deletes)
     template.has_output("RetentionStateMachineArn", {"Value": Match.any_value()})
+
+
+def _function(template, handler: str) -> tuple[str, dict]:
+    (found,) = template.find_resources(
+        "AWS::Lambda::Function", {"Properties": {"Handler": f"functions.handlers.{handler}.handler"}}
+    ).items()
+    return found
+
+
+def test_the_deployed_segment_count_reaches_the_planner(template):
+    _, plan = _function(template, "retention_plan")
+    assert plan["Properties"]["Environment"]["Variables"]["RETENTION_SEGMENTS"] == "4"  # DeployConfig's default
+
+
+def test_the_object_batch_function_can_read_the_holds_it_checks_before_deleting(template):
+    logical, batch = _function(template, "retention_batch")
+    role = batch["Properties"]["Role"]["Fn::GetAtt"][0]
+    statements = [
+        s
+        for p in template.find_resources("AWS::IAM::Policy").values()
+        if {"Ref": role} in p["Properties"]["Roles"]
+        for s in p["Properties"]["PolicyDocument"]["Statement"]
+    ]
+    holds_reads = [
+        s for s in statements if "dynamodb:Scan" in s["Action"] and "HoldsTable" in json.dumps(s["Resource"])
+    ]
+    assert holds_reads, logical
+    assert "HOLDS_TABLE" in batch["Properties"]["Environment"]["Variables"]

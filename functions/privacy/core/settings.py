@@ -180,8 +180,8 @@ class RetentionExpirySettings(HmacKey, HoldsTable, DataMapFile):
     """The functions that expire records (scan segments, object listings, contacts): they must see holds."""
 
 
-class RetentionBatchSettings(FunctionSettings):
-    """DeleteObjectBatch: the event names the work bucket and batch; it reads nothing from the environment."""
+class RetentionBatchSettings(HoldsTable, DataMapFile):
+    """DeleteObjectBatch: the event names the work bucket and batch; it reads the holds again before deleting."""
 
 
 class RetentionEvidenceSettings(AuditBucket, DataMapFile):

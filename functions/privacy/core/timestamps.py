@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from decimal import Decimal
 
 FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 EXAMPLE = "2031-01-01T00:00:00Z"
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_EPOCH = re.compile(r"^-?\d+(\.\d+)?$")
 
 
 def now() -> datetime:
@@ -58,3 +60,36 @@ def parse_utc_or_date(text: str, field: str) -> datetime:
     if _DATE.match(text.strip()):
         return datetime.fromisoformat(text.strip()).replace(tzinfo=UTC)
     return parse_utc(text, field)
+
+
+def parse_stored(value: object) -> datetime | None:
+    """A timestamp as a store keeps it, or None when it cannot be read for certain.
+
+    Read: ISO 8601 with a zone, and numbers or numeric strings as epoch seconds (how DynamoDB TTL
+    attributes and many applications keep time). Anything else (``""``, ``12/31/2099``, a time
+    without a zone, a boolean) is None: retention must not guess the age of what it deletes.
+    """
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).replace(microsecond=0) if value.tzinfo is not None else None
+    if isinstance(value, int | float | Decimal):
+        return _epoch(value)
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    if _EPOCH.match(text):
+        return _epoch(Decimal(text))
+    if "T" not in text:  # a bare date or free text: no clock reading, no zone
+        return None
+    try:
+        return parse_utc(text, "stored timestamp")
+    except ValueError:
+        return None
+
+
+def _epoch(seconds: int | float | Decimal) -> datetime | None:
+    try:
+        return datetime.fromtimestamp(float(seconds), UTC).replace(microsecond=0)
+    except (OverflowError, OSError, ValueError):
+        return None  # beyond what a clock can mean (or NaN): unreadable, not "far future"

@@ -1,6 +1,7 @@
 """Start retention runs by hand and read recent ones, against the retention state machine's contract.
 
-Input {"as_of": ISO, "dry_run": bool}; output {"run_id", "as_of", "dry_run", "status", "stores": [...]}.
+Input {"as_of": ISO, "dry_run": bool[, "allow_future": true]};
+output {"run_id", "as_of", "dry_run", "status", "stores": [...]}.
 The scheduled runs start the same state machine, so operators see both kinds here.
 """
 
@@ -14,6 +15,7 @@ from typing import Any
 
 from functions.privacy.core import timestamps
 from functions.privacy.core.timestamps import format_utc
+from functions.privacy.retention.runs import refuse_future
 
 ProgressFn = Callable[[str, Any], tuple[int, int]]
 
@@ -34,14 +36,28 @@ def execution_name(as_of: datetime, dry_run: bool, now: datetime) -> str:
     return f"manual-{stamp}-{started}{'-dry-run' if dry_run else ''}"
 
 
-def start_run(sfn: Any, state_machine_arn: str, *, as_of: datetime, dry_run: bool, now: datetime | None = None) -> str:
-    """Start a retention run; returns its execution ARN."""
+def start_run(
+    sfn: Any,
+    state_machine_arn: str,
+    *,
+    as_of: datetime,
+    dry_run: bool,
+    allow_future: bool = False,
+    now: datetime | None = None,
+) -> str:
+    """Start a retention run; returns its execution ARN.
+
+    Raises AsOfInFuture (before starting anything) for a run that deletes with an as_of later than now,
+    unless ``allow_future``; the planner refuses the same, so a run started another way is held to it too.
+    """
     now = now or timestamps.now()
+    refuse_future(format_utc(as_of), dry_run=dry_run, allow_future=allow_future, now=now)
+    run_input: dict[str, Any] = {"as_of": format_utc(as_of), "dry_run": dry_run}
+    if allow_future:
+        run_input["allow_future"] = True
     return str(
         sfn.start_execution(
-            stateMachineArn=state_machine_arn,
-            name=execution_name(as_of, dry_run, now),
-            input=json.dumps({"as_of": format_utc(as_of), "dry_run": dry_run}),
+            stateMachineArn=state_machine_arn, name=execution_name(as_of, dry_run, now), input=json.dumps(run_input)
         )["executionArn"]
     )
 

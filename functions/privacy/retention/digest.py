@@ -27,3 +27,8 @@ def combine(digests: Iterable[str]) -> str:
 
 def of_keys(keys: Iterable[str], hmac: Callable[[str], str]) -> str:
     return add(EMPTY, (hmac(k) for k in keys))
+
+
+def negate(digest: str) -> str:
+    """What, added to a digest, removes these keys again (a key planned for expiry that a hold then kept)."""
+    return f"{(-int(digest, 16)) % _MOD:064x}"

@@ -1,20 +1,26 @@
 """DynamoDB retention: one parallel-scan segment per call, expired items deleted 25 at a time.
 
-The scan filters on the data map's retention timestamp (ISO 8601 UTC strings compare in time order),
-so only candidates cross the wire; deletes use BatchWriteItem with UnprocessedItems retried, and
-stores whose erasure mode is ``anonymise`` are masked and kept instead. A segment that runs short of
-Lambda time saves its cursor (which holds key values) in the work bucket and asks to be called again.
+Each item's retention timestamp is parsed here (timestamps.parse_stored), not compared as a string
+in a filter: ``""``, ``12/31/2099`` or epoch seconds sort before any ISO date and would expire. An
+item whose timestamp cannot be read is never expired; it is counted and its key listed as a digest.
+Holds are read again for every scan page, so a hold placed while a segment runs protects what it has
+not deleted yet. Deletes use BatchWriteItem with UnprocessedItems retried, and stores whose erasure
+mode is ``anonymise`` are masked and kept instead. A segment that runs short of Lambda time saves its
+cursor (which holds key values) in the work bucket and asks to be called again; the cursor it
+resumed from is deleted once it is no longer needed.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from functions.privacy.connectors.base import KeyDigester, KeyedHasher, canonical_json
 from functions.privacy.connectors.dynamodb import ANONYMISED_AT, BATCH_WRITE_LIMIT, DynamoDBConnector, plain_text
 from functions.privacy.connectors.errors import mapped_errors
+from functions.privacy.core.timestamps import parse_stored, parse_utc
 from functions.privacy.datamap.model import DataMap, Store
 from functions.privacy.retention import digest, work
 from functions.privacy.retention.counts import Counts
@@ -30,7 +36,7 @@ def expire_segment(
     plan: dict[str, Any],
     segment: int,
     total_segments: int,
-    held: Iterable[str],
+    held: Callable[[], Iterable[str]],
     client: Any,
     s3: Any,
     key_hmac: KeyDigester,
@@ -39,13 +45,16 @@ def expire_segment(
     time_left: Callable[[], float] = lambda: 900.0,
     page_size: int | None = None,
 ) -> tuple[Counts, str | None]:
-    """Expire one scan segment; returns its counts and, if it stopped early, the cursor object's key."""
+    """Expire one scan segment; returns its counts and, if it stopped early, the cursor object's key.
+
+    ``held`` reads the current holds' lookup values; it is called once per scan page.
+    """
     store = datamap.stores[store_name]
     assert store.table is not None and store.retention_timestamp and store.lookup.key_attribute
     connector = DynamoDBConnector(
         store_name, store, client, key_hmac, keyed_hash, datamap.identifiers[store.lookup.identifier].pattern
     )
-    run = _SegmentRun(store, connector, plan, frozenset(held), key_hmac)
+    run = _SegmentRun(store, connector, plan, held, key_hmac)
     params = _scan_parameters(store, plan, segment, total_segments, page_size)
     if cursor_key:
         params["ExclusiveStartKey"] = work.get_json(s3, plan["work_bucket"], cursor_key)
@@ -54,13 +63,14 @@ def expire_segment(
             page = client.scan(**params)
         run.work_page(page)
         last = page.get("LastEvaluatedKey")
-        if not last:
+        if not last or time_left() < TIME_MARGIN_SECONDS:
             run.flush(final=True)
-            return run.counts, None
+            saved = _save_cursor(s3, plan, store_name, segment, last) if last else None
+            if cursor_key:
+                # Only now: a retried invocation still finds the cursor it started from.
+                s3.delete_object(Bucket=plan["work_bucket"], Key=cursor_key)
+            return run.counts, saved
         params["ExclusiveStartKey"] = last
-        if time_left() < TIME_MARGIN_SECONDS:
-            run.flush(final=True)
-            return run.counts, _save_cursor(s3, plan, store_name, segment, last)
 
 
 def _projected(store: Store) -> list[str]:
@@ -76,22 +86,18 @@ def _projected(store: Store) -> list[str]:
 def _scan_parameters(
     store: Store, plan: dict[str, Any], segment: int, total_segments: int, page_size: int | None
 ) -> dict[str, Any]:
-    """A parallel-scan segment that returns only candidates older than the purpose cut-off."""
+    """A parallel-scan segment; the timestamp is judged per item in Python (no string comparison here)."""
     names = {f"#p{i}": a for i, a in enumerate(_projected(store))}
-    ts_name = next(n for n, a in names.items() if a == store.retention_timestamp)
-    condition = f"{ts_name} <= :purpose"
-    if store.erasure.mode == "anonymise":
-        names["#anon"] = ANONYMISED_AT
-        condition += " AND attribute_not_exists(#anon)"  # masked on an earlier run: nothing left to expire
     params: dict[str, Any] = {
         "TableName": store.resource,
         "Segment": segment,
         "TotalSegments": total_segments,
-        "FilterExpression": condition,
-        "ProjectionExpression": ", ".join(n for n in names if n.startswith("#p")),
+        "ProjectionExpression": ", ".join(names),
         "ExpressionAttributeNames": names,
-        "ExpressionAttributeValues": {":purpose": {"S": plan["purpose_before"]}},
     }
+    if store.erasure.mode == "anonymise":
+        names["#anon"] = ANONYMISED_AT
+        params["FilterExpression"] = "attribute_not_exists(#anon)"  # masked on an earlier run: nothing left
     if page_size:
         params["Limit"] = page_size
     return params
@@ -111,53 +117,92 @@ class _SegmentRun:
     store: Store
     connector: DynamoDBConnector
     plan: dict[str, Any]
-    held_values: frozenset[str]
+    read_holds: Callable[[], Iterable[str]]
     key_hmac: KeyDigester
     counts: Counts = field(default_factory=Counts)
     pending: list[dict[str, Any]] = field(default_factory=list)  # items to delete, flushed in full batches
+    held_values: frozenset[str] = frozenset()  # as read for the current page
+    expire_before: datetime = field(init=False)
+    purpose_before: datetime = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.expire_before = parse_utc(self.plan["expire_before"], "expire_before")
+        self.purpose_before = parse_utc(self.plan["purpose_before"], "purpose_before")
 
     @property
     def keys(self) -> list[str]:
         assert self.store.table is not None
         return [a for a in (self.store.table.partition_key, self.store.table.sort_key) if a]
 
+    def _key_digest(self, item: dict[str, Any]) -> str:
+        return self.key_hmac(canonical_json({k: item[k] for k in self.keys}))
+
     def work_page(self, page: dict[str, Any]) -> None:
         self.counts.scanned += page.get("ScannedCount", 0)
-        expired_digests: list[str] = []
+        # Holds as of this page: also what the items still queued from earlier pages are checked against.
+        self.held_values = frozenset(self.read_holds())
         for item in page.get("Items", []):
             verdict = self._verdict(item)
-            if verdict == "retained":
+            if verdict == "unreadable":
+                self.counts.unreadable(self._key_digest(item))
+            elif verdict == "retained":
                 self.counts.skipped_retained += 1  # only a legally retained category still needs it
             elif verdict == "held":
                 self.counts.skipped_held += 1
-            elif self._expire(item):
-                self.counts.expired += 1
-                expired_digests.append(self.key_hmac(canonical_json({k: item[k] for k in self.keys})))
+            elif verdict == "expire":
+                self._expire(item)
         self.flush(final=False)
-        self.counts.expired_keys_digest = digest.add(self.counts.expired_keys_digest, expired_digests)
 
     def _verdict(self, item: dict[str, Any]) -> str:
-        """``retained`` (younger than its period, or a store retention skips), ``held``, or ``expire``."""
-        assert self.store.retention_timestamp and self.store.lookup.key_attribute
-        timestamp = self.store.retention_timestamp
-        ts = plain_text(item[timestamp]) if timestamp in item else ""
-        if ts > self.plan["expire_before"] or self.store.erasure.mode == "skip":
+        """``unreadable``, ``young`` (purpose not ended), ``retained``, ``held``, or ``expire``."""
+        assert self.store.retention_timestamp
+        moment = _stored_time(item.get(self.store.retention_timestamp))
+        if moment is None:
+            return "unreadable"  # never expire what cannot be dated; the evidence counts and lists it
+        if moment > self.purpose_before:
+            return "young"
+        if moment > self.expire_before or self.store.erasure.mode == "skip":
             return "retained"
-        lookup = item.get(self.store.lookup.key_attribute)
-        if lookup is not None and plain_text(lookup) in self.held_values:
-            return "held"
-        return "expire"
+        return "held" if self._held(item) else "expire"
 
-    def _expire(self, item: dict[str, Any]) -> bool:
-        """Mask or queue the item for deletion (nothing in a dry run); False if it vanished or was masked meanwhile."""
+    def _held(self, item: dict[str, Any]) -> bool:
+        assert self.store.lookup.key_attribute
+        lookup = item.get(self.store.lookup.key_attribute)
+        return lookup is not None and plain_text(lookup) in self.held_values
+
+    def _expired(self, items: list[dict[str, Any]]) -> None:
+        self.counts.expired += len(items)
+        digests = [self._key_digest(item) for item in items]
+        self.counts.expired_keys_digest = digest.add(self.counts.expired_keys_digest, digests)
+
+    def _expire(self, item: dict[str, Any]) -> None:
+        """Mask, or queue for deletion (nothing in a dry run); not counted if it vanished or was masked meanwhile."""
         if self.plan["dry_run"]:
-            return True
-        if self.store.erasure.mode == "anonymise":
-            return bool(self.connector._anonymise(item))  # noqa: SLF001 (same package)
-        self.pending.append(item)
-        return True
+            self._expired([item])
+        elif self.store.erasure.mode == "anonymise":
+            if self.connector._anonymise(item):  # noqa: SLF001 (same package)
+                self._expired([item])
+        else:
+            self.pending.append(item)
 
     def flush(self, final: bool) -> None:
         while self.pending and (final or len(self.pending) >= BATCH_WRITE_LIMIT):
             batch, self.pending[:] = self.pending[:BATCH_WRITE_LIMIT], self.pending[BATCH_WRITE_LIMIT:]
-            self.connector._delete_batch([{k: item[k] for k in self.keys} for item in batch])  # noqa: SLF001
+            # A hold placed since the item was queued (on an earlier page) still protects it.
+            held = [item for item in batch if self._held(item)]
+            batch = [item for item in batch if not self._held(item)]
+            self.counts.skipped_held += len(held)
+            if batch:
+                self.connector._delete_batch([{k: item[k] for k in self.keys} for item in batch])  # noqa: SLF001
+                self._expired(batch)
+
+
+def _stored_time(value: dict[str, Any] | None) -> datetime | None:
+    """The item's timestamp attribute (S or N) as a time, or None (missing, another type, or unreadable)."""
+    if not value:
+        return None
+    if "N" in value:
+        return parse_stored(value["N"])  # a number is epoch seconds (DynamoDB TTL style)
+    if "S" in value:
+        return parse_stored(value["S"])
+    return None

@@ -16,7 +16,7 @@ from functions.privacy.datamap.model import DataMap
 from functions.privacy.evidence import records as evidence
 from functions.privacy.retention.counts import Counts
 
-COUNT_FIELDS = ("scanned", "expired", "skipped_held", "skipped_retained", "failed")
+COUNT_FIELDS = ("scanned", "expired", "skipped_held", "skipped_retained", "skipped_unreadable", "failed")
 
 
 def _evidence_counts(counts: dict[str, int]) -> dict[str, int]:
@@ -50,6 +50,8 @@ def record_store(
             "expire_before": plan["expire_before"],
             "erasure_mode": store.erasure.mode,
             **_evidence_counts({f: getattr(counts, f) for f in COUNT_FIELDS}),
+            # Records whose timestamp could not be read were kept; the first few keys, as keyed digests.
+            "unreadable_key_digests": counts.unreadable_key_digests,
             "expired_keys_digest": counts.expired_keys_digest,
             "execution": plan["execution"],
         },
@@ -58,6 +60,7 @@ def record_store(
         "store": store_name,
         "status": "succeeded",
         **{f: getattr(counts, f) for f in COUNT_FIELDS},
+        "unreadable_key_digests": counts.unreadable_key_digests,
         "evidence_key": key,
         "evidence_sha256": sha,
         # This execution's own execution name may differ from the recorded one on a replay.
@@ -74,6 +77,7 @@ def summarize_run(s3: Any, audit_bucket: str, plan: dict[str, Any], stores: list
     completed = all(s["status"] == "succeeded" for s in stores)
     output_stores = [
         {"store": s["store"], "status": s["status"], **{f: s.get(f, 0) for f in COUNT_FIELDS}}
+        | ({"unreadable_key_digests": s["unreadable_key_digests"]} if s.get("unreadable_key_digests") else {})
         | ({"error": s["error"]} if s.get("error") else {})
         for s in stores
     ]

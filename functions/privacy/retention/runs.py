@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
+from functions.privacy.core import timestamps
 from functions.privacy.core.timestamps import format_utc, normalise, parse_utc
 from functions.privacy.datamap.model import DataMap, Store, StoreKind
 
@@ -15,19 +16,43 @@ from functions.privacy.datamap.model import DataMap, Store, StoreKind
 # invocation round (see docs/scale.md); segments resume from a saved cursor when they run out of time.
 DEFAULT_SEGMENTS = 4
 
+# Clock skew between whoever picked as_of and the planner; beyond it a non-dry as_of is a mistake.
+FUTURE_TOLERANCE = timedelta(minutes=5)
+
+
+class AsOfInFuture(ValueError):
+    """A run that deletes was asked to act as of a time that has not come (a typo would expire every store)."""
+
+    def __init__(self, as_of: str, now: datetime) -> None:
+        super().__init__(
+            f"as_of {as_of} is later than now ({format_utc(now)}): a run that deletes may not look ahead; "
+            "use a dry run to preview, or allow_future (--allow-future) in a test environment"
+        )
+
 
 class RetentionRunInput(BaseModel):
-    """The execution input: ``{"as_of": "2031-01-01T00:00:00Z", "dry_run": false}``."""
+    """The execution input: ``{"as_of": "2031-01-01T00:00:00Z", "dry_run": false}``.
+
+    ``allow_future`` lets a run that deletes use an as_of later than now (test environments only).
+    """
 
     model_config = ConfigDict(extra="forbid")  # a misspelt "dryrun" must not silently run for real
 
     as_of: str
     dry_run: bool = False
+    allow_future: bool = False
 
     @field_validator("as_of")
     @classmethod
     def _utc(cls, value: str) -> str:
         return normalise(value, "as_of")
+
+
+def refuse_future(as_of: str, *, dry_run: bool, allow_future: bool, now: datetime | None = None) -> None:
+    """Raise AsOfInFuture for a run that deletes with an as_of beyond now (plus FUTURE_TOLERANCE)."""
+    moment, current = parse_utc(as_of, "as_of"), now or timestamps.now()
+    if not dry_run and not allow_future and moment > current + FUTURE_TOLERANCE:
+        raise AsOfInFuture(format_utc(moment), current)
 
 
 def run_id(as_of: str, dry_run: bool) -> str:
@@ -71,9 +96,19 @@ def retention_applies(store: Store) -> bool:
 
 
 def plan_run(
-    datamap: DataMap, run: RetentionRunInput, *, execution: str, work_bucket: str, segments: int = DEFAULT_SEGMENTS
+    datamap: DataMap,
+    run: RetentionRunInput,
+    *,
+    execution: str,
+    work_bucket: str,
+    segments: int = DEFAULT_SEGMENTS,
+    now: datetime | None = None,
 ) -> dict[str, Any]:
-    """One entry per store retention applies to; names, kinds and cut-offs only (no personal data)."""
+    """One entry per store retention applies to; names, kinds and cut-offs only (no personal data).
+
+    Raises AsOfInFuture before anything is planned for a run that deletes with a future as_of.
+    """
+    refuse_future(run.as_of, dry_run=run.dry_run, allow_future=run.allow_future, now=now)
     stores = []
     for name, store in datamap.stores.items():
         if not retention_applies(store):

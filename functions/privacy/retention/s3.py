@@ -6,6 +6,10 @@ The workflow's Distributed Map reads the manifest (ItemReader) and deletes one b
 one DeleteObjects call. Batches are made here because the local interpreter rejects ItemBatcher; on
 AWS this works the same. A round stops after ``max_batches`` or when Lambda time runs short and
 saves its listing cursor (a key name: personal data) in the work bucket for the next round.
+
+Holds are read again by each batch just before its DeleteObjects (a hold placed after the round was
+planned keeps its subject's objects), and the work files holding key names (batches, cursors) are
+deleted once used; the work bucket's one-day lifecycle is only the backstop.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from functions.privacy.retention import digest, work
 from functions.privacy.retention.counts import Counts
 
 TIME_MARGIN_SECONDS = 120.0
-# Keeps the Distributed Map's aggregated child output (an empty object per batch) far below 256 KiB.
+# Keeps the Distributed Map's aggregated child output (about 16 bytes per batch, 90 with a late hold) below 256 KiB.
 MAX_BATCHES_PER_ROUND = 2000
 
 
@@ -63,6 +67,7 @@ def plan_round(
     counts = Counts()
     batches: list[str] = []
     batch: list[dict[str, str]] = []
+    batch_digests: list[str] = []  # each version's key digest, so a batch can take back what a hold keeps
     digests: list[str] = []
 
     def flush() -> None:
@@ -70,9 +75,12 @@ def plan_round(
             return
         key = f"{base}round-{round_number:05d}/batch-{len(batches):05d}.json"
         if not plan["dry_run"]:
-            work.put_json(s3, plan["work_bucket"], key, {"bucket": store.resource, "objects": batch})
+            work.put_json(
+                s3, plan["work_bucket"], key, {"bucket": store.resource, "objects": batch, "digests": batch_digests}
+            )
             batches.append(key)
         batch.clear()
+        batch_digests.clear()
 
     next_cursor: dict[str, str] | None = None
     while True:
@@ -88,6 +96,7 @@ def plan_round(
             version = {"Key": entry["Key"], "VersionId": entry["VersionId"]}
             counts.expired += 1
             digests.append(key_hmac(canonical_json({"key": version["Key"], "version_id": version["VersionId"]})))
+            batch_digests.append(digests[-1])
             batch.append(version)
             if len(batch) == DELETE_OBJECTS_LIMIT:
                 flush()
@@ -106,6 +115,9 @@ def plan_round(
     if next_cursor is not None:
         saved_cursor = f"{base}round-{round_number:05d}/cursor.json"
         work.put_json(s3, plan["work_bucket"], saved_cursor, next_cursor)
+    if cursor_key:
+        # Only once this round is saved: a retried invocation still finds the cursor it started from.
+        s3.delete_object(Bucket=plan["work_bucket"], Key=cursor_key)
     return {
         "counts": counts.model_dump(),
         "manifest_key": manifest_key,
@@ -115,19 +127,41 @@ def plan_round(
     }
 
 
-def delete_batch(*, store_name: str, work_bucket: str, batch_key: str, client: Any, s3: Any) -> int:
-    """Delete one key batch with one DeleteObjects call (every listed version); returns how many."""
-    batch = work.get_json(s3, work_bucket, batch_key)
-    objects = batch["objects"]
+def delete_batch(
+    *,
+    store_name: str,
+    work_bucket: str,
+    batch_key: str,
+    held_prefixes: Callable[[], Iterable[str]],
+    client: Any,
+    s3: Any,
+) -> dict[str, int | str]:
+    """Delete one key batch with one DeleteObjects call, minus keys held by now.
+
+    Returns ``deleted``, and ``held`` with ``held_keys_digest`` when a hold placed since planning kept
+    some (only then, so the Distributed Map's aggregated output stays small). The batch file (key
+    names) is deleted after its objects are; a retry that finds it gone has nothing left to do.
+    """
+    try:
+        batch = work.get_json(s3, work_bucket, batch_key)
+    except s3.exceptions.NoSuchKey:
+        return {"deleted": 0}
+    held = tuple(held_prefixes())
+    objects = [o for o in batch["objects"] if not o["Key"].startswith(held)]
+    kept = [d for o, d in zip(batch["objects"], batch["digests"], strict=True) if o["Key"].startswith(held)]
     if len(objects) > DELETE_OBJECTS_LIMIT:
         raise StoreError(f"store {store_name}: batch of {len(objects)} exceeds DeleteObjects' 1,000 keys")
-    with mapped_errors(store_name, batch["bucket"], "DeleteObjects"):
-        response = client.delete_objects(Bucket=batch["bucket"], Delete={"Objects": objects, "Quiet": True})
-    errors = Counter(str(e.get("Code", "Unknown")) for e in response.get("Errors", []))
-    if errors:
-        # Name the worst code (throttling first, so the workflow retries the batch); never the keys.
-        code = next((c for c in errors if c in THROTTLE_CODES), errors.most_common(1)[0][0])
-        raise store_error(
-            store_name, batch["bucket"], f"DeleteObjects ({sum(errors.values())} of {len(objects)})", code
-        )
-    return len(objects)
+    if objects:
+        with mapped_errors(store_name, batch["bucket"], "DeleteObjects"):
+            response = client.delete_objects(Bucket=batch["bucket"], Delete={"Objects": objects, "Quiet": True})
+        errors = Counter(str(e.get("Code", "Unknown")) for e in response.get("Errors", []))
+        if errors:
+            # Name the worst code (throttling first, so the workflow retries the batch); never the keys.
+            code = next((c for c in errors if c in THROTTLE_CODES), errors.most_common(1)[0][0])
+            raise store_error(
+                store_name, batch["bucket"], f"DeleteObjects ({sum(errors.values())} of {len(objects)})", code
+            )
+    s3.delete_object(Bucket=work_bucket, Key=batch_key)
+    if not kept:
+        return {"deleted": len(objects)}
+    return {"deleted": len(objects), "held": len(kept), "held_keys_digest": digest.combine(kept)}

@@ -20,7 +20,7 @@ from functions.privacy.retention.runs import RetentionRunInput, plan_run
 from functions.privacy.subjects.holds import Hold, all_holds, held_prefixes, held_values
 
 
-def _holds(settings: RetentionExpirySettings, clients: Clients) -> list[Hold]:
+def _holds(settings: RetentionExpirySettings | RetentionBatchSettings, clients: Clients) -> list[Hold]:
     return all_holds(clients.resource_table(settings.HOLDS_TABLE))
 
 
@@ -56,7 +56,8 @@ def expire_segment(
         plan=plan,
         segment=int(plan["segment"]),
         total_segments=int(plan["total_segments"]),
-        held=held_values(_holds(settings, clients), datamap, name),
+        # Read again for every scan page: a hold placed while the segment runs still protects its subject.
+        held=lambda: held_values(_holds(settings, clients), datamap, name),
         client=clients.client("dynamodb"),
         s3=clients.client("s3"),
         key_hmac=key_hmac(settings, clients, plan["run_id"]),
@@ -72,7 +73,9 @@ def plan_object_round(
     plan: dict[str, Any], settings: RetentionExpirySettings, clients: Clients, time_left: Callable[[], float]
 ) -> dict[str, Any]:
     datamap, name = _datamap(settings), plan["store"]
+    batch_results = plan.get("batch_results")
     previous = plan.get("round") or {}
+    plan = {k: v for k, v in plan.items() if k != "batch_results"}  # the previous round's, folded in below
     result = s3.plan_round(
         datamap=datamap,
         store_name=name,
@@ -86,16 +89,20 @@ def plan_object_round(
         time_left=time_left,
     )
     carried = outcome.Counts.model_validate(previous["counts"]) if previous.get("counts") else outcome.Counts()
+    carried = carried.merge(outcome.Counts.kept_by_late_holds(batch_results))
     total = carried.merge(outcome.Counts.model_validate(result["counts"]))
     number = int(previous.get("number", -1)) + 1
     return {**plan, "round": {**result, "number": number, "counts": total.model_dump()}}
 
 
-def delete_object_batch(event: dict[str, Any], settings: RetentionBatchSettings, clients: Clients) -> int:
+def delete_object_batch(event: dict[str, Any], settings: RetentionBatchSettings, clients: Clients) -> dict[str, Any]:
+    datamap, name = _datamap(settings), event["store"]
     return s3.delete_batch(
-        store_name=event["store"],
+        store_name=name,
         work_bucket=event["work_bucket"],
         batch_key=event["batch"],
+        # Holds as of this batch, not as of the round's planning (which may be hours earlier).
+        held_prefixes=lambda: held_prefixes(_holds(settings, clients), datamap, name),
         client=clients.client("s3"),
         s3=clients.client("s3"),
     )
@@ -107,7 +114,7 @@ def expire_contacts(plan: dict[str, Any], settings: RetentionExpirySettings, cli
         datamap=datamap,
         store_name=name,
         plan=plan,
-        held=held_values(_holds(settings, clients), datamap, name),
+        held=lambda: held_values(_holds(settings, clients), datamap, name),
         client=clients.client("sesv2"),
         s3=clients.client("s3"),
         key_hmac=key_hmac(settings, clients, plan["run_id"]),
@@ -118,6 +125,8 @@ def expire_contacts(plan: dict[str, Any], settings: RetentionExpirySettings, cli
 def record_store(
     plan: dict[str, Any], units: list[dict[str, Any]], settings: RetentionEvidenceSettings, clients: Clients
 ) -> dict:
+    # Object stores: what the last round's batches found held at delete time (earlier rounds folded it in).
+    units = [*units, outcome.Counts.kept_by_late_holds(plan.get("batch_results")).model_dump()]
     return outcome.record_store(
         clients.client("s3"), settings.AUDIT_BUCKET, _datamap(settings), plan, plan["store"], units
     )

@@ -1,8 +1,10 @@
 """SES contact list retention: contacts last updated before the cut-off leave through one import job.
 
 SES's non-sending APIs allow one call per second, so contacts are removed in bulk with an SESv2
-``CreateImportJob`` whose action is DELETE, reading a CSV of addresses from the work bucket (it holds
-addresses, so it lives there and expires with it), not with one DeleteContact per address.
+``CreateImportJob`` whose action is DELETE, reading a CSV of addresses from the work bucket, not
+with one DeleteContact per address. The holds are read again just before the file is written (listing
+a large list takes a while), and the file (the addresses being forgotten) is deleted as soon as the
+job has ended, whatever its outcome; the work bucket's lifecycle is only the backstop.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ def expire_contacts(
     datamap: DataMap,
     store_name: str,
     plan: dict[str, Any],
-    held: Iterable[str],
+    held: Callable[[], Iterable[str]],
     client: Any,
     s3: Any,
     key_hmac: KeyDigester,
@@ -38,7 +40,7 @@ def expire_contacts(
     wait_seconds: float = 600.0,
 ) -> Counts:
     store = datamap.stores[store_name]
-    held_addresses = {h.strip().lower() for h in held}
+    held_addresses = _addresses(held())
     counts = Counts()
     expired: list[str] = []
     params: dict[str, Any] = {"ContactListName": store.resource, "PageSize": 1000}
@@ -57,6 +59,12 @@ def expire_contacts(
             break
         params["NextToken"] = page["NextToken"]
         sleep(SES_CALL_INTERVAL)
+    if not plan["dry_run"] and expired:
+        # Holds as of the delete, not as of the listing's start.
+        late = _addresses(held())
+        kept = [e for e in expired if e.strip().lower() in late]
+        counts.skipped_held += len(kept)
+        expired = [e for e in expired if e.strip().lower() not in late]
     counts.expired = len(expired)
     counts.expired_keys_digest = digest.of_keys((canonical_json({"email": e}) for e in expired), key_hmac)
     if plan["dry_run"] or not expired:
@@ -64,17 +72,39 @@ def expire_contacts(
     key = f"{work.prefix(plan['run_id'], plan['execution'], store_name)}contacts-delete.csv"
     body = "emailAddress\n" + "".join(f"{e}\n" for e in expired)
     s3.put_object(Bucket=plan["work_bucket"], Key=key, Body=body.encode())
-    with mapped_errors(store_name, store.resource, "CreateImportJob"):
+    try:
+        return _import(client, store_name, store.resource, plan["work_bucket"], key, counts, sleep, wait_seconds)
+    finally:
+        # The job has ended (or was given up on, and a retry writes the file again): no addresses stay behind.
+        s3.delete_object(Bucket=plan["work_bucket"], Key=key)
+
+
+def _addresses(values: Iterable[str]) -> set[str]:
+    return {v.strip().lower() for v in values}
+
+
+def _import(
+    client: Any,
+    store_name: str,
+    resource: str,
+    work_bucket: str,
+    key: str,
+    counts: Counts,
+    sleep: Callable[[float], None],
+    wait_seconds: float,
+) -> Counts:
+    """Run the DELETE import job over the file at ``key`` and wait for it to end."""
+    with mapped_errors(store_name, resource, "CreateImportJob"):
         job = client.create_import_job(
             ImportDestination={
-                "ContactListDestination": {"ContactListName": store.resource, "ContactListImportAction": "DELETE"}
+                "ContactListDestination": {"ContactListName": resource, "ContactListImportAction": "DELETE"}
             },
-            ImportDataSource={"S3Url": f"s3://{plan['work_bucket']}/{key}", "DataFormat": "CSV"},
+            ImportDataSource={"S3Url": f"s3://{work_bucket}/{key}", "DataFormat": "CSV"},
         )
     deadline = time.monotonic() + wait_seconds
     while True:
         sleep(SES_CALL_INTERVAL)
-        with mapped_errors(store_name, store.resource, "GetImportJob"):
+        with mapped_errors(store_name, resource, "GetImportJob"):
             status = client.get_import_job(JobId=job["JobId"])
         state = status.get("JobStatus")
         if state == "COMPLETED":
@@ -82,6 +112,6 @@ def expire_contacts(
             counts.expired -= counts.failed
             return counts
         if state in {"FAILED", "CANCELLED"}:
-            raise StoreError(f"store {store_name} ({store.resource}): contact import job ended {state}")
+            raise StoreError(f"store {store_name} ({resource}): contact import job ended {state}")
         if time.monotonic() > deadline:
-            raise StoreError(f"store {store_name} ({store.resource}): contact import job still {state}")
+            raise StoreError(f"store {store_name} ({resource}): contact import job still {state}")

@@ -6,6 +6,7 @@ helpers let integration tests check the domain logic against moto quickly.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import boto3
@@ -13,6 +14,7 @@ import boto3
 from functions.privacy.connectors.base import StoreError
 from functions.privacy.datamap.model import DataMap
 from functions.privacy.retention import dynamodb, outcome, s3, ses_contacts
+from functions.privacy.retention.counts import Counts
 from functions.privacy.retention.runs import RetentionRunInput, plan_run
 from functions.privacy.subjects.holds import all_holds, held_prefixes, held_values
 
@@ -59,16 +61,22 @@ def run_retention(
     execution: str = "exec-1",
     segments: int = 2,
     stores: list[str] | None = None,
+    before_batches: Callable[[], None] = lambda: None,
 ) -> dict[str, Any]:
-    """Plan, expire every store (a failing store is caught and reported), record evidence, summarise."""
+    """Plan, expire every store (a failing store is caught and reported), record evidence, summarise.
+
+    Holds are read from the holds table whenever the workflow's steps read them (per scan page, per
+    object batch, before the contacts import); ``before_batches`` runs after an object round is planned
+    and before its batches are deleted (where the workflow's Distributed Map starts).
+    """
     plan = plan_run(
         datamap,
-        RetentionRunInput(as_of=as_of, dry_run=dry_run),
+        # These tests age their records against a fixed as_of in the future, as a test environment may.
+        RetentionRunInput(as_of=as_of, dry_run=dry_run, allow_future=True),
         execution=execution,
         work_bucket=WORK,
         segments=segments,
     )
-    holds = all_holds(holds_table())
     s3c = aws.client("s3")
     outcomes = []
     for entry in plan["stores"]:
@@ -77,16 +85,22 @@ def run_retention(
             continue
         store_plan = {**{k: plan[k] for k in ("run_id", "as_of", "dry_run", "execution", "work_bucket")}, **entry}
         try:
-            units = _expire_store(aws, datamap, store_plan, holds)
+            units = _expire_store(aws, datamap, store_plan, before_batches)
             outcomes.append(outcome.record_store(s3c, AUDIT, datamap, store_plan, name, units))
         except StoreError as exc:
             outcomes.append(outcome.failed_store(name, type(exc).__name__))
     return outcome.summarize_run(s3c, AUDIT, plan, outcomes)
 
 
-def _expire_store(aws: Any, datamap: DataMap, plan: dict[str, Any], holds: list[Any]) -> list[dict[str, Any]]:
+def _expire_store(
+    aws: Any, datamap: DataMap, plan: dict[str, Any], before_batches: Callable[[], None]
+) -> list[dict[str, Any]]:
     name, kind = plan["store"], plan["kind"]
     s3c = aws.client("s3")
+
+    def held() -> frozenset[str]:
+        return held_values(all_holds(holds_table()), datamap, name)
+
     if kind == "dynamodb":
         units = []
         for segment in plan["segments"]:
@@ -96,7 +110,7 @@ def _expire_store(aws: Any, datamap: DataMap, plan: dict[str, Any], holds: list[
                 plan=plan,
                 segment=segment,
                 total_segments=plan["total_segments"],
-                held=held_values(holds, datamap, name),
+                held=held,
                 client=aws.client("dynamodb"),
                 s3=s3c,
                 key_hmac=key_hmac,
@@ -114,16 +128,24 @@ def _expire_store(aws: Any, datamap: DataMap, plan: dict[str, Any], holds: list[
                 plan=plan,
                 round_number=number,
                 cursor_key=cursor,
-                held_prefixes=held_prefixes(holds, datamap, name),
+                held_prefixes=held_prefixes(all_holds(holds_table()), datamap, name),
                 client=s3c,
                 s3=s3c,
                 key_hmac=key_hmac,
             )
-            for item in _json(s3c, plan["work_bucket"], result["manifest_key"]):
+            before_batches()
+            batch_results = [
                 s3.delete_batch(
-                    store_name=name, work_bucket=plan["work_bucket"], batch_key=item["batch"], client=s3c, s3=s3c
+                    store_name=name,
+                    work_bucket=plan["work_bucket"],
+                    batch_key=item["batch"],
+                    held_prefixes=lambda: held_prefixes(all_holds(holds_table()), datamap, name),
+                    client=s3c,
+                    s3=s3c,
                 )
-            units.append(result["counts"])
+                for item in _json(s3c, plan["work_bucket"], result["manifest_key"])
+            ]
+            units.extend([result["counts"], Counts.kept_by_late_holds(batch_results).model_dump()])
             if not result["more"]:
                 return units
             cursor, number = result["cursor_key"], number + 1
@@ -131,7 +153,7 @@ def _expire_store(aws: Any, datamap: DataMap, plan: dict[str, Any], holds: list[
         datamap=datamap,
         store_name=name,
         plan=plan,
-        held=held_values(holds, datamap, name),
+        held=held,
         client=aws.client("sesv2"),
         s3=s3c,
         key_hmac=key_hmac,

@@ -237,7 +237,8 @@ def test_a_failing_store_is_reported_and_the_others_complete(engine, bucket, con
     stores = by_store(result)
     assert stores["uploads"] == {
         "store": "uploads", "status": "failed", "error": "StoreMisconfigured",
-        "scanned": 0, "expired": 0, "skipped_held": 0, "skipped_retained": 0, "failed": 0,
+        "scanned": 0, "expired": 0, "skipped_held": 0, "skipped_retained": 0, "skipped_unreadable": 0,
+        "failed": 0,
     }  # fmt: skip
     assert stores["customers"]["status"] == stores["newsletter"]["status"] == "succeeded"
     assert customer_ids(aws) == set() and contacts(aws, contact_list) == set()

@@ -57,7 +57,7 @@ def test_a_malformed_number_is_named():
 
 def test_the_retention_plan_uses_the_deployed_segment_count(tmp_path):
     env = {"RETENTION_WORK_BUCKET": "work", "RETENTION_SEGMENTS": "7", "DATAMAP_FILE": _datamap_json(tmp_path)}
-    run = RetentionRunInput(as_of="2031-01-01T00:00:00Z")
+    run = RetentionRunInput(as_of="2031-01-01T00:00:00Z", allow_future=True)
     with lambda_environment(env):
         plan = start_run(run, "exec-1", RetentionPlanSettings.load())
     scanned = [s for s in plan["stores"] if "total_segments" in s]

@@ -1,13 +1,23 @@
 """Retention planning: run ids, cut-offs from the data map's categories, and clear errors for bad input."""
 
+from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 
+from functions.privacy.core.timestamps import format_utc, parse_stored
 from functions.privacy.datamap.model import load_datamap
 from functions.privacy.retention import digest
-from functions.privacy.retention.runs import RetentionRunInput, plan_run, run_id, store_cutoffs
+from functions.privacy.retention.runs import (
+    AsOfInFuture,
+    RetentionRunInput,
+    plan_run,
+    refuse_future,
+    run_id,
+    store_cutoffs,
+)
 
 DATAMAP = load_datamap(Path(__file__).resolve().parents[3] / "datamap.yaml")
 
@@ -40,7 +50,11 @@ def test_the_longest_category_period_wins_and_legal_periods_bound_the_purpose():
 
 def test_the_plan_lists_every_store_retention_can_act_on_with_its_segments():
     plan = plan_run(
-        DATAMAP, RetentionRunInput(as_of="2031-01-01T00:00:00Z"), execution="e", work_bucket="w", segments=3
+        DATAMAP,
+        RetentionRunInput(as_of="2031-01-01T00:00:00Z", allow_future=True),
+        execution="e",
+        work_bucket="w",
+        segments=3,
     )
     assert [s["store"] for s in plan["stores"]] == ["customers", "orders", "uploads", "newsletter"]
     assert plan["stores"][0]["segments"] == [0, 1, 2] and "segments" not in plan["stores"][2]
@@ -51,3 +65,39 @@ def test_the_expired_keys_digest_is_the_same_however_the_keys_are_split():
     whole = digest.combine(hmacs)
     assert digest.combine([digest.combine(hmacs[:1]), digest.combine(hmacs[1:])]) == whole
     assert digest.combine(reversed(hmacs)) == whole and whole != digest.EMPTY
+
+
+@pytest.mark.parametrize(
+    ("stored", "expected"),
+    [
+        ("2022-03-04T05:06:07Z", "2022-03-04T05:06:07Z"),
+        ("2022-03-04T06:06:07+01:00", "2022-03-04T05:06:07Z"),
+        ("1262304000", "2010-01-01T00:00:00Z"),  # epoch seconds kept as a string
+        (" 1262304000.9 ", "2010-01-01T00:00:00Z"),
+        (Decimal("1262304000"), "2010-01-01T00:00:00Z"),  # a DynamoDB number, as boto3's resource reads it
+        (1262304000, "2010-01-01T00:00:00Z"),
+    ],
+)
+def test_stored_timestamps_are_read_as_iso_with_a_zone_or_epoch_seconds(stored, expected):
+    moment = parse_stored(stored)
+    assert moment is not None and format_utc(moment) == expected
+
+
+@pytest.mark.parametrize(
+    "stored",
+    ["", "   ", "12/31/2099", "2022-03-04T05:06:07", "2022-03-04", "yesterday", "1262304000000", True, None, {}],
+)
+def test_a_stored_timestamp_that_cannot_be_read_for_certain_is_none(stored):
+    # Milliseconds would be year 41970: unreadable rather than "young", so the store's owner hears of it.
+    assert parse_stored(stored) is None
+
+
+def test_a_run_that_deletes_may_not_look_ahead_but_a_dry_run_or_an_allowed_test_run_may():
+    now = datetime(2026, 12, 1, tzinfo=UTC)
+    with pytest.raises(AsOfInFuture, match="2026-12-02T00:00:00Z"):
+        refuse_future("2026-12-02T00:00:00Z", dry_run=False, allow_future=False, now=now)
+    refuse_future("2026-12-01T00:04:59Z", dry_run=False, allow_future=False, now=now)  # clock skew
+    refuse_future("2031-01-01T00:00:00Z", dry_run=True, allow_future=False, now=now)
+    refuse_future("2031-01-01T00:00:00Z", dry_run=False, allow_future=True, now=now)
+    with pytest.raises(ValidationError, match="allow_futur"):
+        RetentionRunInput.model_validate({"as_of": "2031-01-01T00:00:00Z", "allow_futur": True})
