@@ -45,7 +45,9 @@ def expire_segment(
     connector = DynamoDBConnector(
         store_name, store, client, key_hmac, keyed_hash, datamap.identifiers[store.lookup.identifier].pattern
     )
-    run = _SegmentRun(store, connector, plan, frozenset(held), key_hmac)
+    identifier = store.lookup.identifier  # holds keep normalised values: so is each record's (subjects.holds)
+    held_match = lambda value, held: datamap.normalise(identifier, value) in held  # noqa: E731
+    run = _SegmentRun(store, connector, plan, frozenset(held), key_hmac, held_match=held_match)
     params = _scan_parameters(store, plan, segment, total_segments, page_size)
     if cursor_key:
         params["ExclusiveStartKey"] = work.get_json(s3, plan["work_bucket"], cursor_key)
@@ -115,6 +117,8 @@ class _SegmentRun:
     key_hmac: KeyDigester
     counts: Counts = field(default_factory=Counts)
     pending: list[dict[str, Any]] = field(default_factory=list)  # items to delete, flushed in full batches
+    # Held values are normalised: a record's value is normalised the same way before it is compared.
+    held_match: Callable[[str, frozenset[str]], bool] = lambda value, held: value in held
 
     @property
     def keys(self) -> list[str]:
@@ -144,7 +148,7 @@ class _SegmentRun:
         if ts > self.plan["expire_before"] or self.store.erasure.mode == "skip":
             return "retained"
         lookup = item.get(self.store.lookup.key_attribute)
-        if lookup is not None and plain_text(lookup) in self.held_values:
+        if lookup is not None and self.held_match(plain_text(lookup), self.held_values):
             return "held"
         return "expire"
 
