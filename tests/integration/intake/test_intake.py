@@ -45,7 +45,7 @@ def test_filing_creates_a_pending_request_with_its_deadline_evidence_and_one_exe
     assert filed.status == item["status"] == "pending_verification"
     received = datetime.fromisoformat(item["received_at"])
     assert item["due_at"] == filed.due_at and datetime.fromisoformat(filed.due_at) - received >= timedelta(days=28)
-    assert item["subject"] == {"email": "alice.example@example.com"}  # kept, encrypted, until the request closes
+    assert item["subject"] == {"email": ALICE}  # kept as typed, encrypted, until the request closes
     assert filed.status_token not in json.dumps(item, default=str)  # only its keyed digest is stored
     (execution,) = intake_engine.executions()
     assert execution["name"] == filed.request_id
