@@ -40,6 +40,13 @@ def place(
     )
     scope = f"store {hold.store}" if hold.store else f"category {hold.category}" if hold.category else "every store"
     console.print(f"Placed {hold.hold_id} on {hold.subject_hmac} ({scope})")
+    for missing in hold.unresolved:
+        # The hold still covers the email's own stores; these stores cannot be matched without the identifier.
+        not_searched = ", ".join(missing["stores_not_searched"]) or "none"
+        console.print(
+            f"Not resolved: {missing['identifier']} (not found in store {missing['store']}); "
+            f"stores not covered by value: {not_searched}"
+        )
 
 
 @app.command("release")

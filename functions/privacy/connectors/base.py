@@ -31,7 +31,7 @@ from functions.privacy.connectors.errors import (
 from functions.privacy.connectors.errors import (
     mapped_errors,
 )
-from functions.privacy.datamap.model import Store, StoreKind
+from functions.privacy.datamap.model import Normalisation, Store, StoreKind, spelling_kind, spellings
 
 # Maps a record key (already canonicalised to text) to a keyed digest; see privacy.digests.
 KeyDigester = Callable[[str], str]
@@ -98,7 +98,12 @@ def plain_response(value: Any) -> Any:
     return value
 
 
-class FindResult(BaseModel):
+class _Outcome(BaseModel):
+    # Which spelling of the lookup identifier found the records (as_typed or normalised), never the value.
+    matched_spelling: str | None = None
+
+
+class FindResult(_Outcome):
     """What a store holds about a subject."""
 
     found: int = 0
@@ -107,7 +112,7 @@ class FindResult(BaseModel):
     key_digests: list[str] = Field(default_factory=list)
 
 
-class EraseResult(BaseModel):
+class EraseResult(_Outcome):
     """What an erasure did in one store."""
 
     found: int = 0
@@ -120,7 +125,7 @@ class EraseResult(BaseModel):
     exceptions: list[str] = Field(default_factory=list, description="Why records were kept, if any")
 
 
-class ExportResult(BaseModel):
+class ExportResult(_Outcome):
     """What an access export collected from one store (the data itself went to the sink)."""
 
     records: int = 0
@@ -130,7 +135,7 @@ class ExportResult(BaseModel):
     key_digests: list[str] = Field(default_factory=list, description="Keyed digests of the exported record keys")
 
 
-class ChangeResult(BaseModel):
+class ChangeResult(_Outcome):
     """What a rectification, restriction or opt-out changed in one store."""
 
     found: int = 0
@@ -190,6 +195,7 @@ class StoreConnector:
         client: Any,
         digest: KeyDigester,
         identifier_pattern: re.Pattern[str] | str,
+        normalisation: Normalisation = "exact",
     ) -> None:
         if store.kind is not self.kind:
             raise StoreMisconfigured(f"store {store_name} is not a {self.kind.value} store")
@@ -198,6 +204,25 @@ class StoreConnector:
             raise StoreMisconfigured(f"store {store_name}: {problem}")
         self._name, self._store, self._client, self._digest = store_name, store, client, digest
         self._pattern = re.compile(identifier_pattern)  # a compiled pattern passes through unchanged
+        self._normalisation: Normalisation = normalisation
+        self.matched_spelling: str | None = None  # set by the last lookup that found something
+
+    def _spellings(self, subject: Subject) -> list[str]:
+        """Every spelling of the subject's lookup value this store may hold, each checked (as typed first)."""
+        value = subject.get(self._store.lookup.identifier)
+        if value is None:
+            return []
+        name = self._store.lookup.identifier
+        return [
+            check_identifier(name, s, self._pattern)
+            for s in spellings(value, self._normalisation, self._store.lookup.stored_as)
+        ]
+
+    def _matched(self, subject: Subject, spelling: str) -> None:
+        """Note which spelling found the subject's records (reported as as_typed or normalised)."""
+        value = subject.get(self._store.lookup.identifier)
+        if value is not None and self.matched_spelling is None:
+            self.matched_spelling = spelling_kind(spelling, value)
 
     def _misconfiguration(self, store: Store) -> str | None:
         """What makes ``store`` unusable for this kind beyond its kind (None when it is fine)."""

@@ -37,7 +37,7 @@ from functions.privacy.connectors.corrections import store_corrections
 from functions.privacy.connectors.errors import error_code, mapped_errors
 from functions.privacy.core import timestamps
 from functions.privacy.core.timestamps import format_utc
-from functions.privacy.datamap.model import MaskStrategy, Store, StoreKind
+from functions.privacy.datamap.model import MaskStrategy, Normalisation, Store, StoreKind
 
 ANONYMISED_AT = "privacy_anonymised_at"
 BATCH_WRITE_LIMIT = 25  # BatchWriteItem accepts at most 25 requests per call
@@ -137,13 +137,14 @@ class DynamoDBConnector(StoreConnector):
         keyed_hash: KeyedHasher,
         identifier_pattern: re.Pattern[str] | str,
         *,
+        normalisation: Normalisation = "exact",
         page_size: int | None = None,
         max_attempts: int = 8,
         base_delay: float = 0.05,
         max_delay: float = 2.0,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        super().__init__(store_name, store, client, digest, identifier_pattern)
+        super().__init__(store_name, store, client, digest, identifier_pattern, normalisation)
         assert store.table is not None  # checked by _misconfiguration
         self._keyed_hash = keyed_hash
         self._key_attributes = [a for a in (store.table.partition_key, store.table.sort_key) if a]
@@ -278,9 +279,18 @@ class DynamoDBConnector(StoreConnector):
         A GSI may project only keys (the sample's by-email index is KEYS_ONLY): when more than the keys is
         needed, the keys found are fetched from the table with BatchGetItem, 100 at a time.
         """
-        value = self._identifier(subject)
-        if value is None:
-            return  # the subject has no such identifier (e.g. never became a customer)
+        # Each spelling the store may hold is a separate exact query; an item is yielded once whichever matched.
+        seen: set[str] = set()
+        for spelling in self._spellings(subject):  # none: the subject has no such identifier (not a customer)
+            for item in self._items_for(spelling, attributes):
+                key = canonical_json(self._key(item))
+                if key not in seen:
+                    seen.add(key)
+                    self._matched(subject, spelling)
+                    yield item
+
+    def _items_for(self, value: str, attributes: Iterable[str] | None) -> Iterator[Item]:
+        """The items whose lookup attribute is exactly ``value`` (one spelling)."""
         wanted = None if attributes is None else set(attributes)
         index = self._store.lookup.index
         keys_only = set(self._key_attributes) | {self._store.lookup.key_attribute}

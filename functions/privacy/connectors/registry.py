@@ -28,13 +28,16 @@ def connector_for(
     datamap: DataMap,
 ) -> Connector:
     """The connector for one store of the data map (``datamap`` supplies the identifier patterns)."""
-    pattern = re.compile(datamap.identifiers[store.lookup.identifier].pattern)
+    identifier = datamap.identifiers[store.lookup.identifier]
+    pattern, normalisation = re.compile(identifier.pattern), identifier.normalisation
     if store.kind is StoreKind.DYNAMODB:
-        return DynamoDBConnector(store_name, store, clients.client("dynamodb"), digest, keyed_hash, pattern)
+        return DynamoDBConnector(
+            store_name, store, clients.client("dynamodb"), digest, keyed_hash, pattern, normalisation=normalisation
+        )
     if store.kind is StoreKind.S3:
-        return S3Connector(store_name, store, clients.client("s3"), digest, pattern)
+        return S3Connector(store_name, store, clients.client("s3"), digest, pattern, normalisation=normalisation)
     if store.kind is StoreKind.SES_CONTACT_LIST:
-        return SesContactListConnector(store_name, store, clients.client("sesv2"), digest, pattern)
+        return SesContactListConnector(store_name, store, clients.client("sesv2"), digest, pattern, normalisation)
     if store.kind is StoreKind.SES_SUPPRESSION:
-        return SesSuppressionConnector(store_name, store, clients.client("sesv2"), digest, pattern)
+        return SesSuppressionConnector(store_name, store, clients.client("sesv2"), digest, pattern, normalisation)
     raise StoreMisconfigured(f"store {store_name}: no connector for kind {store.kind.value} yet")

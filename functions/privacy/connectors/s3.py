@@ -24,7 +24,7 @@ from functions.privacy.connectors.base import (
     canonical_json,
 )
 from functions.privacy.connectors.errors import THROTTLE_CODES, store_error
-from functions.privacy.datamap.model import Store, StoreKind
+from functions.privacy.datamap.model import Normalisation, Store, StoreKind
 
 DELETE_OBJECTS_LIMIT = 1000  # DeleteObjects accepts at most 1,000 keys per call
 MAX_OBJECT_TAGS = 10  # S3 allows at most 10 tags per object
@@ -44,24 +44,26 @@ class S3Connector(StoreConnector):
         digest: KeyDigester,
         identifier_pattern: re.Pattern[str] | str,
         *,
+        normalisation: Normalisation = "exact",
         page_size: int | None = None,
     ) -> None:
-        super().__init__(store_name, store, client, digest, identifier_pattern)
+        super().__init__(store_name, store, client, digest, identifier_pattern, normalisation)
         self._page_size = page_size
 
     def _misconfiguration(self, store: Store) -> str | None:
         return None if store.lookup.key_template else "s3 stores need a key_template"
 
-    def prefix(self, subject: Subject) -> str | None:
-        """The subject's key prefix, or None when the subject lacks the identifier the template needs."""
-        value = self._identifier(subject)
-        if value is None:
-            return None
+    def prefixes(self, subject: Subject) -> list[tuple[str, str]]:
+        """(spelling, key prefix) for every spelling the store may hold; empty when the subject lacks the
+        identifier the template needs."""
         identifier = self._store.lookup.identifier
-        prefix = self._store.lookup.key_template.format(**{identifier: value})  # type: ignore[union-attr]  # _misconfiguration refuses an s3 store without one
-        if not prefix.endswith("/"):  # the data map enforces this; without it users/c1 would match users/c10
-            raise StoreMisconfigured(f"store {self._name}: key_template must end with '/'")
-        return prefix
+        found = []
+        for spelling in self._spellings(subject):
+            prefix = self._store.lookup.key_template.format(**{identifier: spelling})  # type: ignore[union-attr]  # _misconfiguration refuses an s3 store without one
+            if not prefix.endswith("/"):  # the data map enforces this; without it users/c1 would match users/c10
+                raise StoreMisconfigured(f"store {self._name}: key_template must end with '/'")
+            found.append((spelling, prefix))
+        return found
 
     def find(self, subject: Subject) -> FindResult:
         versions = self._versions(subject)
@@ -76,13 +78,11 @@ class S3Connector(StoreConnector):
 
     def export(self, subject: Subject, sink: ExportSink) -> ExportResult:
         """Copy every current object server-side into the archive, listing page by page (no body is read here)."""
-        prefix = self.prefix(subject)
-        if prefix is None:
-            return ExportResult()
         objects = size = 0
         digests: list[str] = []
-        for page in self._pages(prefix):
+        for spelling, prefix, page in self._subject_pages(subject):
             for entry in _current(page):
+                self._matched(subject, spelling)
                 key, version = entry["Key"], entry["VersionId"]
                 relative = key[len(prefix) :]  # the prefix holds the subject's id; the archive does not need it
                 size += sink.copy_object(self._name, self._store.resource, key, version, relative)
@@ -102,14 +102,12 @@ class S3Connector(StoreConnector):
         S3 has no batch tagging call outside S3 Batch Operations jobs, so one Get and (if needed) one Put per
         object; objects already tagged are left alone, so a rerun only reads.
         """
-        prefix = self.prefix(subject)
-        if prefix is None:
-            return ChangeResult()
         marker = self._store.restriction_marker
         found = changed = unchanged = full = 0
         digests: list[str] = []
-        for page in self._pages(prefix):
+        for spelling, _, page in self._subject_pages(subject):
             for entry in _current(page):
+                self._matched(subject, spelling)
                 found += 1
                 params = {"Bucket": self._store.resource, "Key": entry["Key"], "VersionId": entry["VersionId"]}
                 with self._calling("GetObjectTagging"):
@@ -150,14 +148,19 @@ class S3Connector(StoreConnector):
 
     def _versions(self, subject: Subject) -> list[dict[str, str]]:
         """Every object version and delete marker under the subject's prefix, as DeleteObjects entries."""
-        prefix = self.prefix(subject)
-        if prefix is None:
-            return []
-        return [
-            {"Key": entry["Key"], "VersionId": entry["VersionId"]}
-            for page in self._pages(prefix)
-            for entry in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]
-        ]
+        versions = []
+        for spelling, _, page in self._subject_pages(subject):
+            for entry in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]:
+                self._matched(subject, spelling)
+                versions.append({"Key": entry["Key"], "VersionId": entry["VersionId"]})
+        return versions
+
+    def _subject_pages(self, subject: Subject) -> Iterator[tuple[str, str, dict[str, Any]]]:
+        """(spelling, prefix, listing page) under each of the subject's prefixes (spellings are distinct, and
+        every prefix ends with '/', so no object is listed twice)."""
+        for spelling, prefix in self.prefixes(subject):
+            for page in self._pages(prefix):
+                yield spelling, prefix, page
 
     def _delete_chunk(self, chunk: list[dict[str, str]]) -> None:
         with self._calling("DeleteObjects"):

@@ -33,16 +33,14 @@ class SesContactListConnector(StoreConnector):
     kind = StoreKind.SES_CONTACT_LIST
 
     def find(self, subject: Subject) -> FindResult:
-        email = self._identifier(subject)
-        if email is None:
+        email, contact = self._contact(subject)
+        if email is None or contact is None:
             return FindResult()
-        present = self._call("GetContact", self._client.get_contact, email) is not None
-        return FindResult(found=int(present), personal=int(present), key_digests=self._digests(email, present))
+        return FindResult(found=1, personal=1, key_digests=self._digests(email, True))
 
     def export(self, subject: Subject, sink: ExportSink) -> ExportResult:
         """The contact as SES holds it: topic preferences, unsubscribe-all, attributes, created/updated times."""
-        email = self._identifier(subject)
-        contact = None if email is None else self._call("GetContact", self._client.get_contact, email)
+        email, contact = self._contact(subject)
         if email is None or contact is None:
             return ExportResult()
         record = {k: plain_response(v) for k, v in contact.items() if k != "ResponseMetadata"}
@@ -50,13 +48,15 @@ class SesContactListConnector(StoreConnector):
         return ExportResult(records=count, bytes=size, files=[path], key_digests=self._digests(email, True))
 
     def erase(self, subject: Subject) -> EraseResult:
-        email = self._identifier(subject)
-        if email is None:
-            return EraseResult()
-        # DeleteContact alone (no GetContact first) keeps to one call when the contact exists. Whether the
-        # address stays suppressed is the ses_suppression store's business (one place owns it).
-        deleted = self._call("DeleteContact", self._client.delete_contact, email) is not None
-        return EraseResult(found=int(deleted), deleted=int(deleted), key_digests=self._digests(email, deleted))
+        # DeleteContact alone (no GetContact first) per spelling the list may hold: one call when the contact
+        # exists as typed. Whether the address stays suppressed is the ses_suppression store's business.
+        deleted: list[str] = []
+        for email in self._spellings(subject):
+            if self._call("DeleteContact", self._client.delete_contact, email) is not None:
+                self._matched(subject, email)
+                deleted.append(email)
+        digests = [d for email in deleted for d in self._digests(email, True)]
+        return EraseResult(found=len(deleted), deleted=len(deleted), key_digests=digests)
 
     def rectify(self, subject: Subject, corrections: Mapping[str, Any]) -> ChangeResult:
         return self.not_applicable()  # the contact is its address; a new address is a new contact
@@ -69,8 +69,7 @@ class SesContactListConnector(StoreConnector):
         return self._unsubscribe(subject)
 
     def _unsubscribe(self, subject: Subject) -> ChangeResult:
-        email = self._identifier(subject)
-        contact = None if email is None else self._call("GetContact", self._client.get_contact, email)
+        email, contact = self._contact(subject)
         if email is None or contact is None:
             return ChangeResult()
         # The data map's topics and any the contact already has a preference for (the list may have more).
@@ -89,6 +88,15 @@ class SesContactListConnector(StoreConnector):
             params["AttributesData"] = contact["AttributesData"]  # kept as it was: this call only unsubscribes
         self._call("UpdateContact", self._client.update_contact, email, **params)
         return ChangeResult(found=1, changed=1, attributes=["TopicPreferences", "UnsubscribeAll"], key_digests=digests)
+
+    def _contact(self, subject: Subject) -> tuple[str | None, dict[str, Any] | None]:
+        """The spelling the list holds and its contact (a GetContact per spelling, as typed first)."""
+        for email in self._spellings(subject):
+            contact = self._call("GetContact", self._client.get_contact, email)
+            if contact is not None:
+                self._matched(subject, email)
+                return email, contact
+        return None, None
 
     def _call(self, operation: str, method: Any, email: str, **params: Any) -> dict[str, Any] | None:
         """Run a contact call; None when the contact does not exist (a missing list raises instead)."""

@@ -45,8 +45,7 @@ class SesSuppressionConnector(StoreConnector):
         return self._store.erasure.suppress is not False  # unset means keep the entry
 
     def find(self, subject: Subject) -> FindResult:
-        email = self._identifier(subject)
-        entry = None if email is None else self._entry(email)
+        email, entry = self._found(subject)
         if email is None or entry is None:
             return FindResult()
         # A kept entry is the recorded exception, not residual personal data (the re-check must not flag it).
@@ -55,21 +54,22 @@ class SesSuppressionConnector(StoreConnector):
 
     def export(self, subject: Subject, sink: ExportSink) -> ExportResult:
         """The suppression entry, if any: reason, last update and SES's feedback ids."""
-        email = self._identifier(subject)
-        entry = None if email is None else self._entry(email)
+        email, entry = self._found(subject)
         if email is None or entry is None:
             return ExportResult()
         path, count, size = sink.write_records(self._name, [{k: plain_response(v) for k, v in entry.items()}])
         return ExportResult(records=count, bytes=size, files=[path], key_digests=self._digests(email))
 
     def erase(self, subject: Subject) -> EraseResult:
-        email = self._identifier(subject)
-        if email is None:
+        candidates = self._spellings(subject)
+        if not candidates:
             return EraseResult()
         if self._suppress_on_erasure:
             # Keep an existing entry as it is (its reason may be a bounce); add one where there is none.
-            present = self._entry(email) is not None
-            if not present:
+            email, entry = self._found(subject)
+            present = entry is not None
+            if email is None:
+                email = candidates[-1]  # the normalised spelling: the one every later lookup tries
                 self._suppress(email)
             reason = self._store.erasure.reason or DEFAULT_KEPT_REASON
             return EraseResult(
@@ -79,9 +79,11 @@ class SesSuppressionConnector(StoreConnector):
                 key_digests=self._digests(email),
                 exceptions=[reason],
             )
-        deleted = self._delete(email)
+        deleted = [email for email in candidates if self._delete(email)]
+        if deleted:
+            self._matched(subject, deleted[0])
         return EraseResult(
-            found=int(deleted), deleted=int(deleted), key_digests=self._digests(email) if deleted else []
+            found=len(deleted), deleted=len(deleted), key_digests=[d for e in deleted for d in self._digests(e)]
         )
 
     def rectify(self, subject: Subject, corrections: Mapping[str, Any]) -> ChangeResult:
@@ -95,13 +97,23 @@ class SesSuppressionConnector(StoreConnector):
         return self._ensure_suppressed(subject)
 
     def _ensure_suppressed(self, subject: Subject) -> ChangeResult:
-        email = self._identifier(subject)
-        if email is None:
+        candidates = self._spellings(subject)
+        if not candidates:
             return ChangeResult()
-        if self._entry(email) is not None:
+        if self._found(subject)[1] is not None:
             return ChangeResult(found=1, unchanged=1)  # already suppressed (for whatever reason): left as it is
+        email = candidates[-1]  # the normalised spelling (see erase)
         self._suppress(email)
         return ChangeResult(found=0, changed=1, attributes=["Reason"], key_digests=self._digests(email))
+
+    def _found(self, subject: Subject) -> tuple[str | None, dict[str, Any] | None]:
+        """The spelling on the list and its entry (one GetSuppressedDestination per spelling, as typed first)."""
+        for email in self._spellings(subject):
+            entry = self._entry(email)
+            if entry is not None:
+                self._matched(subject, email)
+                return email, entry
+        return None, None
 
     def _entry(self, email: str) -> dict[str, Any] | None:
         with self._calling("GetSuppressedDestination"):

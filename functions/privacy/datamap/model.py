@@ -81,12 +81,51 @@ class Resolution(_Model):
     attribute: str = Field(description="Attribute of the found record that holds this identifier")
 
 
+Normalisation = Literal["exact", "case_insensitive"]
+StoredAs = Literal["as_typed", "normalised"]
+# Identifiers compared without regard to case unless the data map says otherwise (mailbox providers do).
+_CASE_INSENSITIVE_BY_DEFAULT = frozenset({"email"})
+
+
+def normalise_identifier(value: str, normalisation: Normalisation) -> str:
+    """The one spelling of ``value`` that holds, HMACs and comparisons use (lower case for case_insensitive)."""
+    return value.strip().lower() if normalisation == "case_insensitive" else value
+
+
+def spellings(value: str, normalisation: Normalisation, stored_as: StoredAs = "as_typed") -> list[str]:
+    """Every spelling of ``value`` a store may hold, as typed first: exact match is all a key lookup can do."""
+    if normalisation == "exact":
+        return [value]
+    normalised = normalise_identifier(value, normalisation)
+    if stored_as == "normalised":
+        return [normalised]
+    return list(dict.fromkeys([value, normalised]))
+
+
+def spelling_kind(spelling: str, value: str) -> str:
+    """Which spelling matched, for outcomes and evidence (never the value itself)."""
+    return "as_typed" if spelling == value else "normalised"
+
+
 class Identifier(_Model):
     """A way to identify a subject (email, customer id, ...)."""
 
     description: str = ""
     pattern: str = Field(description="Regular expression every value must match (guards key templates)")
     resolved_by: Resolution | None = None
+    normalisation: Normalisation = Field(
+        default="exact",
+        description=(
+            "How values compare: exact, or case_insensitive (the default for an identifier named email); "
+            "lookups try every spelling a store may hold, holds and retention compare normalised values"
+        ),
+    )
+
+    def normalise(self, value: str) -> str:
+        return normalise_identifier(value, self.normalisation)
+
+    def spellings(self, value: str, stored_as: StoredAs = "as_typed") -> list[str]:
+        return spellings(value, self.normalisation, stored_as)
 
     @field_validator("pattern")
     @classmethod
@@ -139,6 +178,13 @@ class Lookup(_Model):
     key_attribute: str | None = Field(default=None, description="dynamodb: attribute holding the identifier")
     index: str | None = Field(default=None, description="dynamodb: GSI to query instead of the table key")
     key_template: str | None = Field(default=None, description="s3: prefix such as users/{customer_id}/")
+    stored_as: StoredAs = Field(
+        default="as_typed",
+        description=(
+            "How the store keeps the identifier: as_typed (lookups try the value as typed and its normalised "
+            "form) or normalised (the store lower-cases it, or key_attribute is a normalised attribute)"
+        ),
+    )
 
 
 class DynamoKeySchema(_Model):
@@ -175,6 +221,19 @@ class DataMap(_Model):
     categories: dict[Annotated[str, Field(pattern=_NAME)], Category]
     recipients: dict[str, Recipient] = Field(default_factory=dict)
     stores: dict[Annotated[str, Field(pattern=_NAME)], Store]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _email_case_insensitive(cls, raw: Any) -> Any:
+        # An email compares without case unless the map says exact: a default, so existing maps stay valid.
+        if not isinstance(raw, Mapping) or not isinstance(raw.get("identifiers"), Mapping):
+            return raw
+        identifiers = dict(raw["identifiers"])
+        for name in _CASE_INSENSITIVE_BY_DEFAULT & set(identifiers):
+            entry = identifiers[name]
+            if isinstance(entry, Mapping) and "normalisation" not in entry:
+                identifiers[name] = {**entry, "normalisation": "case_insensitive"}
+        return {**raw, "identifiers": identifiers}
 
     @model_validator(mode="after")
     def _cross_references(self) -> DataMap:
@@ -260,6 +319,14 @@ class DataMap(_Model):
             order.extend(ready)
             pending = [n for n in pending if n not in ready]
         return order
+
+    def lookup_spellings(self, store_name: str, value: str) -> list[str]:
+        """The spellings of ``value`` (the store's lookup identifier) to try in one store, as typed first."""
+        lookup = self.stores[store_name].lookup
+        return self.identifiers[lookup.identifier].spellings(value, lookup.stored_as)
+
+    def normalise(self, identifier: str, value: str) -> str:
+        return self.identifiers[identifier].normalise(value)
 
     def stores_of_kind(self, kind: StoreKind) -> dict[str, Store]:
         return {name: store for name, store in self.stores.items() if store.kind is kind}

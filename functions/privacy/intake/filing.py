@@ -19,7 +19,16 @@ from aws_lambda_powertools.utilities.idempotency import (
     IdempotencyConfig,
     idempotent_function,
 )
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    StringConstraints,
+    ValidatorFunctionWrapHandler,
+    field_validator,
+    model_validator,
+)
 
 from functions.privacy.core import timestamps
 from functions.privacy.core.clients import Clients
@@ -62,11 +71,13 @@ class Submission(BaseModel):
     )
     note: str | None = Field(default=None, max_length=MAX_NOTE, description="Anything the requester wants to add.")
 
-    @field_validator("email")
+    @field_validator("email", mode="wrap")
     @classmethod
-    def _one_spelling_per_address(cls, value: str) -> str:
-        # Stores, HMACs and lookups see one spelling: mailbox providers treat addresses case-insensitively.
-        return value.lower()
+    def _as_typed(cls, value: Any, handler: ValidatorFunctionWrapHandler) -> str:
+        # Kept as typed (EmailStr would lower-case the domain): a store may hold exactly this spelling, and
+        # lookups derive the normalised one from the data map (subject HMACs are computed on it).
+        handler(value)
+        return str(value)
 
     @model_validator(mode="after")
     def _corrections_only_for_rectification(self) -> Submission:

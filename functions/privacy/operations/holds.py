@@ -11,7 +11,7 @@ from functions.privacy.datamap.model import DataMap
 from functions.privacy.evidence import records as evidence
 from functions.privacy.operations.actions import OperatorError, Tables, evidence_text
 from functions.privacy.subjects import holds
-from functions.privacy.subjects.resolution import resolve_subject
+from functions.privacy.subjects.resolution import resolve
 
 
 def place_hold(
@@ -42,7 +42,9 @@ def place_hold(
             expires_at = normalise(expires_at, "expires_at")
         except ValueError:
             raise OperatorError(f"--expires {expires_at!r} is not an ISO 8601 date or time") from None
-    subject = resolve_subject(datamap, email, clients)
+    # The same resolution as a request's: every spelling the customers table may hold is tried.
+    resolution = resolve(datamap, email, clients)
+    subject = resolution.subject
     identifier = datamap.subject_identifier
     subject_digest = subject_hmac(clients.client("kms"), tables.hmac_key, identifier, subject.identifiers[identifier])
     hold = holds.place_hold(
@@ -55,7 +57,7 @@ def place_hold(
         category=category,
         expires_at=expires_at,
         now=now,
-    )
+    ).model_copy(update={"unresolved": resolution.unresolved})
     evidence.write_operator_action(
         clients.client("s3"), tables.audit_bucket, "hold_placed", hold.hold_id, hold.public(), at=now
     )

@@ -101,6 +101,10 @@ def complete_request(
         "stores": stores,
         "exceptions": sorted({e for s in stores.values() for e in s.get("exceptions", [])}),
     }
+    unresolved = requests.unresolved_identifiers(table, request_id)
+    if unresolved:
+        # An identifier that did not resolve leaves stores unsearched: the record says which, never a value.
+        fields["unresolved_identifiers"] = unresolved
     if execution:
         fields["execution"] = execution
     if export and export.get("archive_key"):

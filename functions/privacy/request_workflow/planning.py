@@ -12,7 +12,7 @@ from functions.privacy.datamap.model import DataMap
 from functions.privacy.requests import record as requests
 from functions.privacy.requests.record import RequestType
 from functions.privacy.subjects import holds
-from functions.privacy.subjects.resolution import resolve_subject
+from functions.privacy.subjects.resolution import resolve
 
 
 class RequestTypeNotSupported(ValueError):
@@ -85,12 +85,14 @@ def plan_request(request_id: str, settings: PlanSettings, clients: Clients) -> d
         stores = [name for name, store in datamap.stores.items() if set(store.rectifiable) & set(corrections)]
     identifiers = requests.get_identifiers(table, request_id)
     email = identifiers[datamap.subject_identifier]
-    subject = resolve_subject(datamap, email, clients)
+    resolution = resolve(datamap, email, clients)
     hmac_value = subject_hmac(clients.client("kms"), settings.HMAC_KEY_ID, datamap.subject_identifier, email)
     # A re-run keeps what the first run resolved: once the customers record is erased, the email alone
     # no longer leads to the customer id that a held store is keyed by.
-    resolved = {**identifiers, **subject.identifiers}
-    requests.record_resolution(table, request_id, resolved, hmac_value)
+    resolved = {**identifiers, **resolution.subject.identifiers}
+    # Named in the result and evidence (identifier, store, stores not searched; never a value).
+    unresolved = [u for u in resolution.unresolved if u["identifier"] not in resolved]
+    requests.record_resolution(table, request_id, resolved, hmac_value, unresolved)
     active = holds.holds_for(clients.resource_table(settings.HOLDS_TABLE), hmac_value)
     free, held = held_outcomes(active, datamap, operation)
     tasks = [{"request_id": request_id, "store": name, "operation": operation} for name in stores if name in free]
@@ -101,5 +103,6 @@ def plan_request(request_id: str, settings: PlanSettings, clients: Clients) -> d
         "subject_hmac": hmac_value,
         "tasks": tasks,
         "held": held,
+        "unresolved": unresolved,
         "recheck": operation in RECHECKED,
     }

@@ -24,8 +24,8 @@ OPERATIONS = ("export", "erase", "rectify", "restrict", "opt_out")
 EVENTS = {"erase": "store_erased", **{op: f"store_{op}" for op in OPERATIONS if op != "erase"}}
 # What each result reports in state and evidence: counts, attribute names and exceptions, never values.
 FIELDS = {
-    "erase": ("found", "deleted", "anonymised", "kept", "added", "exceptions"),
-    "export": ("records", "objects", "bytes"),
+    "erase": ("found", "deleted", "anonymised", "kept", "added", "exceptions", "matched_spelling"),
+    "export": ("records", "objects", "bytes", "matched_spelling"),
     "rectify": ("found", "changed", "unchanged", "not_applicable", "attributes", "exceptions"),
     "restrict": ("found", "changed", "unchanged", "not_applicable", "attributes", "exceptions"),
     "opt_out": ("found", "changed", "unchanged", "not_applicable", "attributes", "exceptions"),
@@ -53,6 +53,20 @@ def _act(
     operation: str, store_name: str, request_id: str, subject: Subject, settings: StoreTaskSettings, clients: Clients
 ) -> EraseResult | ExportResult | ChangeResult:
     connector = _connector(store_name, request_id, settings, clients)
+    result = _operate(connector, operation, store_name, request_id, subject, settings, clients)
+    # Which spelling of the identifier found the records (as_typed / normalised): evidence of the lookup.
+    return result.model_copy(update={"matched_spelling": connector.matched_spelling})
+
+
+def _operate(
+    connector: Any,
+    operation: str,
+    store_name: str,
+    request_id: str,
+    subject: Subject,
+    settings: StoreTaskSettings,
+    clients: Clients,
+) -> EraseResult | ExportResult | ChangeResult:
     if operation == "erase":
         return connector.erase(subject)
     if operation == "export":

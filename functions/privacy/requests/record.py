@@ -165,6 +165,19 @@ def get_request(table: Any, request_id: str) -> RequestRecord:
     return RequestRecord.model_validate(_get_item(table, request_id))
 
 
+def unresolved_identifiers(table: Any, request_id: str) -> list[dict[str, Any]]:
+    """Identifiers planning could not resolve: identifier name, store searched, stores not searched."""
+    found = _get_item(table, request_id).get("unresolved") or []
+    return [
+        {
+            "identifier": str(u["identifier"]),
+            "store": str(u["store"]),
+            "stores_not_searched": sorted(str(s) for s in u["stores_not_searched"]),
+        }
+        for u in found
+    ]
+
+
 def get_identifiers(table: Any, request_id: str) -> dict[str, str]:
     """The subject's identifiers (personal data: never log the result)."""
     subject = _get_item(table, request_id).get("subject")
@@ -173,16 +186,24 @@ def get_identifiers(table: Any, request_id: str) -> dict[str, str]:
     return {str(k): str(v) for k, v in subject.items()}
 
 
-def record_resolution(table: Any, request_id: str, identifiers: dict[str, str], subject_hmac: str) -> None:
-    """Keep the identifiers resolved through the data map so every store task sees the same subject."""
+def record_resolution(
+    table: Any,
+    request_id: str,
+    identifiers: dict[str, str],
+    subject_hmac: str,
+    unresolved: list[dict[str, Any]] | None = None,
+) -> None:
+    """Keep the identifiers resolved through the data map so every store task sees the same subject, and the
+    identifiers that did not resolve (names and stores only) for the completion record."""
     table.update_item(
         Key={"request_id": request_id, "record": RECORD},
-        UpdateExpression="SET subject = :subject, subject_hmac = :hmac, #status = :status",
+        UpdateExpression="SET subject = :subject, subject_hmac = :hmac, #status = :status, unresolved = :unresolved",
         ExpressionAttributeNames={"#status": "status"},
         ExpressionAttributeValues={
             ":subject": identifiers,
             ":hmac": subject_hmac,
             ":status": RequestStatus.IN_PROGRESS.value,
+            ":unresolved": list(unresolved or []),
         },
         ConditionExpression="attribute_exists(request_id)",
     )

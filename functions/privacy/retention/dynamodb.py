@@ -54,7 +54,9 @@ def expire_segment(
     connector = DynamoDBConnector(
         store_name, store, client, key_hmac, keyed_hash, datamap.identifiers[store.lookup.identifier].pattern
     )
-    run = _SegmentRun(store, connector, plan, held, key_hmac)
+    identifier = store.lookup.identifier  # holds keep normalised values: so is each record's (subjects.holds)
+    held_match = lambda value, held: datamap.normalise(identifier, value) in held  # noqa: E731
+    run = _SegmentRun(store, connector, plan, held, key_hmac, held_match=held_match)
     params = _scan_parameters(store, plan, segment, total_segments, page_size)
     if cursor_key:
         params["ExclusiveStartKey"] = work.get_json(s3, plan["work_bucket"], cursor_key)
@@ -121,6 +123,8 @@ class _SegmentRun:
     key_hmac: KeyDigester
     counts: Counts = field(default_factory=Counts)
     pending: list[dict[str, Any]] = field(default_factory=list)  # items to delete, flushed in full batches
+    # Held values are normalised: a record's value is normalised the same way before it is compared.
+    held_match: Callable[[str, frozenset[str]], bool] = lambda value, held: value in held
     held_values: frozenset[str] = frozenset()  # as read for the current page
     expire_before: datetime = field(init=False)
     purpose_before: datetime = field(init=False)
@@ -168,7 +172,7 @@ class _SegmentRun:
     def _held(self, item: dict[str, Any]) -> bool:
         assert self.store.lookup.key_attribute
         lookup = item.get(self.store.lookup.key_attribute)
-        return lookup is not None and plain_text(lookup) in self.held_values
+        return lookup is not None and self.held_match(plain_text(lookup), self.held_values)
 
     def _expired(self, items: list[dict[str, Any]]) -> None:
         self.counts.expired += len(items)

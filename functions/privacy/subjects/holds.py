@@ -38,6 +38,8 @@ class Hold(BaseModel):
     released_by: str | None = None
     # Personal data: the subject's resolved identifiers (never log a Hold with them, see __repr__).
     identifiers: dict[str, str] = Field(default_factory=dict, repr=False)
+    # Identifiers that did not resolve when the hold was placed (names and stores, no values); not stored.
+    unresolved: list[dict[str, Any]] = Field(default_factory=list, exclude=True)
 
     def active(self, now: datetime | None = None) -> bool:
         if self.released_at is not None:
@@ -135,20 +137,33 @@ def all_holds(table: Any, *, include_inactive: bool = False, now: datetime | Non
 
 
 def held_values(holds: Iterable[Hold], datamap: DataMap, store_name: str) -> frozenset[str]:
-    """Identifier values (of the store's lookup identifier) that a retention run must skip in one store."""
-    store = datamap.stores[store_name]
-    identifier = store.lookup.identifier
-    return frozenset(
-        h.identifiers[identifier] for h in holds if h.covers(store_name, store) and identifier in h.identifiers
-    )
+    """Normalised identifier values (of the store's lookup identifier) that a retention run must skip in one
+    store: compare a record's value with ``is_held``, which normalises it the same way."""
+    identifier = datamap.stores[store_name].lookup.identifier
+    return frozenset(datamap.normalise(identifier, v) for v in _held_raw(holds, datamap, store_name))
+
+
+def is_held(datamap: DataMap, store_name: str, value: str, held: frozenset[str]) -> bool:
+    """Whether a record whose lookup attribute is ``value`` (as the store keeps it) belongs to a held subject."""
+    return datamap.normalise(datamap.stores[store_name].lookup.identifier, value) in held
 
 
 def held_prefixes(holds: Iterable[Hold], datamap: DataMap, store_name: str) -> frozenset[str]:
-    """For s3 stores: the key prefixes of held subjects (the data map's key_template filled in)."""
+    """For s3 stores: the key prefixes of held subjects (the data map's key_template filled in with every
+    spelling the store may hold, as lookups try them)."""
     store = datamap.stores[store_name]
     if store.kind is not StoreKind.S3 or not store.lookup.key_template:
         return frozenset()
     identifier = store.lookup.identifier
     return frozenset(
-        store.lookup.key_template.format(**{identifier: v}) for v in held_values(holds, datamap, store_name)
+        store.lookup.key_template.format(**{identifier: spelling})
+        for value in _held_raw(holds, datamap, store_name)
+        for spelling in datamap.lookup_spellings(store_name, value)
     )
+
+
+def _held_raw(holds: Iterable[Hold], datamap: DataMap, store_name: str) -> set[str]:
+    """The held values of the store's lookup identifier, as the holds recorded them."""
+    store = datamap.stores[store_name]
+    identifier = store.lookup.identifier
+    return {h.identifiers[identifier] for h in holds if h.covers(store_name, store) and identifier in h.identifiers}

@@ -232,5 +232,12 @@ def test_a_subject_with_nothing_in_a_store_exports_nothing(
 
     result = connector.export(Subject({"email": "nobody@example.com", "customer_id": "c404"}), sink)
 
-    assert result.model_dump() == {"records": 0, "objects": 0, "bytes": 0, "files": [], "key_digests": []}
+    assert result.model_dump() == {
+        "records": 0,
+        "objects": 0,
+        "bytes": 0,
+        "files": [],
+        "key_digests": [],
+        "matched_spelling": None,
+    }
     assert sink.parts == {} and sink.copied == {}
