@@ -71,8 +71,13 @@ CLOSED = frozenset({RequestStatus.COMPLETED.value, RequestStatus.REJECTED_UNVERI
 UNVERIFIED = frozenset({RequestStatus.PENDING_VERIFICATION.value})
 # Something was done in the stores: downstream systems hear of it.
 ACTED_ON = frozenset({RequestStatus.COMPLETED.value, RequestStatus.PARTIALLY_COMPLETED.value})
-# What an operator may run again (a redrive or a re-run execution).
+# What an operator may run again (a redrive or a re-run execution); a failed one only if it had been verified.
 REDRIVABLE = frozenset({RequestStatus.FAILED.value, RequestStatus.PARTIALLY_COMPLETED.value})
+# What the workflow plans and acts on (statemachines/request.asl.json, AlreadyVerified): the requester proved
+# control of the address, or an operator checked the identity. Nothing else ever reaches a store.
+PLANNABLE = frozenset(
+    {RequestStatus.VERIFIED.value, RequestStatus.IN_PROGRESS.value, RequestStatus.PARTIALLY_COMPLETED.value}
+)
 
 
 class RequestNotFound(LookupError):
@@ -144,6 +149,9 @@ def create_request(
     )
     item = {"request_id": record.request_id, "record": RECORD, **record.model_dump(mode="json", exclude_none=True)}
     item["subject"] = dict(identifiers)
+    if status == RequestStatus.VERIFIED.value:
+        # Filed verified (an operator checked the identity): a failed run may be reopened (reopen_failed).
+        item["verified_at"] = record.received_at
     item.update(attributes or {})
     table.put_item(Item=item, ConditionExpression="attribute_not_exists(request_id)")
     return record
@@ -186,6 +194,30 @@ def record_resolution(table: Any, request_id: str, identifiers: dict[str, str], 
         },
         ConditionExpression="attribute_exists(request_id)",
     )
+
+
+def reopen_failed(table: Any, request_id: str) -> bool:
+    """Make a failed request plannable again (``verified``) for an operator's redrive, only if its requester had
+    been verified and it still holds its identifiers; False otherwise (a request that failed before verification
+    is never run: its requester proved nothing).
+    """
+    try:
+        table.update_item(
+            Key={"request_id": request_id, "record": RECORD},
+            UpdateExpression="SET #status = :verified",
+            ConditionExpression="#status = :failed AND attribute_exists(verified_at) "
+            "AND attribute_not_exists(verification_failed) AND attribute_exists(subject)",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues={
+                ":verified": RequestStatus.VERIFIED.value,
+                ":failed": RequestStatus.FAILED.value,
+            },
+        )
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
 
 
 def record_notified(table: Any, request_id: str, execution: str) -> None:
@@ -248,3 +280,4 @@ def public_view(item: Mapping[str, Any]) -> dict[str, Any]:
         for name in PUBLIC_ATTRIBUTES
         if name in item
     }
+
