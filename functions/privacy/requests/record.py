@@ -281,3 +281,66 @@ def public_view(item: Mapping[str, Any]) -> dict[str, Any]:
         if name in item
     }
 
+
+# Requests that never finished: failed, or never verified. Their identifiers outlive no purpose forever.
+UNFINISHED = frozenset({RequestStatus.FAILED.value, RequestStatus.PENDING_VERIFICATION.value})
+_UNFINISHED_ATTRIBUTES = (
+    "request_id",
+    "status",
+    "received_at",
+    "verified_at",
+    "failed_at",
+    "code_expires_at",
+    "verification_failed",
+)
+
+
+def scan_unfinished_with_identifiers(table: Any) -> list[dict[str, Any]]:
+    """Failed and never-verified requests still holding raw identifiers or details, or whose drop has no
+    evidence yet (no identifiers are read)."""
+    names = {f"#a{i}": name for i, name in enumerate(_UNFINISHED_ATTRIBUTES)}
+    statuses = {f":s{i}": status for i, status in enumerate(sorted(UNFINISHED))}
+    params: dict[str, Any] = {
+        "ProjectionExpression": ", ".join(names),
+        "ExpressionAttributeNames": {**names, "#record": "record"},
+        # A drop whose evidence was not written yet (the sweep stopped between the two) is found again.
+        "FilterExpression": f"#record = :record AND #a1 IN ({', '.join(statuses)}) "
+        "AND (attribute_exists(subject) OR attribute_exists(details) "
+        "OR (attribute_exists(identifiers_dropped_at) AND attribute_not_exists(identifiers_dropped_evidence)))",
+        "ExpressionAttributeValues": {":record": RECORD, **statuses},
+    }
+    items: list[dict[str, Any]] = []
+    while True:
+        page = table.scan(**params)
+        items.extend(page.get("Items", []))
+        if "LastEvaluatedKey" not in page:
+            return items
+        params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def drop_unfinished_identifiers(table: Any, request_id: str, status: str, at: datetime) -> bool:
+    """Remove the raw identifiers and details of a request still ``status`` (failed or never verified), keeping
+    its HMAC; False if it moved on meanwhile (a redrive reopened it, a code was entered)."""
+    try:
+        table.update_item(
+            Key={"request_id": request_id, "record": RECORD},
+            UpdateExpression="SET identifiers_dropped_at = if_not_exists(identifiers_dropped_at, :at) "
+            "REMOVE subject, details, task_token, code_digest",
+            ConditionExpression="#status = :status",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues={":status": status, ":at": format_utc(at)},
+        )
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
+
+
+def record_identifiers_dropped(table: Any, request_id: str, evidence_key: str) -> None:
+    """The drop's evidence is written: the sweep is done with this request."""
+    table.update_item(
+        Key={"request_id": request_id, "record": RECORD},
+        UpdateExpression="SET identifiers_dropped_evidence = :key",
+        ExpressionAttributeValues={":key": evidence_key},
+    )
