@@ -67,7 +67,10 @@ def test_each_request_type_is_verified_with_the_emailed_code_and_reaches_a_final
     erasure = final[RequestType.ERASURE]
     assert erasure["status"] == "completed", erasure
     assert erasure["completed_at"] and erasure["result"]["evidence_key"]
-    assert all(c["personal"] == 0 for c in holdings(local_cloud.datamap, local_cloud.clients, people[RequestType.ERASURE]).values())
+    assert all(
+        c["personal"] == 0
+        for c in holdings(local_cloud.datamap, local_cloud.clients, people[RequestType.ERASURE]).values()
+    )
     assert _evidence_events(intake, erasure["request_id"]) == ["received", "verified", "completed"]
     for request_type, status in final.items():
         assert status["type"] == request_type.value

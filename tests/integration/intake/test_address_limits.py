@@ -88,7 +88,9 @@ def test_a_code_limited_request_is_rejected_with_the_limit_in_its_evidence(intak
     with pytest.raises(codes.CodeLimitReached):
         _send_code(intake_engine, fourth.request_id)
 
-    result = codes.reject_unverified(fourth.request_id, "CodeLimitReached", intake_engine.settings, intake_engine.clients)
+    result = codes.reject_unverified(
+        fourth.request_id, "CodeLimitReached", intake_engine.settings, intake_engine.clients
+    )
 
     body = intake_engine.clients.client("s3").get_object(Bucket=AUDIT, Key=result["evidence_key"])["Body"].read()
     record = json.loads(body)
@@ -132,4 +134,6 @@ def test_two_filings_at_once_cannot_both_take_the_last_code(intake_engine):
     reads = iter([{"Item": stale}])
     table.get_item = lambda **kw: next(reads, None) or original_get(**kw)
     assert not verification.use_allowance(table, address, AddressAllowance.CODES, now)
-    assert len(original_get(Key=verification.address_key(address, AddressAllowance.CODES))["Item"]["used_at_epoch"]) == 3
+    assert (
+        len(original_get(Key=verification.address_key(address, AddressAllowance.CODES))["Item"]["used_at_epoch"]) == 3
+    )
