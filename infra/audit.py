@@ -101,6 +101,7 @@ def protection_statements(bucket: s3.IBucket, break_glass_role_arn: str) -> list
 CHAIN = "requests/*/chain/"
 INTAKE_WRITES = (f"{CHAIN}*-received.json", f"{CHAIN}*-verified.json")
 REJECT_WRITES = (f"{CHAIN}*-rejected_unverified.json",)
+FAILED_SWEEP_WRITES = (f"{CHAIN}*-identifiers_dropped.json",)
 COMPLETE_WRITES = (f"{CHAIN}*-completed.json", f"{CHAIN}*-completed_rerun_*.json")
 STORE_TASK_WRITES = ("requests/*/stores/*",)
 RETENTION_WRITES = ("retention/*",)

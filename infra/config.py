@@ -44,6 +44,8 @@ class DeployConfig(BaseModel):
     retention_time_zone: str = "UTC"
     retention_segments: int = Field(default=4, ge=1, le=1000)
     retention_batch_concurrency: int = Field(default=20, ge=1, le=10000)
+    # Days a failed or never-verified request keeps its raw identifiers before the daily sweep drops them.
+    failed_request_retention_days: int = Field(default=30, ge=1, le=3650)
 
     @property
     def verification_timeout(self) -> int:
@@ -80,6 +82,7 @@ class DeployConfig(BaseModel):
             "api_requests_per_ip",
             "retention_segments",
             "retention_batch_concurrency",
+            "failed_request_retention_days",
         ):
             if isinstance(values.get(number), str):
                 values[number] = int(str(values[number]))

@@ -54,6 +54,9 @@ class PrivacyFunctions(Construct):
         )
         self.deadline_check = self._function("DeadlineCheck", "deadline_check", "Counts requests at risk or overdue")
         self.digest = self._function("Digest", "digest", "Signs a digest of new evidence records")
+        self.failed_request_sweep = self._function(
+            "FailedRequestSweep", "failed_request_sweep", "Drops identifiers of old failed and unverified requests"
+        )
         # Retention (infra/retention.py wires them): scans and listings resume from saved cursors near 15 minutes.
         long = Duration.minutes(15)
         self.retention_plan = self._function("RetentionPlan", "retention_plan", "Plans a retention run per store")

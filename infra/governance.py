@@ -11,7 +11,7 @@ from cdk_nag import AwsSolutionsChecks
 
 from functions.privacy.datamap.model import DataMap, StoreKind
 
-from .audit import CHAIN, COMPLETE_WRITES, INTAKE_WRITES, REJECT_WRITES, STORE_TASK_WRITES
+from .audit import CHAIN, COMPLETE_WRITES, FAILED_SWEEP_WRITES, INTAKE_WRITES, REJECT_WRITES, STORE_TASK_WRITES
 from .datastore_access import _s3_prefix
 
 
@@ -47,7 +47,8 @@ def acknowledge_privacy_stack(
         f"IAM5[Resource::<{logical_ids['audit_bucket']}.Arn>/requests/*]",
         "Evidence objects are created per request under requests/; the digest function and the verifier read them.",
     )
-    for pattern in (*INTAKE_WRITES, *REJECT_WRITES, *COMPLETE_WRITES, *STORE_TASK_WRITES, f"{CHAIN}*"):
+    writes = (*INTAKE_WRITES, *REJECT_WRITES, *FAILED_SWEEP_WRITES, *COMPLETE_WRITES, *STORE_TASK_WRITES)
+    for pattern in (*writes, f"{CHAIN}*"):
         _ack(
             stack,
             f"IAM5[Resource::<{logical_ids['audit_bucket']}.Arn>/{pattern}]",

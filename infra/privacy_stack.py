@@ -15,6 +15,7 @@ from .config import DeployConfig
 from .deadlines import DeadlineCheck
 from .events import DownstreamEvents
 from .evidence_digests import EvidenceDigests
+from .failed_requests import FailedRequestSweep
 from .functions import SERVICE, PrivacyFunctions
 from .monitoring import Monitoring
 from .retention import RetentionEngine
@@ -70,6 +71,15 @@ class PrivacyStack(Stack):
         )
         DeadlineCheck(
             self, "Deadlines", function=functions.deadline_check, requests_table=storage.requests_table, key=storage.key
+        )
+        FailedRequestSweep(
+            self,
+            "FailedRequests",
+            function=functions.failed_request_sweep,
+            requests_table=storage.requests_table,
+            key=storage.key,
+            audit_bucket=audit.bucket,
+            retention_days=config.failed_request_retention_days,
         )
         retention = RetentionEngine(
             self,

@@ -30,8 +30,13 @@ class PrivacyStorage(Construct):
             key_usage=kms.KeyUsage.GENERATE_VERIFY_MAC,
             removal_policy=RemovalPolicy.RETAIN,
         )
+        # expires_at_epoch: the per-address code and guess counters (address#<HMAC>) expire with their window.
         self.requests_table = self._table(
-            "RequestsTable", "request_id", sort_key="record", removal_policy=RemovalPolicy.RETAIN
+            "RequestsTable",
+            "request_id",
+            sort_key="record",
+            time_to_live_attribute="expires_at_epoch",
+            removal_policy=RemovalPolicy.RETAIN,
         )
         # Powertools Idempotency records for the intake API (a double-submitted form files one request).
         # They hold the first answer, status token included, so: the stack key, and gone within the hour.

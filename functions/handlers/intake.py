@@ -181,7 +181,10 @@ def _verification_route(app: APIGatewayRestResolver) -> None:
         responses={
             200: {"description": "Verified; the request is being carried out"},
             400: _error("Malformed JSON, or a wrong code (`attempts_left` says how many remain)"),
-            403: _error("Too many wrong codes: the request is rejected"),
+            403: _error(
+                "Too many wrong codes: the request is rejected (verification_failed), or the address had its "
+                "wrong codes for the day (address_guess_limit)"
+            ),
             404: _error("No such request"),
             409: _error("The request is not waiting for a code (already used, or not yet sent)"),
             410: _error("The code expired"),
@@ -269,6 +272,7 @@ def _domain_errors(app: APIGatewayRestResolver) -> None:
         status = {
             codes.CodeIncorrect: 400,
             codes.VerificationRejected: 403,
+            codes.AddressGuessLimit: 403,
             codes.CodeExpired: 410,
         }.get(type(exc), 409)
         extra = {"attempts_left": exc.attempts_left} if isinstance(exc, codes.CodeIncorrect) else {}

@@ -30,7 +30,10 @@ def _status(local_cloud, request_id):
 def test_a_failed_request_reruns_without_a_new_code_and_a_completed_one_is_not_run_again(local_cloud, fresh_subject):
     clients, outputs, datamap = local_cloud.clients, local_cloud.outputs, local_cloud.datamap
     subject = fresh_subject("rerun")
-    request_id = _file(local_cloud, subject["email"], "failed")  # verified, then failed (e.g. a store was down)
+    # Verified, then failed (e.g. a store was down): the operator's redrive reopens it before the re-run.
+    request_id = _file(local_cloud, subject["email"], "failed", verified_at="2026-01-01T00:00:00Z")
+    table = local_cloud.clients.resource_table(outputs["RequestsTableName"])
+    assert requests.reopen_failed(table, request_id) and _status(local_cloud, request_id) == "verified"
 
     execution = wait_for_execution(clients, rerun_request(clients, outputs, request_id))
 
@@ -52,12 +55,14 @@ def test_a_request_that_failed_before_verification_is_never_run_by_a_rerun(local
     subject = fresh_subject("unverified")
     before = holdings(datamap, clients, subject)
     request_id = _file(local_cloud, subject["email"], "failed", verification_failed=True)
+    table = local_cloud.clients.resource_table(outputs["RequestsTableName"])
+    assert not requests.reopen_failed(table, request_id)  # the operator's redrive refuses it
 
     execution = wait_for_execution(clients, rerun_request(clients, outputs, request_id))
 
     assert execution["status"] == "FAILED"
     history = clients.client("stepfunctions").get_execution_history(executionArn=execution["executionArn"])
-    assert any(e.get("executionFailedEventDetails", {}).get("error") == "RequestNotVerified" for e in history["events"])
+    assert any(e.get("executionFailedEventDetails", {}).get("error") == "RequestNotRunnable" for e in history["events"])
     assert holdings(datamap, clients, subject) == before
 
 

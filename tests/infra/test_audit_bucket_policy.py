@@ -140,6 +140,7 @@ def test_each_function_may_create_only_the_evidence_it_owns(template, audit, fun
     owned = {
         "intake": {"requests/*/chain/*-received.json", "requests/*/chain/*-verified.json"},
         "reject_unverified": {"requests/*/chain/*-rejected_unverified.json"},
+        "failed_request_sweep": {"requests/*/chain/*-identifiers_dropped.json"},
         "complete": {"requests/*/chain/*-completed.json", "requests/*/chain/*-completed_rerun_*.json"},
         "store_task": {"requests/*/stores/*"},
         "digest": {"digests/*"},

@@ -167,6 +167,7 @@ def test_functions_use_powertools_and_their_own_log_groups(template):
         "functions.handlers.notify_requester.handler",
         "functions.handlers.publish_event.handler",
         "functions.handlers.deadline_check.handler",
+        "functions.handlers.failed_request_sweep.handler",
         "functions.handlers.digest.handler",
     } | {
         f"functions.handlers.retention_{step}.handler"

@@ -159,6 +159,12 @@ class DeadlineCheckSettings(RequestsTable):
     """DeadlineCheck: reads every open request."""
 
 
+class FailedRequestSweepSettings(RequestsTable, AuditBucket):
+    """FailedRequestSweep: drops the identifiers of old failed and never-verified requests, with evidence."""
+
+    FAILED_REQUEST_RETENTION_DAYS: int = Field(default=30, ge=1)
+
+
 class DigestSettings(AuditBucket):
     """WriteEvidenceDigest: signs a digest of new evidence records."""
 

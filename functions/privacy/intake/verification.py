@@ -12,7 +12,7 @@ from botocore.exceptions import ClientError
 
 from functions.privacy.core import timestamps
 from functions.privacy.core.clients import Clients
-from functions.privacy.core.keys import DerivedKeys
+from functions.privacy.core.keys import DerivedKeys, subject_hmac
 from functions.privacy.core.settings import HmacKey, IntakeSettings, RejectUnverifiedSettings, SendCodeSettings
 from functions.privacy.core.timestamps import format_utc, parse_utc
 from functions.privacy.evidence import records as evidence
@@ -24,8 +24,22 @@ from functions.privacy.requests.record import RequestNotFound, RequestStatus
 CODE_PATTERN = rf"^[0-9]{{{verification.CODE_DIGITS}}}$"
 REQUEST_ID = re.compile(r"^req-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 # Error names the workflow catches on the verification task, and what they mean on the record.
-REJECTION_REASONS = {"States.Timeout": "code_expired", "VerificationFailed": "too_many_wrong_codes"}
+REJECTION_REASONS = {
+    "States.Timeout": "code_expired",
+    "VerificationFailed": "too_many_wrong_codes",
+    "CodeLimitReached": "address_code_limit",
+}
 VERIFICATION_FAILED = "VerificationFailed"
+
+
+class CodeLimitReached(Exception):
+    """The address was mailed its codes for the day: no code for this filing (the workflow rejects it).
+
+    The Lambda error's name is what the workflow catches; it carries no address.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(f"the address was mailed {verification.CODES_PER_ADDRESS} codes in the last 24 hours")
 
 
 class VerificationError(Exception):
@@ -72,6 +86,13 @@ class VerificationRejected(VerificationError):
         )
 
 
+class AddressGuessLimit(VerificationError):
+    code = "address_guess_limit"
+
+    def __init__(self) -> None:
+        super().__init__("Too many wrong codes for this address today; try again in 24 hours.")
+
+
 def verification_keys(clients: Clients, settings: HmacKey) -> DerivedKeys:
     """The local HMAC for codes and status tokens (one KMS call; the secret never leaves memory)."""
     return DerivedKeys(clients.client("kms"), settings.HMAC_KEY_ID, "verification-v1")
@@ -98,6 +119,10 @@ def verify_code(
             too_many = item.get("failure") == REJECTION_REASONS[VERIFICATION_FAILED]
             raise VerificationRejected() if too_many else CodeExpired()
         raise NotAwaitingVerification()
+    # Wrong guesses count per address across its requests, so filing again buys no new guesses.
+    address = _address_hmac(clients, settings, table, request_id, item.get("subject_hmac"))
+    if verification.allowance_left(table, address, verification.AddressAllowance.GUESSES, at) == 0:
+        raise AddressGuessLimit()
     issued = verification.IssuedCode.from_item(item)
     check = verification.check_code(issued, candidate, at)
     if check is verification.CodeCheck.NOT_ISSUED:
@@ -111,6 +136,7 @@ def verify_code(
         attempts = verification.record_wrong_attempt(table, request_id, issued.digest)
         if attempts is None:  # a concurrent attempt or a new code changed the record: answer from the new state
             return verify_code(request_id, code, settings, clients, now=now)
+        verification.use_allowance(table, address, verification.AddressAllowance.GUESSES, at)
         if attempts >= verification.MAX_ATTEMPTS:
             _reject_after_wrong_codes(table, clients, request_id, item, at)
         raise CodeIncorrect(verification.MAX_ATTEMPTS - attempts)
@@ -133,6 +159,17 @@ def request_item(table: Any, request_id: str) -> dict[str, Any]:
     if not REQUEST_ID.match(request_id):
         raise RequestNotFound(f"request {request_id[:80]} does not exist")
     return requests.request_item(table, request_id)
+
+
+def _address_hmac(
+    clients: Clients, settings: IntakeSettings | SendCodeSettings, table: Any, request_id: str, known: Any
+) -> str:
+    """The key of the address's allowances: the subject HMAC filing stored (case-insensitive), else derived."""
+    if known:
+        return str(known)
+    name = settings.datamap().subject_identifier
+    email = requests.get_identifiers(table, request_id)[name]
+    return subject_hmac(clients.client("kms"), settings.HMAC_KEY_ID, name, email)
 
 
 def _resume_workflow(clients: Clients, task_token: str) -> None:
@@ -169,16 +206,24 @@ def send_code(
     timeout_seconds: int,
     settings: SendCodeSettings,
     clients: Clients,
+    *,
+    now: datetime | None = None,
 ) -> dict[str, str]:
     """Issue a fresh code for the waiting workflow task and email it with the acknowledgement.
 
     The code expires when the task does (``entered_at`` + its timeout). Returns no code: Lambda
-    results are kept in the execution history.
+    results are kept in the execution history. An address mailed its codes for the day gets none:
+    CodeLimitReached, noted on the request (the filer already had the same 202 as anyone).
     """
+    at = _now(now)
     table = clients.resource_table(settings.REQUESTS_TABLE)
     record = requests.get_request(table, request_id)
     if record.status != RequestStatus.PENDING_VERIFICATION.value:
         raise NotAwaitingVerification()
+    address = _address_hmac(clients, settings, table, request_id, record.subject_hmac)
+    if not verification.use_allowance(table, address, verification.AddressAllowance.CODES, at):
+        verification.record_code_limited(table, request_id, at)
+        raise CodeLimitReached()
     expires_at = parse_utc(entered_at, "entered_at") + timedelta(seconds=timeout_seconds)
     code = verification.new_code()
     digest = verification.code_digest(verification_keys(clients, settings), request_id, code)

@@ -11,7 +11,7 @@ from functions.privacy.evidence import records as evidence
 from functions.privacy.operations.actions import OperatorError, Tables, evidence_text
 from functions.privacy.requests import executions as names
 from functions.privacy.requests import record as requests
-from functions.privacy.requests.record import REDRIVABLE
+from functions.privacy.requests.record import REDRIVABLE, RequestStatus
 
 
 def request_executions(sfn: Any, state_machine_arn: str, request_id: str) -> list[dict[str, Any]]:
@@ -52,6 +52,12 @@ def redrive(tables: Tables, clients: Any, *, request_id: str, operator: str, now
     latest = executions[-1]
     if latest["status"] == "RUNNING":
         raise OperatorError(f"execution {latest['name']} of request {request_id} is still running")
+    if record.status == RequestStatus.FAILED.value and not requests.reopen_failed(table, request_id):
+        # The workflow runs only plannable requests; one that failed before verification stays failed.
+        raise OperatorError(
+            f"request {request_id} failed before its requester was verified (or holds no identifiers any more); "
+            "it is not run: the requester files again"
+        )
     method, arn = "rerun", ""
     if latest["status"] in names.EXECUTION_REDRIVABLE:
         try:

@@ -71,8 +71,13 @@ CLOSED = frozenset({RequestStatus.COMPLETED.value, RequestStatus.REJECTED_UNVERI
 UNVERIFIED = frozenset({RequestStatus.PENDING_VERIFICATION.value})
 # Something was done in the stores: downstream systems hear of it.
 ACTED_ON = frozenset({RequestStatus.COMPLETED.value, RequestStatus.PARTIALLY_COMPLETED.value})
-# What an operator may run again (a redrive or a re-run execution).
+# What an operator may run again (a redrive or a re-run execution); a failed one only if it had been verified.
 REDRIVABLE = frozenset({RequestStatus.FAILED.value, RequestStatus.PARTIALLY_COMPLETED.value})
+# What the workflow plans and acts on (statemachines/request.asl.json, AlreadyVerified): the requester proved
+# control of the address, or an operator checked the identity. Nothing else ever reaches a store.
+PLANNABLE = frozenset(
+    {RequestStatus.VERIFIED.value, RequestStatus.IN_PROGRESS.value, RequestStatus.PARTIALLY_COMPLETED.value}
+)
 
 
 class RequestNotFound(LookupError):
@@ -144,6 +149,9 @@ def create_request(
     )
     item = {"request_id": record.request_id, "record": RECORD, **record.model_dump(mode="json", exclude_none=True)}
     item["subject"] = dict(identifiers)
+    if status == RequestStatus.VERIFIED.value:
+        # Filed verified (an operator checked the identity): a failed run may be reopened (reopen_failed).
+        item["verified_at"] = record.received_at
     item.update(attributes or {})
     table.put_item(Item=item, ConditionExpression="attribute_not_exists(request_id)")
     return record
@@ -209,6 +217,30 @@ def record_resolution(
     )
 
 
+def reopen_failed(table: Any, request_id: str) -> bool:
+    """Make a failed request plannable again (``verified``) for an operator's redrive, only if its requester had
+    been verified and it still holds its identifiers; False otherwise (a request that failed before verification
+    is never run: its requester proved nothing).
+    """
+    try:
+        table.update_item(
+            Key={"request_id": request_id, "record": RECORD},
+            UpdateExpression="SET #status = :verified",
+            ConditionExpression="#status = :failed AND attribute_exists(verified_at) "
+            "AND attribute_not_exists(verification_failed) AND attribute_exists(subject)",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues={
+                ":verified": RequestStatus.VERIFIED.value,
+                ":failed": RequestStatus.FAILED.value,
+            },
+        )
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
+
+
 def record_notified(table: Any, request_id: str, execution: str) -> None:
     """Remember that the requester was told about ``execution``'s outcome (one confirmation per execution)."""
     table.update_item(
@@ -269,3 +301,67 @@ def public_view(item: Mapping[str, Any]) -> dict[str, Any]:
         for name in PUBLIC_ATTRIBUTES
         if name in item
     }
+
+
+# Requests that never finished: failed, or never verified. Their identifiers outlive no purpose forever.
+UNFINISHED = frozenset({RequestStatus.FAILED.value, RequestStatus.PENDING_VERIFICATION.value})
+_UNFINISHED_ATTRIBUTES = (
+    "request_id",
+    "status",
+    "received_at",
+    "verified_at",
+    "failed_at",
+    "code_expires_at",
+    "verification_failed",
+)
+
+
+def scan_unfinished_with_identifiers(table: Any) -> list[dict[str, Any]]:
+    """Failed and never-verified requests still holding raw identifiers or details, or whose drop has no
+    evidence yet (no identifiers are read)."""
+    names = {f"#a{i}": name for i, name in enumerate(_UNFINISHED_ATTRIBUTES)}
+    statuses = {f":s{i}": status for i, status in enumerate(sorted(UNFINISHED))}
+    params: dict[str, Any] = {
+        "ProjectionExpression": ", ".join(names),
+        "ExpressionAttributeNames": {**names, "#record": "record"},
+        # A drop whose evidence was not written yet (the sweep stopped between the two) is found again.
+        "FilterExpression": f"#record = :record AND #a1 IN ({', '.join(statuses)}) "
+        "AND (attribute_exists(subject) OR attribute_exists(details) "
+        "OR (attribute_exists(identifiers_dropped_at) AND attribute_not_exists(identifiers_dropped_evidence)))",
+        "ExpressionAttributeValues": {":record": RECORD, **statuses},
+    }
+    items: list[dict[str, Any]] = []
+    while True:
+        page = table.scan(**params)
+        items.extend(page.get("Items", []))
+        if "LastEvaluatedKey" not in page:
+            return items
+        params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def drop_unfinished_identifiers(table: Any, request_id: str, status: str, at: datetime) -> bool:
+    """Remove the raw identifiers and details of a request still ``status`` (failed or never verified), keeping
+    its HMAC; False if it moved on meanwhile (a redrive reopened it, a code was entered)."""
+    try:
+        table.update_item(
+            Key={"request_id": request_id, "record": RECORD},
+            UpdateExpression="SET identifiers_dropped_at = if_not_exists(identifiers_dropped_at, :at) "
+            "REMOVE subject, details, task_token, code_digest",
+            ConditionExpression="#status = :status",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues={":status": status, ":at": format_utc(at)},
+        )
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
+
+
+def record_identifiers_dropped(table: Any, request_id: str, evidence_key: str) -> None:
+    """The drop's evidence is written: the sweep is done with this request."""
+    table.update_item(
+        Key={"request_id": request_id, "record": RECORD},
+        UpdateExpression="SET identifiers_dropped_evidence = :key",
+        ExpressionAttributeValues={":key": evidence_key},
+    )

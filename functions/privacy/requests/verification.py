@@ -4,6 +4,9 @@ Both are stored only as keyed digests (a secret derived from the KMS HMAC key) a
 constant time. A code expires with the workflow's task token, works once, and five wrong entries
 reject the request. The record operations here are conditional updates, so two concurrent
 attempts can neither both succeed nor both slip under the attempt limit.
+
+Across requests, each address has two sliding 24-hour allowances (codes mailed, wrong guesses), kept in
+the requests table as items ``address#<subject HMAC>`` that DynamoDB expires (``expires_at_epoch``).
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from __future__ import annotations
 import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import Enum
 from typing import Any, Protocol
 
@@ -21,6 +24,10 @@ from functions.privacy.core.timestamps import format_utc, parse_utc
 from functions.privacy.requests.record import RECORD, RequestStatus
 
 MAX_ATTEMPTS = 5
+# Per address across its requests (see docs/decisions.md): a new filing must not buy fresh guesses.
+CODES_PER_ADDRESS = 3
+WRONG_GUESSES_PER_ADDRESS = 10
+ADDRESS_WINDOW = timedelta(hours=24)
 CODE_DIGITS = 6
 # Compared against when no code was issued, so a missing code costs the same time as a wrong one.
 _ABSENT_DIGEST = "0" * 64
@@ -184,4 +191,79 @@ def mark_rejected(table: Any, request_id: str, reason: str, at: datetime, eviden
         ConditionExpression="attribute_exists(request_id)",
         ExpressionAttributeNames={"#status": "status"},
         ExpressionAttributeValues=values,
+    )
+
+
+class AddressAllowance(str, Enum):
+    """What an address may use up in a sliding window; the sort key of its counter item."""
+
+    CODES = "codes"
+    GUESSES = "wrong_guesses"
+
+
+ALLOWANCE_LIMITS = {AddressAllowance.CODES: CODES_PER_ADDRESS, AddressAllowance.GUESSES: WRONG_GUESSES_PER_ADDRESS}
+
+
+def address_key(address_hmac: str, allowance: AddressAllowance) -> dict[str, str]:
+    """The counter's key: the subject HMAC only, never the address."""
+    return {"request_id": f"address#{address_hmac}", "record": allowance.value}
+
+
+def _recent(item: dict[str, Any] | None, now: datetime) -> list[int]:
+    since = int((now - ADDRESS_WINDOW).timestamp())
+    return sorted(int(t) for t in (item or {}).get("used_at_epoch", []) if int(t) > since)
+
+
+def allowance_left(table: Any, address_hmac: str, allowance: AddressAllowance, now: datetime) -> int:
+    """How many more the address may use in the window ending ``now``."""
+    item = table.get_item(Key=address_key(address_hmac, allowance), ConsistentRead=True).get("Item")
+    return max(0, ALLOWANCE_LIMITS[allowance] - len(_recent(item, now)))
+
+
+def use_allowance(
+    table: Any, address_hmac: str, allowance: AddressAllowance, now: datetime, *, attempts: int = 10
+) -> bool:
+    """Use one of the address's allowance; False (nothing recorded) when the window's limit is reached.
+
+    Optimistic concurrency on a version number: two filings at once cannot both take the last code.
+    """
+    key = address_key(address_hmac, allowance)
+    for _ in range(attempts):
+        item = table.get_item(Key=key, ConsistentRead=True).get("Item")
+        used = _recent(item, now)
+        if len(used) >= ALLOWANCE_LIMITS[allowance]:
+            return False
+        used.append(int(now.timestamp()))
+        version = int((item or {}).get("version", 0))
+        values: dict[str, Any] = {
+            ":used": used,
+            ":next": version + 1,
+            # Gone a window after its latest use: by then nothing in it counts any more.
+            ":expires": int((now + ADDRESS_WINDOW).timestamp()) + 1,
+        }
+        condition = "attribute_not_exists(version)"
+        if item is not None:
+            condition, values[":version"] = "version = :version", version
+        try:
+            table.update_item(
+                Key=key,
+                UpdateExpression="SET used_at_epoch = :used, version = :next, expires_at_epoch = :expires",
+                ConditionExpression=condition,
+                ExpressionAttributeValues=values,
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            continue  # a concurrent use: read again
+        return True
+    raise RuntimeError("the address's allowance kept changing under concurrent updates")  # pragma: no cover
+
+
+def record_code_limited(table: Any, request_id: str, at: datetime) -> None:
+    """Note on the request that no code was mailed because its address had used its codes (HMAC-keyed only)."""
+    table.update_item(
+        Key=_key(request_id),
+        UpdateExpression="SET code_limit_reached_at = :at",
+        ConditionExpression="attribute_exists(request_id)",
+        ExpressionAttributeValues={":at": format_utc(at)},
     )

@@ -87,5 +87,45 @@ def test_a_failed_execution_is_rerun_under_a_new_name_with_evidence(engine):
     assert body["action"] == "redriven" and body["previous_execution"] == record.request_id
     assert body["previous_status"] == "failed" and body["operator"] == "op"
 
+    # Reopened for the re-run: the workflow plans only verified requests.
+    assert requests.get_request(clients.resource_table("requests"), record.request_id).status == "verified"
+
+    _set_status(clients, record.request_id, "failed")  # the re-run failed too (MarkRequestFailed)
     second = redrive(tables, clients, request_id=record.request_id, operator="op")
     assert second.execution_arn.endswith("--rerun-2")  # numbered after the latest
+
+
+def _set_status(clients, request_id, status):
+    clients.resource_table("requests").update_item(
+        Key={"request_id": request_id, "record": "request"},
+        UpdateExpression="SET #s = :s",
+        ExpressionAttributeNames={"#s": "status"},
+        ExpressionAttributeValues={":s": status},
+    )
+
+
+@pytest.mark.parametrize(
+    "attributes",
+    [{"verification_failed": True}, {}],  # failed before verification: marked, or never verified at all
+)
+def test_a_request_that_failed_before_verification_is_not_redriven(engine, attributes):
+    tables, clients = engine
+    sfn = clients.client("stepfunctions")
+    table = clients.resource_table("requests")
+    record = requests.create_request(
+        table, RequestType.ERASURE, {"email": "a@example.com"}, status="pending_verification", attributes=attributes
+    )
+    first = sfn.start_execution(
+        stateMachineArn=tables.state_machine_arn, name=record.request_id, input=json.dumps({"request_id": "x"})
+    )["executionArn"]
+    _finished(sfn, first)
+    _set_status(clients, record.request_id, "failed")
+
+    with pytest.raises(OperatorError, match="failed before its requester was verified"):
+        redrive(tables, clients, request_id=record.request_id, operator="op")
+
+    assert requests.get_request(table, record.request_id).status == "failed"
+    assert [e["name"] for e in sfn.list_executions(stateMachineArn=tables.state_machine_arn)["executions"]] == [
+        record.request_id
+    ]
+    assert "redriven" not in json.dumps(clients.client("s3").list_objects_v2(Bucket="audit"))
