@@ -38,8 +38,14 @@ class IntakeEngine:
         return sfn.list_executions(stateMachineArn=self.settings.STATE_MACHINE_ARN)["executions"]
 
     def emails_to(self, address: str) -> list[Any]:
-        """What SES sent (moto keeps the HTML part of a Simple message)."""
-        return [m for m in ses_backends[ACCOUNT][REGION].sent_messages if address in m.destinations["ToAddresses"]]
+        """What SES sent to the mailbox, whatever spelling it was addressed by (intake keeps the address as typed;
+        moto keeps the HTML part of a Simple message)."""
+        mailbox = address.strip().lower()
+        return [
+            m
+            for m in ses_backends[ACCOUNT][REGION].sent_messages
+            if mailbox in {to.strip().lower() for to in m.destinations["ToAddresses"]}
+        ]
 
     def code_sent_for(self, request_id: str) -> str:
         bodies = [m.body for m in ses_backends[ACCOUNT][REGION].sent_messages if request_id in m.body]

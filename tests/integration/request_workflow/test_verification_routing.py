@@ -168,7 +168,10 @@ def test_a_rerun_of_a_request_not_verified_now_plans_nothing(workflow, status, a
 
 def test_a_verified_request_is_planned_and_a_completed_one_is_not_run(workflow):
     clients, machine = workflow
-    _, entered, _, _ = _run(clients, machine, "verified")
+    _, entered, _, item = _run(clients, machine, "verified")
     assert entered[:3] == ["ReadVerificationStatus", "AlreadyVerified", "PlanStoreTasks"]
+    # No planner exists here, so planning fails: the request is marked failed and dated for the sweep.
+    assert entered[-2:] == ["MarkRequestFailed", "RequestFailed"]
+    assert item["status"] == "failed" and item["failed_at"].startswith("20")
     outcome, entered, _, _ = _run(clients, machine, "completed")
     assert outcome == "SUCCEEDED" and entered[-1] == "RequestAlreadyClosed"
