@@ -204,6 +204,9 @@ class IntakeApi(Construct):
         state_machine.grant_start_execution(handler)
         # SendTaskSuccess/Failure: the verify route resumes (or fails) the task waiting for the code.
         state_machine.grant_task_response(handler)
+        # The cancel route stops the request's running execution (its first or a re-run).
+        state_machine.grant(handler, "states:ListExecutions")
+        state_machine.grant_execution(handler, "states:StopExecution")
 
     def _protect_with_waf(self, requests_per_ip: int) -> None:
         """A web ACL on the stage: a body-size limit, and a rate limit per client IP. Stage throttling is

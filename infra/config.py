@@ -46,11 +46,20 @@ class DeployConfig(BaseModel):
     retention_batch_concurrency: int = Field(default=20, ge=1, le=10000)
     # Days a failed or never-verified request keeps its raw identifiers before the daily sweep drops them.
     failed_request_retention_days: int = Field(default=30, ge=1, le=3650)
+    # Hours an erasure waits, planned but nothing erased, so the requester can still cancel (0 = no wait).
+    erasure_grace_hours: int = Field(default=0, ge=0, le=720)
+    # Overrides the hours when set: the local cloud's tests wait seconds.
+    erasure_grace_seconds: int | None = Field(default=None, ge=1, le=720 * 3600)
 
     @property
     def verification_timeout(self) -> int:
         """Seconds a one-time code stays valid (the workflow's task-token timeout)."""
         return self.verification_timeout_seconds or self.verification_timeout_hours * 3600
+
+    @property
+    def erasure_grace(self) -> int:
+        """Seconds the workflow waits before acting on the stores of an erasure (0 = not at all)."""
+        return self.erasure_grace_seconds or self.erasure_grace_hours * 3600
 
     @classmethod
     def from_app(cls, app: App) -> DeployConfig:
@@ -83,6 +92,8 @@ class DeployConfig(BaseModel):
             "retention_segments",
             "retention_batch_concurrency",
             "failed_request_retention_days",
+            "erasure_grace_hours",
+            "erasure_grace_seconds",
         ):
             if isinstance(values.get(number), str):
                 values[number] = int(str(values[number]))

@@ -178,6 +178,7 @@ class RequestWorkflow(Construct):
                 "RequestsTableName": requests_table.table_name,
                 "StoreTaskConcurrency": str(config.store_task_concurrency),
                 "RetryIntervalSeconds": str(config.retry_interval_seconds),
+                "ErasureGraceSeconds": str(config.erasure_grace),
             },
             state_machine_type=sfn.StateMachineType.STANDARD,
             tracing_enabled=True,

@@ -22,6 +22,7 @@ from pydantic import BaseModel, Field
 from functions.privacy.core.clients import default_clients
 from functions.privacy.core.observability import logger, metrics, tracer
 from functions.privacy.core.settings import IntakeSettings
+from functions.privacy.intake import cancellation
 from functions.privacy.intake import filing as intake
 from functions.privacy.intake import status as requester_status
 from functions.privacy.intake import verification as codes
@@ -122,6 +123,7 @@ def build_app(form_origin: str) -> APIGatewayRestResolver:
     _filing_route(app)
     _verification_route(app)
     _status_route(app)
+    _cancel_route(app)
     _input_errors(app)
     _domain_errors(app)
     return app
@@ -235,6 +237,45 @@ def _status_route(app: APIGatewayRestResolver) -> None:
             completed_at=view.completed_at,
             result=RequestResult(**view.result) if view.result else None,
         )
+
+
+class CancelledResponse(BaseModel):
+    request_id: str
+    status: Literal["cancelled"]
+
+
+def _cancel_route(app: APIGatewayRestResolver) -> None:
+    """POST /requests/{id}/cancel -> cancellation.cancel_request."""
+
+    @app.post(
+        "/requests/<request_id>/cancel",
+        summary="Cancel a request before anything was done for it",
+        description="Possible while the request waits for its code, is verified but not yet acted on, or waits "
+        "out the erasure grace period. A wrong or missing X-Status-Token gets the same 404 as an unknown id.",
+        responses={
+            200: {"description": "Cancelled: nothing was or will be done; the code no longer works"},
+            404: _error("No such request"),
+            409: _error("Something was already done for the request (or it is closed): it cannot be cancelled"),
+            422: BAD_INPUT[422],
+            **THROTTLED,
+        },
+        operation_id="cancelRequest",
+    )
+    def cancel(
+        request_id: RequestId,
+        x_status_token: Annotated[
+            str | None,
+            Header(max_length=256, description="The status_token returned when the request was filed."),
+        ] = None,
+    ) -> CancelledResponse:
+        cancellation.cancel_request(request_id, x_status_token, SETTINGS.load(), default_clients())
+        logger.info("request cancelled", extra={"request_id": request_id})
+        metrics.add_metric(name="RequestsCancelled", unit=MetricUnit.Count, value=1)
+        return CancelledResponse(request_id=request_id, status="cancelled")
+
+    @app.exception_handler(cancellation.NotCancellable)
+    def not_cancellable(exc: cancellation.NotCancellable) -> Response:
+        return error_response(409, exc.code, str(exc))
 
 
 def _input_errors(app: APIGatewayRestResolver) -> None:

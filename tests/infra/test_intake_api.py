@@ -112,3 +112,12 @@ def test_only_the_code_sender_and_the_notifier_may_send_email_and_only_as_the_se
     senders = ("SendCode", "FunctionsNotifyRole")
     others = [p for k, p in _resources(template, "AWS::IAM::Policy").items() if not any(s in k for s in senders)]
     assert "ses:SendEmail" not in json.dumps(others)
+
+
+def test_intake_may_stop_only_the_request_workflows_executions_to_cancel(template):
+    statements = _policy_of(template, "FunctionsIntakeRole")
+    (stop,) = [s for s in statements if s["Action"] == "states:StopExecution"]
+    (listing,) = [s for s in statements if s["Action"] == "states:ListExecutions"]
+    # Executions of the request state machine only (arn:...:execution:<machine name>:*), never the retention one.
+    assert "execution" in json.dumps(stop["Resource"]) and "Retention" not in json.dumps(stop["Resource"])
+    assert "RequestStateMachine" in json.dumps(listing["Resource"])

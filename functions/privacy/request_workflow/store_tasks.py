@@ -11,6 +11,7 @@ from typing import Any
 
 from functions.privacy.connectors.base import ChangeResult, EraseResult, ExportResult, Subject
 from functions.privacy.connectors.registry import connector_for
+from functions.privacy.core import timestamps
 from functions.privacy.core.clients import Clients
 from functions.privacy.core.keys import key_digester, masking_hasher
 from functions.privacy.core.settings import StoreTaskSettings
@@ -34,6 +35,10 @@ FIELDS = {
 
 class UnknownOperation(ValueError):
     """The task names an operation no store supports."""
+
+
+class RequestClosedMeanwhile(RuntimeError):
+    """The request was cancelled or refused before this store was acted on: nothing is done."""
 
 
 def _connector(store_name: str, request_id: str, settings: StoreTaskSettings, clients: Clients) -> Any:
@@ -108,6 +113,9 @@ def run_store_task(
         table = clients.resource_table(settings.REQUESTS_TABLE)
         subject = Subject(requests.get_identifiers(table, request_id))
         record = requests.get_request(table, request_id)
+        # The claim and a cancel/refusal are conditional updates of the same record: only one of them wins.
+        if not requests.claim_for_acting(table, request_id, timestamps.now()):
+            raise RequestClosedMeanwhile(f"request {request_id} was cancelled or refused: {store_name} not acted on")
         result = _act(operation, store_name, request_id, subject, settings, clients)
         digests = sorted(getattr(result, "key_digests", []))
         fields: dict[str, Any] = {

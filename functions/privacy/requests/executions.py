@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
+from typing import Any
 
 RERUN_SEPARATOR = "--rerun-"
 _RERUN = re.compile(rf"^(?P<request_id>.+){RERUN_SEPARATOR}(?P<n>\d+)$")
@@ -44,3 +45,19 @@ def next_rerun_number(request_id: str, existing_names: Iterable[str]) -> int:
     """The number after the highest re-run of ``request_id`` among ``existing_names`` (1 if none)."""
     numbers = [n for rid, n in map(parse_execution_name, existing_names) if rid == request_id]
     return max(numbers, default=0) + 1
+
+
+def stop_running(sfn: Any, state_machine_arn: str, request_id: str, *, error: str, cause: str) -> list[str]:
+    """Stop every running execution of the request (its first and any re-run); returns their names."""
+    stopped = []
+    pages = sfn.get_paginator("list_executions").paginate(stateMachineArn=state_machine_arn, statusFilter="RUNNING")
+    for page in pages:
+        for execution in page["executions"]:
+            if parse_execution_name(execution["name"])[0] != request_id:
+                continue
+            try:
+                sfn.stop_execution(executionArn=execution["executionArn"], error=error, cause=cause)
+            except sfn.exceptions.ExecutionDoesNotExist:
+                continue
+            stopped.append(str(execution["name"]))
+    return stopped

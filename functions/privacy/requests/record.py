@@ -46,6 +46,8 @@ class RequestStatus(str, Enum):
     PARTIALLY_COMPLETED = "partially_completed"
     FAILED = "failed"
     REJECTED_UNVERIFIED = "rejected_unverified"
+    CANCELLED = "cancelled"
+    REFUSED = "refused"
 
 
 # The attributes operators may see: never the subject's identifiers or verification secrets.
@@ -66,7 +68,14 @@ PUBLIC_ATTRIBUTES = (
     "channel",
 )
 # Done with (nothing more is owed to the requester): no deadline, no extension, no re-run.
-CLOSED = frozenset({RequestStatus.COMPLETED.value, RequestStatus.REJECTED_UNVERIFIED.value})
+CLOSED = frozenset(
+    {
+        RequestStatus.COMPLETED.value,
+        RequestStatus.REJECTED_UNVERIFIED.value,
+        RequestStatus.CANCELLED.value,
+        RequestStatus.REFUSED.value,
+    }
+)
 # Not yet verified: the clock does not count against the company until the requester proves who they are.
 UNVERIFIED = frozenset({RequestStatus.PENDING_VERIFICATION.value})
 # Something was done in the stores: downstream systems hear of it.
@@ -78,6 +87,13 @@ REDRIVABLE = frozenset({RequestStatus.FAILED.value, RequestStatus.PARTIALLY_COMP
 PLANNABLE = frozenset(
     {RequestStatus.VERIFIED.value, RequestStatus.IN_PROGRESS.value, RequestStatus.PARTIALLY_COMPLETED.value}
 )
+
+
+# What a requester may cancel and an operator refuse: open, and no store acted on yet (see close_unacted).
+UNACTED_OPEN = frozenset(
+    {RequestStatus.PENDING_VERIFICATION.value, RequestStatus.VERIFIED.value, RequestStatus.IN_PROGRESS.value}
+)
+_PLANNABLE_VALUES = {f":plannable{i}": status for i, status in enumerate(sorted(PLANNABLE))}
 
 
 class RequestNotFound(LookupError):
@@ -212,8 +228,10 @@ def record_resolution(
             ":hmac": subject_hmac,
             ":status": RequestStatus.IN_PROGRESS.value,
             ":unresolved": list(unresolved or []),
+            **_PLANNABLE_VALUES,
         },
-        ConditionExpression="attribute_exists(request_id)",
+        # Planning never revives a request cancelled or refused meanwhile: it fails with nothing acted on.
+        ConditionExpression=f"attribute_exists(request_id) AND #status IN ({', '.join(_PLANNABLE_VALUES)})",
     )
 
 
@@ -363,5 +381,69 @@ def record_identifiers_dropped(table: Any, request_id: str, evidence_key: str) -
     table.update_item(
         Key={"request_id": request_id, "record": RECORD},
         UpdateExpression="SET identifiers_dropped_evidence = :key",
+        ExpressionAttributeValues={":key": evidence_key},
+    )
+
+
+# Cancel and refuse: closing a request that no store has acted on. Store tasks claim the request first
+# (claim_for_acting), so the two conditional updates decide the race on the record itself.
+
+
+def claim_for_acting(table: Any, request_id: str, at: datetime) -> bool:
+    """Mark that a store is about to be acted on; False if the request is no longer plannable (cancelled or
+    refused meanwhile): the store task must then not act. From here on it cannot be cancelled."""
+    try:
+        table.update_item(
+            Key={"request_id": request_id, "record": RECORD},
+            UpdateExpression="SET acting_since = if_not_exists(acting_since, :at)",
+            ConditionExpression=f"#status IN ({', '.join(_PLANNABLE_VALUES)})",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues={":at": format_utc(at), **_PLANNABLE_VALUES},
+        )
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
+
+
+def close_unacted(table: Any, request_id: str, status: RequestStatus, at: datetime, *, drop_identifiers: bool) -> bool:
+    """Close an open request no store has acted on as ``status`` (cancelled, refused); False if it is closed
+    already or a store task claimed it first. Dropping the identifiers also makes its code stop working."""
+    open_values = {f":open{i}": value for i, value in enumerate(sorted(UNACTED_OPEN))}
+    drop = (
+        " REMOVE subject, details, task_token, code_digest" if drop_identifiers else " REMOVE task_token, code_digest"
+    )
+    try:
+        table.update_item(
+            Key={"request_id": request_id, "record": RECORD},
+            UpdateExpression="SET #status = :status, completed_at = :at, closed_unacted_at = :at" + drop,
+            ConditionExpression=f"#status IN ({', '.join(open_values)}) AND attribute_not_exists(acting_since)",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues={":status": status.value, ":at": format_utc(at), **open_values},
+        )
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
+
+
+def drop_closed_identifiers(table: Any, request_id: str, status: RequestStatus) -> None:
+    """Remove the raw identifiers of a request closed as ``status`` once nothing more needs them."""
+    table.update_item(
+        Key={"request_id": request_id, "record": RECORD},
+        UpdateExpression="REMOVE subject, details",
+        ConditionExpression="#status = :status",
+        ExpressionAttributeNames={"#status": "status"},
+        ExpressionAttributeValues={":status": status.value},
+    )
+
+
+def record_closing_evidence(table: Any, request_id: str, evidence_key: str) -> None:
+    """The cancellation's or refusal's evidence record (the requester's status shows it)."""
+    table.update_item(
+        Key={"request_id": request_id, "record": RECORD},
+        UpdateExpression="SET evidence_key = :key",
         ExpressionAttributeValues={":key": evidence_key},
     )
