@@ -1,4 +1,4 @@
-"""`dsr requests`: list, show, extend and file privacy requests."""
+"""`dsr requests`: list, show, extend, refuse and file privacy requests."""
 
 from __future__ import annotations
 
@@ -10,14 +10,14 @@ from rich.table import Table
 
 from functions.privacy.core import timestamps
 from functions.privacy.intake.filing import Submission
-from functions.privacy.operations import extensions, filing
+from functions.privacy.operations import extensions, filing, refusals
 from functions.privacy.operations import timeline as timelines
 from functions.privacy.requests import deadlines
 from functions.privacy.requests.record import Jurisdiction, RequestStatus, RequestType
 
 from .context import CliError, console, engine, guarded
 
-app = typer.Typer(help="List, inspect, extend and file privacy requests.", no_args_is_help=True)
+app = typer.Typer(help="List, inspect, extend, refuse and file privacy requests.", no_args_is_help=True)
 
 STATE_STYLE = {"overdue": "bold red", "at_risk": "yellow", "not_counted": "dim", "closed": "green", "on_track": ""}
 
@@ -173,4 +173,41 @@ def file(
     console.print(
         f"Filed {record.request_id} ({record.type.value}, {record.jurisdiction.value}), verified by "
         f"{eng.operator}, due {record.due_at}; execution {record.request_id} started"
+    )
+
+
+@app.command("refuse")
+@guarded
+def refuse(
+    ctx: typer.Context,
+    request_id: str = typer.Argument(..., help="The request id (req-...)."),
+    reason: str = typer.Option(
+        ...,
+        "--reason",
+        help="Why the request is refused; sent to the requester and kept in evidence (no personal data).",
+    ),
+    ground: refusals.Ground = typer.Option(
+        refusals.Ground.MANIFESTLY_UNFOUNDED, "--ground", help="The legal ground of the refusal."
+    ),
+) -> None:
+    """Refuse an open request no store has acted on yet (GDPR Art. 12(4)-(5); CCPA 11 CCR 7022 for deletions).
+
+    Closes it as `refused`, stops its execution, emails the requester the reason, the ground and their right to
+    complain to a supervisory authority or seek a judicial remedy, writes `refused` evidence and drops the
+    identifiers.
+    """
+    eng = engine(ctx)
+    refusal = refusals.refuse_request(
+        eng.tables(),
+        eng.clients,
+        sender=eng.sender(),
+        request_id=request_id,
+        reason=reason,
+        ground=ground,
+        operator=eng.operator,
+    )
+    told = "requester emailed" if refusal.message_id else "no address left to email"
+    console.print(
+        f"Refused {refusal.request_id} ({refusal.ground.value}); {told}; "
+        f"{len(refusal.stopped)} execution(s) stopped; evidence {refusal.evidence_key}"
     )

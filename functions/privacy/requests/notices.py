@@ -119,3 +119,80 @@ def send_extension_email(
     """Tell the requester about an extension; returns the SES message id."""
     subject, text, body = extension_email(request_id, request_type, due_at, reason)
     return send_email(sesv2, sender, recipient, subject, text, body)
+
+
+# Where a requester may turn when a request is refused: GDPR Art. 12(4); for a denied CCPA deletion, 11 CCR 7022(f).
+REMEDIES = {
+    "GDPR": (
+        "You have the right to lodge a complaint with a supervisory authority (the data protection authority "
+        "of the EU/EEA country where you live, work or where you think the law was broken) and to seek a "
+        "judicial remedy before the courts."
+    ),
+    "CCPA": (
+        "If you believe we denied your request in violation of the California Consumer Privacy Act, you may file "
+        "a complaint with the California Privacy Protection Agency (cppa.ca.gov) or the California Attorney "
+        "General (oag.ca.gov), and you may have a right to seek a remedy in court."
+    ),
+}
+REFUSAL_GROUNDS = {
+    "manifestly_unfounded": "the request is manifestly unfounded",
+    "excessive": "the request is excessive, in particular because of its repetitive character",
+    "identity": "we could not verify your identity to the degree the law requires",
+    "legal_exception": "a legal exception applies to the data concerned",
+}
+
+
+def refusal_email(
+    request_id: str, request_type: str, jurisdiction: str, ground: str, reason: str
+) -> tuple[str, str, str]:
+    """Subject, plain text and HTML telling the requester we will not act on the request, why, and where to turn."""
+    what = REQUEST_NAMES.get(request_type, request_type)
+    remedy = REMEDIES.get(jurisdiction, REMEDIES["GDPR"])
+    basis = REFUSAL_GROUNDS.get(ground, ground)
+    deletion = jurisdiction == "CCPA" and request_type == "erasure"
+    # 7022(f): a denied deletion says whether any part was deleted and that the data is not used otherwise.
+    extra = (
+        "We have not deleted the personal information this request concerns, and we will not use it for any "
+        "other purpose than the one the exception allows.\n"
+        if deletion
+        else ""
+    )
+    subject = "Your privacy request: we cannot act on it"
+    text = (
+        f"Your privacy request {request_id} asked for {what}.\n"
+        "\n"
+        f"We will not act on this request, because {basis}.\n"
+        f"Reason: {reason}\n"
+        f"{extra}"
+        "\n"
+        f"{remedy}\n"
+        "\n"
+        "The request is closed; we have removed the contact details you gave us for it.\n"
+    )
+    body = (
+        "<!doctype html><html><body>"
+        f"<p>Your privacy request <strong>{html.escape(request_id)}</strong> asked for {html.escape(what)}.</p>"
+        f"<p>We will not act on this request, because {html.escape(basis)}.</p>"
+        f"<p>Reason: {html.escape(reason)}</p>"
+        + (f"<p>{html.escape(extra.strip())}</p>" if extra else "")
+        + f"<p>{html.escape(remedy)}</p>"
+        "<p>The request is closed; we have removed the contact details you gave us for it.</p>"
+        "</body></html>"
+    )
+    return subject, text, body
+
+
+def send_refusal_email(
+    sesv2: Any,
+    sender: str,
+    recipient: str,
+    *,
+    request_id: str,
+    request_type: str,
+    jurisdiction: str,
+    ground: str,
+    reason: str,
+) -> str:
+    """Tell the requester their request is refused, why, and their right to complain; returns the message id."""
+    subject, text, body = refusal_email(request_id, request_type, jurisdiction, ground, reason)
+    return send_email(sesv2, sender, recipient, subject, text, body)
