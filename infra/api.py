@@ -133,6 +133,7 @@ class IntakeApi(Construct):
         requests_resource = self.api.root.add_resource("requests")
         request_resource = requests_resource.add_resource("{request_id}")
         verify_resource = request_resource.add_resource("verify")
+        cancel_resource = request_resource.add_resource("cancel")
         requests_resource.add_method(
             "POST",
             integration,
@@ -154,9 +155,16 @@ class IntakeApi(Construct):
             # Optional on purpose: a missing token gets the same 404 as a wrong one, from the Lambda.
             request_parameters={"method.request.path.request_id": True, "method.request.header.X-Status-Token": False},
         )
+        cancel_resource.add_method(
+            "POST",
+            integration,
+            request_validator=validator,
+            # Optional on purpose, as for the status: a missing token is the Lambda's 404.
+            request_parameters={"method.request.path.request_id": True, "method.request.header.X-Status-Token": False},
+        )
         # Preflight goes to the Lambda too (Powertools answers CORS for the configured origin only),
         # keeping one source of truth for CORS instead of MOCK integrations here.
-        for resource in (requests_resource, request_resource, verify_resource):
+        for resource in (requests_resource, request_resource, verify_resource, cancel_resource):
             resource.add_method("OPTIONS", integration)
 
         cors = {"Access-Control-Allow-Origin": f"'{form_origin}'", "Vary": "'Origin'"}

@@ -4,7 +4,9 @@
 
 (function () {
   const API = (document.documentElement.dataset.apiUrl || "").replace(/\/$/, "");
-  const TERMINAL = new Set(["completed", "partially_completed", "failed", "rejected_unverified"]);
+  const TERMINAL = new Set(["completed", "partially_completed", "failed", "rejected_unverified", "cancelled", "refused"]);
+  // Cancel is offered while nothing may have been done yet; the API answers 409 if a store was acted on.
+  const CANCELLABLE = new Set(["pending_verification", "verified", "in_progress"]);
   const STATUS_TEXT = {
     pending_verification: "Waiting for the code from your email",
     verified: "Confirmed: we are working on it",
@@ -13,6 +15,8 @@
     partially_completed: "Partly completed: some of it could not be done yet",
     failed: "We could not complete it; our privacy team will contact you",
     rejected_unverified: "Not carried out: the email address was not confirmed in time",
+    cancelled: "Cancelled at your request: nothing was done",
+    refused: "Not carried out: we have emailed you our reasons",
   };
   const TYPE_TEXT = {
     access: "A copy of your data", erasure: "Erase your data", rectification: "Correct your data",
@@ -242,10 +246,32 @@
       $("status-due").textContent = new Date(answer.due_at).toUTCString();
       $("status-completed").textContent = answer.completed_at ? new Date(answer.completed_at).toUTCString() : "not yet";
       $("status-note").textContent = TERMINAL.has(answer.status) ? "" : "This page checks again every few seconds.";
+      $("cancel-request").hidden = !CANCELLABLE.has(answer.status);
       if (!TERMINAL.has(answer.status)) state.polling = setTimeout(refreshStatus, 2000);
     } catch (_) {
       $("status-note").textContent = "We could not reach the server; trying again shortly.";
       state.polling = setTimeout(refreshStatus, 5000);
+    }
+  }
+
+  async function cancelRequest() {
+    const button = $("cancel-request");
+    busy(button, true);
+    try {
+      const path = "/requests/" + encodeURIComponent(state.requestId) + "/cancel";
+      const { status, answer } = await call("POST", path, null, { "X-Status-Token": state.token });
+      if (status === 200) {
+        button.hidden = true;
+        await refreshStatus();
+      } else {
+        // 409: something was already done; the message says so.
+        $("status-note").textContent = (answer && answer.message) || "We could not cancel the request.";
+        if (status === 409) button.hidden = true;
+      }
+    } catch (_) {
+      $("status-note").textContent = "We could not reach the server. Check your connection and try again.";
+    } finally {
+      busy(button, false);
     }
   }
 
@@ -262,5 +288,6 @@
     $("request-form").addEventListener("submit", fileRequest);
     $("verify-form").addEventListener("submit", verify);
     $("refresh-status").addEventListener("click", refreshStatus);
+    $("cancel-request").addEventListener("click", cancelRequest);
   });
 })();

@@ -91,3 +91,32 @@ def test_a_requester_erases_their_data_through_the_form(page, intake, local_clou
     expect(page.locator("#status-value")).to_have_text("Completed")
     expect(page.locator("#status-request-id")).to_have_text(request_id)
     assert all(c["personal"] == 0 for c in holdings(local_cloud.datamap, local_cloud.clients, erin).values())
+
+
+def test_a_requester_cancels_an_erasure_from_the_status_view_and_nothing_is_erased(
+    page, intake, local_cloud, fresh_subject
+):
+    from playwright.sync_api import expect
+
+    carl = fresh_subject("carl")
+    before = holdings(local_cloud.datamap, local_cloud.clients, carl)
+    page.goto(intake.url + "/")
+    page.get_by_label("Erase my data").check()
+    page.get_by_label("Your email address").fill(carl["email"])
+    page.get_by_role("button", name="Send request").click()
+    expect(page.locator("#verify-request-id")).to_have_text(re.compile(r"^req-"))
+    request_id = page.locator("#verify-request-id").inner_text()
+    page.get_by_label("Verification code").fill(read_code(intake.outbox, request_id))
+    page.get_by_role("button", name="Confirm").click()
+
+    # The erasure waits out its grace period before any store is acted on: the button is offered meanwhile.
+    page.get_by_role("button", name="Cancel this request").click()
+
+    expect(page.locator("#status-value")).to_have_attribute("data-status", "cancelled")
+    expect(page.locator("#status-value")).to_have_text("Cancelled at your request: nothing was done")
+    expect(page.get_by_role("button", name="Cancel this request")).to_be_hidden()
+    record = local_cloud.clients.resource_table(local_cloud.outputs["RequestsTableName"]).get_item(
+        Key={"request_id": request_id, "record": "request"}, ConsistentRead=True
+    )["Item"]
+    assert record["status"] == "cancelled" and "subject" not in record
+    assert holdings(local_cloud.datamap, local_cloud.clients, carl) == before
