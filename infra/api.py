@@ -23,6 +23,7 @@ from functions.privacy.intake import verification as codes
 from functions.privacy.requests.record import Jurisdiction, RequestType
 
 from .audit import CHAIN, INTAKE_WRITES, grant_evidence_writes
+from .governance import _ack
 from .storage import PrivacyStorage
 
 STAGE = "v1"
@@ -215,6 +216,16 @@ class IntakeApi(Construct):
         # The cancel route stops the request's running execution (its first or a re-run).
         state_machine.grant(handler, "states:ListExecutions")
         state_machine.grant_execution(handler, "states:StopExecution")
+        stack = Stack.of(handler)
+        # How CDK writes the executions ARN of an unnamed state machine (the name is the ARN's 7th part).
+        logical = stack.get_logical_id(state_machine.node.default_child)  # type: ignore[arg-type]  # an L2's default_child is a CfnElement
+        name = json.dumps({"Fn::Select": [6, {"Fn::Split": [":", {"Ref": logical}]}]}, separators=(",", ":"))
+        _ack(
+            stack,
+            f"IAM5[Resource::arn:<AWS::Partition>:states:{stack.region}:{stack.account}:execution:{name}:*]",
+            "The cancel route stops the running execution of the request being cancelled; executions are named "
+            "after random request ids, and only the request state machine's are covered.",
+        )
 
     def _protect_with_waf(self, requests_per_ip: int) -> None:
         """A web ACL on the stage: a body-size limit, and a rate limit per client IP. Stage throttling is
