@@ -36,6 +36,8 @@ CLOSING_EVENTS = {
     "completed": "completed",
     "partially_completed": "completed",
     "rejected_unverified": "rejected_unverified",
+    "cancelled": "cancelled",
+    "refused": "refused",
 }
 
 
