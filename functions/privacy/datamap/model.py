@@ -240,6 +240,10 @@ class DataMap(_Model):
     recipients: dict[str, Recipient] = Field(default_factory=dict)
     stores: dict[Annotated[str, Field(pattern=_NAME)], Store]
     transfers: list[Transfer] = Field(default_factory=list, description="Transfers to third countries")
+    data_subjects: list[str] = Field(
+        default_factory=list,
+        description="Categories of data subjects (GDPR Art. 30(1)(c)), for the record of processing",
+    )
 
     @model_validator(mode="before")
     @classmethod
