@@ -305,7 +305,7 @@ class DataMap(_Model):
         return problems
 
     def _transfer_problems(self) -> list[str]:
-        problems = []
+        problems: list[str] = []
         for index, transfer in enumerate(self.transfers):
             problems.extend(
                 f"transfers.{index}: unknown category {c!r}" for c in transfer.categories if c not in self.categories

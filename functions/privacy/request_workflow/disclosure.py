@@ -34,8 +34,8 @@ def disclosure_email(request_id: str, datamap: DataMap, facts: dict[str, Any]) -
     year = facts["year"]
     subject = f"Your privacy request {request_id}: disclosures for direct marketing in {year}"
     intro = (
-        f"You asked which categories of personal information we shared with third parties for their own direct "
-        f"marketing purposes during {year} (California Civil Code section 1798.83)."
+        f"Your privacy request {request_id}: you asked which categories of personal information we shared with "
+        f"third parties for their own direct marketing purposes during {year} (California Civil Code section 1798.83)."
     )
     if facts["categories"]:
         lead = f"In {year} we shared these categories of personal information for that purpose:"

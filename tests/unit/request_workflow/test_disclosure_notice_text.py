@@ -27,6 +27,7 @@ def test_the_notice_lists_exactly_the_categories_flagged_recipients_receive(samp
     assert [line[2:].split(":", 1)[0] for line in listed] == ["contact", "orders", "payment"]
     assert "Corporate affiliates and subsidiaries" in listed[0] and "Card payment processor" in listed[2]
     assert "2025" in subject and "req-1" in subject and "1798.83" in text
+    assert text.startswith("Your privacy request req-1: ")  # quoted when the requester replies
     assert body.count("<li>") == 3
 
 
