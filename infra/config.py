@@ -46,6 +46,27 @@ class DeployConfig(BaseModel):
     retention_batch_concurrency: int = Field(default=20, ge=1, le=10000)
     # Days a failed or never-verified request keeps its raw identifiers before the daily sweep drops them.
     failed_request_retention_days: int = Field(default=30, ge=1, le=3650)
+    # The controller named in the record of processing (`dsr ropa`, GDPR Art. 30(1)(a)) and how to reach it.
+    controller_name: str = Field(default="Example Company", min_length=1)
+    controller_contact: str = Field(default="privacy@example.com", min_length=1)
+
+    def processing_record(self) -> dict[str, object]:
+        """The settings `dsr ropa` words its measures from (the stack's ProcessingRecord output)."""
+        names = (
+            "controller_name",
+            "controller_contact",
+            "object_lock_years",
+            "export_expiry_days",
+            "export_link_days",
+            "failed_request_retention_days",
+            "api_requests_per_ip",
+            "digest_schedule",
+            "retention_schedule",
+        )
+        return {
+            **{name: getattr(self, name) for name in names},
+            "verification_timeout_seconds": self.verification_timeout,
+        }
 
     @property
     def verification_timeout(self) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from aws_cdk import CfnOutput, Stack
@@ -141,6 +142,8 @@ class PrivacyStack(Stack):
             "EvidenceVerifierPolicyArn": self.digests.verifier_policy.managed_policy_arn,
             "EvidenceDigestSchedule": config.digest_schedule,  # `dsr evidence verify` judges staleness by it
             "AlarmTopicArn": self.monitoring.topic.topic_arn,
+            # `dsr ropa`: the controller and the settings its measures are worded from, as deployed.
+            "ProcessingRecord": json.dumps(config.processing_record(), sort_keys=True),
         }.items():
             CfnOutput(self, name, value=value)
 

@@ -18,6 +18,7 @@
     access: "A copy of your data", erasure: "Erase your data", rectification: "Correct your data",
     restriction: "Stop using your data for now", objection: "Object to how your data is used",
     opt_out: "Stop marketing, do not sell or share",
+    disclosure_notice: "What was shared for direct marketing",
   };
   const FIELDS = ["type", "email", "jurisdiction", "corrections", "note", "code"];
   const state = { requestId: null, token: null, idempotencyKey: null, polling: null };
@@ -136,6 +137,12 @@
     return lines.length ? corrections : null;
   }
 
+  // The 1798.83 notice is a California right: say so before the API refuses it.
+  function jurisdictionErrors(request) {
+    if (request.type !== "disclosure_notice" || request.jurisdiction === "CCPA") return [];
+    return [{ field: "jurisdiction", message: "This notice is for California residents: choose California (CCPA)" }];
+  }
+
   function readRequest() {
     const errors = [];
     const chosen = document.querySelector("input[name=type]:checked");
@@ -154,6 +161,7 @@
         request.corrections = corrections;
       }
     }
+    errors.push(...jurisdictionErrors(request));
     const note = $("note").value.trim();
     if (note) request.note = note;
     return { request, errors };

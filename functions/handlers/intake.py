@@ -124,6 +124,7 @@ def build_app(form_origin: str) -> APIGatewayRestResolver:
     _status_route(app)
     _input_errors(app)
     _domain_errors(app)
+    _jurisdiction_errors(app)
     return app
 
 
@@ -139,6 +140,7 @@ def _filing_route(app: APIGatewayRestResolver) -> None:
             202: {"description": "Filed; a code is on its way to the address"},
             409: _error("A submission with the same Idempotency-Key is still being filed"),
             **BAD_INPUT,
+            400: _error("Malformed JSON, or a right filed outside its jurisdiction (disclosure_notice: CCPA only)"),
             **THROTTLED,
         },
         operation_id="fileRequest",
@@ -286,6 +288,15 @@ def _domain_errors(app: APIGatewayRestResolver) -> None:
     @app.not_found
     def no_route(_: Exception) -> Response:
         return error_response(404, "not_found", "No such resource.")
+
+
+def _jurisdiction_errors(app: APIGatewayRestResolver) -> None:
+    """A right filed where it does not exist (disclosure_notice outside California): 400 naming the problem."""
+
+    @app.exception_handler(intake.NotServedInJurisdiction)
+    def not_served(exc: intake.NotServedInJurisdiction) -> Response:
+        metrics.add_metric(name="InvalidRequests", unit=MetricUnit.Count, value=1)
+        return error_response(400, "not_in_jurisdiction", str(exc))
 
 
 def openapi_document() -> str:

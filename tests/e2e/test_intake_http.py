@@ -50,7 +50,8 @@ def test_each_request_type_is_verified_with_the_emailed_code_and_reaches_a_final
     people = {t: fresh_subject(f"dora-{t.value}") for t in RequestType}
     filed = {}
     for request_type in RequestType:
-        jurisdiction = "CCPA" if request_type is RequestType.ACCESS else "GDPR"
+        # disclosure_notice exists in California only (Cal. Civ. Code 1798.83).
+        jurisdiction = "CCPA" if request_type in {RequestType.ACCESS, RequestType.DISCLOSURE_NOTICE} else "GDPR"
         body = {"type": request_type.value, "email": people[request_type]["email"], "jurisdiction": jurisdiction}
         if request_type is RequestType.RECTIFICATION:
             body["corrections"] = {"name": "Dora E. Example"}

@@ -113,8 +113,8 @@ class StoreTaskSettings(RequestsTable, AuditBucket, HmacKey, ExportBucket, DataM
     """One store task (export, erase, rectify, restrict, opt out, re-check)."""
 
 
-class CompleteSettings(RequestsTable, AuditBucket):
-    """WriteEvidence: aggregates outcomes into the completion evidence."""
+class CompleteSettings(RequestsTable, AuditBucket, DataMapFile):
+    """WriteEvidence: aggregates outcomes into the completion evidence (a disclosure notice's from the data map)."""
 
 
 class PackageExportSettings(ExportBucket, DataMapFile):

@@ -88,6 +88,21 @@ class Submission(BaseModel):
         return self
 
 
+class NotServedInJurisdiction(ValueError):
+    """The right does not exist in the request's jurisdiction (the API answers 400 naming it)."""
+
+
+def jurisdiction_problem(submission: Submission) -> str | None:
+    """Why this right cannot be filed in the submission's jurisdiction, or None."""
+    # Cal. Civ. Code 1798.83 is a California right: elsewhere there is nothing to answer.
+    if submission.type is RequestType.DISCLOSURE_NOTICE and submission.jurisdiction is not Jurisdiction.CCPA:
+        return (
+            "a disclosure_notice request (Cal. Civ. Code 1798.83) is for California residents: "
+            "file it with jurisdiction CCPA"
+        )
+    return None
+
+
 @dataclass(frozen=True)
 class FiledRequest:
     request_id: str
@@ -148,6 +163,9 @@ def file(
 
     ``attributes`` are record attributes the channel owns (the status token's digest, who filed it).
     """
+    problem = jurisdiction_problem(submission)
+    if problem:
+        raise NotServedInJurisdiction(problem)
     received = now or timestamps.now()
     subject = subject_hmac(clients.client("kms"), place.hmac_key_id, place.subject_identifier, submission.email)
     details = submission_details(submission)

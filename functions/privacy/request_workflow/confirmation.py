@@ -14,10 +14,10 @@ from functions.privacy.core import timestamps
 from functions.privacy.core.clients import Clients
 from functions.privacy.core.settings import NotifySettings
 from functions.privacy.datamap.model import DataMap
-from functions.privacy.request_workflow import exports
+from functions.privacy.request_workflow import disclosure, exports
 from functions.privacy.requests import record as requests
 from functions.privacy.requests.notices import REQUEST_NAMES, send_email
-from functions.privacy.requests.record import RequestStatus
+from functions.privacy.requests.record import RequestStatus, RequestType
 
 STATUS_SENTENCES = {
     RequestStatus.COMPLETED.value: "We have completed your request.",
@@ -131,6 +131,8 @@ def notify_requester(
         return {"sent": False, "reason": f"no confirmation for status {status}"}
     datamap = settings.datamap()
     recipient = str((item.get("subject") or {})[datamap.subject_identifier])
+    if str(item["type"]) == RequestType.DISCLOSURE_NOTICE.value:
+        return send_disclosure_notice(table, request_id, recipient, item, settings, clients, execution=execution)
     link = expires_at = None
     if export and export.get("archive_key"):
         link = exports.presigned_link(
@@ -141,5 +143,24 @@ def notify_requester(
     subject, text, body = confirmation_email(request_id, str(item["type"]), status, datamap, outcomes, link, expires_at)
     message_id = send_email(clients.client("sesv2"), settings.SENDER_EMAIL, recipient, subject, text, body)
     # Marked after sending: a crash in between may send twice, which beats never confirming.
+    requests.record_notified(table, request_id, execution)
+    return {"sent": True, "message_id": message_id}
+
+
+def send_disclosure_notice(
+    table: Any,
+    request_id: str,
+    recipient: str,
+    item: dict[str, Any],
+    settings: NotifySettings,
+    clients: Clients,
+    *,
+    execution: str,
+) -> dict[str, Any]:
+    """The 1798.83 notice instead of a store-by-store confirmation: the same facts the completion record holds."""
+    datamap = settings.datamap()
+    facts = disclosure.disclosure_facts(datamap, str(item["received_at"]))
+    subject, text, body = disclosure.disclosure_email(request_id, datamap, facts)
+    message_id = send_email(clients.client("sesv2"), settings.SENDER_EMAIL, recipient, subject, text, body)
     requests.record_notified(table, request_id, execution)
     return {"sent": True, "message_id": message_id}

@@ -27,6 +27,8 @@ OPERATIONS = {
     RequestType.RESTRICTION: "restrict",
     RequestType.OBJECTION: "restrict",
     RequestType.OPT_OUT: "opt_out",
+    # The notice comes from the data map: no store task, and the subject is not even looked up.
+    RequestType.DISCLOSURE_NOTICE: "disclose",
 }
 # Only erasure is checked by finding the subject again; for the others the store task's own result
 # (every found record changed or already in the requested state) is what "done" means.
@@ -85,8 +87,10 @@ def plan_request(request_id: str, settings: PlanSettings, clients: Clients) -> d
         stores = [name for name, store in datamap.stores.items() if set(store.rectifiable) & set(corrections)]
     identifiers = requests.get_identifiers(table, request_id)
     email = identifiers[datamap.subject_identifier]
-    resolution = resolve(datamap, email, clients)
     hmac_value = subject_hmac(clients.client("kms"), settings.HMAC_KEY_ID, datamap.subject_identifier, email)
+    if operation == "disclose":
+        return disclosure_plan(table, request_id, identifiers, hmac_value)
+    resolution = resolve(datamap, email, clients)
     # A re-run keeps what the first run resolved: once the customers record is erased, the email alone
     # no longer leads to the customer id that a held store is keyed by.
     resolved = {**identifiers, **resolution.subject.identifiers}
@@ -105,4 +109,19 @@ def plan_request(request_id: str, settings: PlanSettings, clients: Clients) -> d
         "held": held,
         "unresolved": unresolved,
         "recheck": operation in RECHECKED,
+    }
+
+
+def disclosure_plan(table: Any, request_id: str, identifiers: dict[str, str], hmac_value: str) -> dict[str, Any]:
+    """A disclosure notice plans no store task: the workflow goes straight to evidence and the notice."""
+    requests.record_resolution(table, request_id, identifiers, hmac_value, [])
+    return {
+        "request_id": request_id,
+        "type": RequestType.DISCLOSURE_NOTICE.value,
+        "operation": "disclose",
+        "subject_hmac": hmac_value,
+        "tasks": [],
+        "held": [],
+        "unresolved": [],
+        "recheck": False,
     }
