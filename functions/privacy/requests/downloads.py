@@ -17,6 +17,7 @@ from typing import Any
 from functions.privacy.core.keys import DerivedKeys
 from functions.privacy.core.timestamps import format_utc, parse_utc
 from functions.privacy.requests.record import RECORD
+from functions.privacy.requests.verification import Digester
 
 SCOPE = "download-token-v1"
 # Compared against when a request holds no token, so an unknown id costs the same work as a wrong token.
@@ -32,7 +33,7 @@ def new_download_token() -> str:
     return secrets.token_urlsafe(32)
 
 
-def token_digest(keys: DerivedKeys, request_id: str, token: str) -> str:
+def token_digest(keys: Digester, request_id: str, token: str) -> str:
     # Bound to the request id: one request's digest says nothing about another's token.
     return keys.digest(f"download-token\x00{request_id}\x00{token}")
 
