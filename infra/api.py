@@ -12,6 +12,7 @@ from typing import Any
 
 from aws_cdk import CfnOutput, RemovalPolicy, Stack, aws_wafv2
 from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
@@ -133,6 +134,7 @@ class IntakeApi(Construct):
         requests_resource = self.api.root.add_resource("requests")
         request_resource = requests_resource.add_resource("{request_id}")
         verify_resource = request_resource.add_resource("verify")
+        export_resource = request_resource.add_resource("export")
         requests_resource.add_method(
             "POST",
             integration,
@@ -153,6 +155,13 @@ class IntakeApi(Construct):
             request_validator=validator,
             # Optional on purpose: a missing token gets the same 404 as a wrong one, from the Lambda.
             request_parameters={"method.request.path.request_id": True, "method.request.header.X-Status-Token": False},
+        )
+        export_resource.add_method(
+            "GET",
+            integration,
+            request_validator=validator,
+            # Optional for the same reason: a missing download token is the same 404 as a wrong one.
+            request_parameters={"method.request.path.request_id": True, "method.request.querystring.token": False},
         )
         # Preflight goes to the Lambda too (Powertools answers CORS for the configured origin only),
         # keeping one source of truth for CORS instead of MOCK integrations here.
@@ -204,6 +213,13 @@ class IntakeApi(Construct):
         state_machine.grant_start_execution(handler)
         # SendTaskSuccess/Failure: the verify route resumes (or fails) the task waiting for the code.
         state_machine.grant_task_response(handler)
+        # The export route signs the archive's short-lived S3 URL with this role's live session (HEAD first).
+        handler.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["s3:GetObject"], resources=[storage.export_bucket.arn_for_objects("exports/*")]
+            )
+        )
+        storage.key.grant_decrypt(handler)
 
     def _protect_with_waf(self, requests_per_ip: int) -> None:
         """A web ACL on the stage: a body-size limit, and a rate limit per client IP. Stage throttling is

@@ -20,8 +20,9 @@ class DeployConfig(BaseModel):
     deploy_sample_stores: bool = True
     object_lock_years: int = Field(default=7, ge=1, le=100)
     export_expiry_days: int = Field(default=7, ge=1, le=365)
-    # Lifetime of the emailed archive link; SigV4 presigned URLs allow at most 7 days.
-    export_link_days: int = Field(default=7, ge=1, le=7)
+    # Lifetime of the emailed download token (the API signs each download itself, so SigV4's 7 days do not
+    # bound it); a link outliving the archive (export_expiry_days) answers 410.
+    export_link_days: int = Field(default=7, ge=1, le=365)
     sender_email: str = "privacy@example.com"
     form_origin: str = "http://127.0.0.1:8080"
     alarm_email: str = ""

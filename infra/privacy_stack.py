@@ -70,6 +70,8 @@ class PrivacyStack(Stack):
             throttle_burst=config.api_throttle_burst,
             requests_per_ip=config.api_requests_per_ip,
         )
+        # The confirmation links to the API's export route (the API exists only after the workflow it starts).
+        functions.notify.add_environment("API_URL", api.url)
         DeadlineCheck(
             self, "Deadlines", function=functions.deadline_check, requests_table=storage.requests_table, key=storage.key
         )

@@ -12,7 +12,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestUnsupportedContentType,
     RequestValidationError,
 )
-from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path
+from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path, Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
@@ -22,6 +22,7 @@ from pydantic import BaseModel, Field
 from functions.privacy.core.clients import default_clients
 from functions.privacy.core.observability import logger, metrics, tracer
 from functions.privacy.core.settings import IntakeSettings
+from functions.privacy.intake import downloads as archive_downloads
 from functions.privacy.intake import filing as intake
 from functions.privacy.intake import status as requester_status
 from functions.privacy.intake import verification as codes
@@ -122,9 +123,11 @@ def build_app(form_origin: str) -> APIGatewayRestResolver:
     _filing_route(app)
     _verification_route(app)
     _status_route(app)
+    _download_route(app)
     _input_errors(app)
     _domain_errors(app)
     _jurisdiction_errors(app)
+    _download_errors(app)
     return app
 
 
@@ -236,6 +239,57 @@ def _status_route(app: APIGatewayRestResolver) -> None:
             created_at=view.created_at,
             completed_at=view.completed_at,
             result=RequestResult(**view.result) if view.result else None,
+        )
+
+
+def _download_route(app: APIGatewayRestResolver) -> None:
+    """GET /requests/{id}/export?token= -> archive_downloads.export_download_url, answered as a redirect."""
+
+    @app.get(
+        "/requests/<request_id>/export",
+        summary="Download the access archive",
+        description=(
+            "The link in the access confirmation email. Redirects to the archive on S3 through a URL signed at "
+            f"request time and valid {archive_downloads.SIGNED_URL_SECONDS} seconds. A wrong, missing or expired "
+            "token gets the same 404 as an unknown id."
+        ),
+        responses={
+            302: {
+                "description": "Redirect to the archive; the signed URL expires within 5 minutes",
+                "headers": {"Location": {"description": "The signed S3 URL", "schema": {"type": "string"}}},
+                "content": {},  # no body
+            },
+            404: _error("No such request (or a wrong or expired download token)"),
+            410: _error("The archive is no longer kept (or was never finished)"),
+            422: BAD_INPUT[422],
+            **THROTTLED,
+        },
+        operation_id="downloadExport",
+    )
+    def download(
+        request_id: RequestId,
+        token: Annotated[
+            str | None,
+            Query(max_length=256, description="The download token from the confirmation email's link."),
+        ] = None,
+    ) -> Response[None]:
+        url = archive_downloads.export_download_url(request_id, token, SETTINGS.load(), default_clients())
+        metrics.add_metric(name="ExportDownloads", unit=MetricUnit.Count, value=1)
+        # no-store and no-referrer: the token is in this URL, the signature in the next one.
+        return Response(
+            status_code=302,
+            headers={"Location": url, "Cache-Control": "no-store", "Referrer-Policy": "no-referrer"},
+        )
+
+
+def _download_errors(app: APIGatewayRestResolver) -> None:
+    """The archive's download refused after the token was accepted: it is gone (410)."""
+
+    @app.exception_handler(archive_downloads.ArchiveGone)
+    def archive_gone(_: archive_downloads.ArchiveGone) -> Response:
+        metrics.add_metric(name="ExportsGone", unit=MetricUnit.Count, value=1)
+        return error_response(
+            410, "archive_gone", "The archive is no longer available; file a new access request for a fresh copy."
         )
 
 

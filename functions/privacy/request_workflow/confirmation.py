@@ -1,20 +1,23 @@
 """The requester's confirmation: in plain language, what was done in each store and what was kept, and why.
 
-For an access request it carries the presigned link to the archive. Sent for every completed or
+For an access request it carries a link to the archive on the intake API, with a download token minted here
+(only its keyed digest is stored; see functions/privacy/requests/downloads.py). Sent for every completed or
 partially completed request, once per execution (a re-run after a partial completion sends its own).
 """
 
 from __future__ import annotations
 
 import html
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import quote, urlencode
 
 from functions.privacy.core import timestamps
 from functions.privacy.core.clients import Clients
 from functions.privacy.core.settings import NotifySettings
 from functions.privacy.datamap.model import DataMap
-from functions.privacy.request_workflow import disclosure, exports
+from functions.privacy.request_workflow import disclosure
+from functions.privacy.requests import downloads
 from functions.privacy.requests import record as requests
 from functions.privacy.requests.notices import REQUEST_NAMES, send_email
 from functions.privacy.requests.record import RequestStatus, RequestType
@@ -112,6 +115,24 @@ def confirmation_email(
     return subject, text, body
 
 
+def download_link(
+    request_id: str, archive_key: str, settings: NotifySettings, clients: Clients, table: Any
+) -> tuple[str, datetime]:
+    """Mint a download token for the archive (its digest goes on the request) and the link that carries it.
+
+    The link names the intake API, not S3: the API signs a short-lived S3 URL when the requester follows it,
+    so no credentials of this function's (hours-long) session are baked into the email.
+    """
+    token = downloads.new_download_token()
+    keys = downloads.download_keys(clients.client("kms"), settings.HMAC_KEY_ID)
+    expires = timestamps.now() + timedelta(seconds=settings.EXPORT_LINK_SECONDS)
+    downloads.record_download_token(
+        table, request_id, downloads.token_digest(keys, request_id, token), expires, archive_key
+    )
+    base = settings.API_URL.rstrip("/")
+    return f"{base}/requests/{quote(request_id, safe='')}/export?{urlencode({'token': token})}", expires
+
+
 def notify_requester(
     request_id: str,
     status: str,
@@ -135,10 +156,7 @@ def notify_requester(
         return send_disclosure_notice(table, request_id, recipient, item, settings, clients, execution=execution)
     link = expires_at = None
     if export and export.get("archive_key"):
-        link = exports.presigned_link(
-            clients.client("s3"), settings.EXPORT_BUCKET, export["archive_key"], settings.EXPORT_LINK_SECONDS
-        )
-        expires = timestamps.now() + timedelta(seconds=settings.EXPORT_LINK_SECONDS)
+        link, expires = download_link(request_id, str(export["archive_key"]), settings, clients, table)
         expires_at = expires.strftime("%Y-%m-%d %H:%M")  # prose for the requester, who reads "(UTC)" after it
     subject, text, body = confirmation_email(request_id, str(item["type"]), status, datamap, outcomes, link, expires_at)
     message_id = send_email(clients.client("sesv2"), settings.SENDER_EMAIL, recipient, subject, text, body)
