@@ -66,6 +66,7 @@ def engine(request, aws, tables, bucket, contact_list, suppression_list, datamap
         "HMAC_KEY_ID": key,
         "DATAMAP_FILE": str(datamap_file),
         "SENDER_EMAIL": "privacy@example.com",
+        "API_URL": "https://api.example/v1/",
     }
     with lambda_environment(env):
         yield request.param, RightsWorkflowSettings.load(), Clients(boto3.session.Session(region_name="us-east-1"))
