@@ -25,6 +25,7 @@ from functions.privacy.core.settings import IntakeSettings
 from functions.privacy.intake import filing as intake
 from functions.privacy.intake import status as requester_status
 from functions.privacy.intake import verification as codes
+from functions.privacy.intake.consent import UnknownTopic
 from functions.privacy.requests.record import RequestNotFound, RequestStatus, RequestType
 
 # What this function reads from its environment (tests/infra checks the template supplies it).
@@ -55,7 +56,9 @@ class ErrorBody(BaseModel):
 
 class FiledResponse(BaseModel):
     request_id: str
-    status: Literal["pending_verification"]
+    status: Literal["pending_verification", "verified"] = Field(
+        description="pending_verification (a code is on its way), or verified for an opt-out, which needs none."
+    )
     status_token: str = Field(description="Send as X-Status-Token to read the status. Shown only once.")
     due_at: str = Field(description="When the answer is due (UTC): one month (GDPR) or 45 days (CCPA) after receipt.")
 
@@ -124,6 +127,7 @@ def build_app(form_origin: str) -> APIGatewayRestResolver:
     _status_route(app)
     _input_errors(app)
     _domain_errors(app)
+    _consent_errors(app)
     return app
 
 
@@ -134,9 +138,13 @@ def _filing_route(app: APIGatewayRestResolver) -> None:
         "/requests",
         status_code=202,
         summary="File a privacy request",
-        description="Every address gets the same answer, and a code by email, whether or not data exists for it.",
+        description=(
+            "Every address gets the same answer, and a code by email, whether or not data exists for it. An opt_out "
+            "needs no code: it is filed verified and carried out at once, and the address is told so by email."
+        ),
         responses={
-            202: {"description": "Filed; a code is on its way to the address"},
+            202: {"description": "Filed; a code is on its way to the address (an opt_out: being carried out)"},
+            400: _error("Malformed JSON, or an opt_out naming a topic the contact lists do not have (unknown_topic)"),
             409: _error("A submission with the same Idempotency-Key is still being filed"),
             **BAD_INPUT,
             **THROTTLED,
@@ -154,6 +162,10 @@ def _filing_route(app: APIGatewayRestResolver) -> None:
                 description="Makes a double-submitted form file one request.",
             ),
         ] = None,
+        sec_gpc: Annotated[
+            str | None,
+            Header(max_length=8, description="Global Privacy Control: `1` is recorded in the evidence as the signal."),
+        ] = None,
     ) -> FiledResponse:
         filed = intake.file_request_once(
             submission,
@@ -161,6 +173,7 @@ def _filing_route(app: APIGatewayRestResolver) -> None:
             SETTINGS.load(),
             default_clients(),
             lambda_context=app.lambda_context,
+            gpc_header=(sec_gpc or "").strip() == "1",
         )
         logger.info("request filed", extra={"request_id": filed.request_id, "request_type": submission.type.value})
         metrics.add_metric(name="RequestsFiled", unit=MetricUnit.Count, value=1)
@@ -286,6 +299,16 @@ def _domain_errors(app: APIGatewayRestResolver) -> None:
     @app.not_found
     def no_route(_: Exception) -> Response:
         return error_response(404, "not_found", "No such resource.")
+
+
+def _consent_errors(app: APIGatewayRestResolver) -> None:
+    """An opt-out naming a topic no contact list has: 400 naming it (topic names only, from the data map's rules)."""
+
+    @app.exception_handler(UnknownTopic)
+    def unknown_topic(exc: UnknownTopic) -> Response:
+        metrics.add_metric(name="InvalidRequests", unit=MetricUnit.Count, value=1)
+        problems = [Problem(field="body.topics", problem=f"unknown topic {t}") for t in exc.topics]
+        return error_response(400, "unknown_topic", str(exc), problems=problems)
 
 
 def openapi_document() -> str:
