@@ -121,3 +121,21 @@ def test_an_agent_needs_a_name_and_a_valid_address(intake_engine):
     for agent in ({"email": "desk@agency.example"}, {"name": "A", "email": "nope"}, {"name": "", "email": "a@b.co"}):
         status, body, _ = call("POST", "/requests", {"type": "erasure", "email": SUBJECT, "agent": agent})
         assert status == 422 and body["problems"][0]["field"].startswith("body.agent"), agent
+
+
+def test_the_new_received_fields_validate_against_the_evidence_schema(intake_engine):
+    import jsonschema
+
+    from infra.config import ROOT
+
+    filed = [
+        call("POST", "/requests", {"type": "opt_out", "email": SUBJECT, "topics": ["newsletter"], "gpc": True})[1],
+        call("POST", "/requests", {"type": "erasure", "email": SUBJECT, "agent": AGENT})[1],
+    ]
+    validator = jsonschema.Draft202012Validator(json.loads((ROOT / "docs" / "evidence.schema.json").read_text()))
+    records = [r for f in filed for r in _events(intake_engine, f["request_id"]).values()]
+    assert {"gpc", "topics", "agent"} <= {k for r in records for k in r}
+    for record in records:
+        assert not [e.message for e in validator.iter_errors(record)], record["event"]
+    bad = {**records[0], "agent": "Desk@Agency.example"}  # an address where an HMAC belongs is refused
+    assert list(validator.iter_errors(bad))
