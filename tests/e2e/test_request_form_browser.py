@@ -140,7 +140,7 @@ def test_the_form_offers_topics_reports_gpc_and_files_for_an_agent(browser, inta
         page.get_by_role("button", name="Send request").click()
         expect(page.locator("#agent-name-error")).to_have_text("Enter your name or your agency's name")
         page.get_by_label("Your name or your agency's name").fill("Rights Agency")
-        page.get_by_label("Your email address, for status updates").fill("desk@agency.example")
+        page.get_by_label("Agent's email address, for status updates").fill("desk@agency.example")
         page.get_by_role("button", name="Send request").click()
 
         expect(page.locator("#verify-request-id")).to_have_text(re.compile(r"^req-"))
