@@ -26,6 +26,7 @@ from functions.privacy.intake import downloads as archive_downloads
 from functions.privacy.intake import filing as intake
 from functions.privacy.intake import status as requester_status
 from functions.privacy.intake import verification as codes
+from functions.privacy.intake.consent import UnknownTopic
 from functions.privacy.requests.record import RequestNotFound, RequestStatus, RequestType
 
 # What this function reads from its environment (tests/infra checks the template supplies it).
@@ -56,7 +57,9 @@ class ErrorBody(BaseModel):
 
 class FiledResponse(BaseModel):
     request_id: str
-    status: Literal["pending_verification"]
+    status: Literal["pending_verification", "verified"] = Field(
+        description="pending_verification (a code is on its way), or verified for an opt-out, which needs none."
+    )
     status_token: str = Field(description="Send as X-Status-Token to read the status. Shown only once.")
     due_at: str = Field(description="When the answer is due (UTC): one month (GDPR) or 45 days (CCPA) after receipt.")
 
@@ -128,6 +131,7 @@ def build_app(form_origin: str) -> APIGatewayRestResolver:
     _domain_errors(app)
     _jurisdiction_errors(app)
     _download_errors(app)
+    _consent_errors(app)
     return app
 
 
@@ -138,12 +142,18 @@ def _filing_route(app: APIGatewayRestResolver) -> None:
         "/requests",
         status_code=202,
         summary="File a privacy request",
-        description="Every address gets the same answer, and a code by email, whether or not data exists for it.",
+        description=(
+            "Every address gets the same answer, and a code by email, whether or not data exists for it. An opt_out "
+            "needs no code: it is filed verified and carried out at once, and the address is told so by email."
+        ),
         responses={
-            202: {"description": "Filed; a code is on its way to the address"},
+            202: {"description": "Filed; a code is on its way to the address (an opt_out: being carried out)"},
+            400: _error(
+                "Malformed JSON, an opt_out naming a topic the contact lists do not have (unknown_topic), or a right "
+                "filed outside its jurisdiction (not_in_jurisdiction: disclosure_notice is CCPA only)"
+            ),
             409: _error("A submission with the same Idempotency-Key is still being filed"),
             **BAD_INPUT,
-            400: _error("Malformed JSON, or a right filed outside its jurisdiction (disclosure_notice: CCPA only)"),
             **THROTTLED,
         },
         operation_id="fileRequest",
@@ -159,6 +169,10 @@ def _filing_route(app: APIGatewayRestResolver) -> None:
                 description="Makes a double-submitted form file one request.",
             ),
         ] = None,
+        sec_gpc: Annotated[
+            str | None,
+            Header(max_length=8, description="Global Privacy Control: `1` is recorded in the evidence as the signal."),
+        ] = None,
     ) -> FiledResponse:
         filed = intake.file_request_once(
             submission,
@@ -166,6 +180,7 @@ def _filing_route(app: APIGatewayRestResolver) -> None:
             SETTINGS.load(),
             default_clients(),
             lambda_context=app.lambda_context,
+            gpc_header=(sec_gpc or "").strip() == "1",
         )
         logger.info("request filed", extra={"request_id": filed.request_id, "request_type": submission.type.value})
         metrics.add_metric(name="RequestsFiled", unit=MetricUnit.Count, value=1)
@@ -351,6 +366,16 @@ def _jurisdiction_errors(app: APIGatewayRestResolver) -> None:
     def not_served(exc: intake.NotServedInJurisdiction) -> Response:
         metrics.add_metric(name="InvalidRequests", unit=MetricUnit.Count, value=1)
         return error_response(400, "not_in_jurisdiction", str(exc))
+
+
+def _consent_errors(app: APIGatewayRestResolver) -> None:
+    """An opt-out naming a topic no contact list has: 400 naming it (topic names only, from the data map's rules)."""
+
+    @app.exception_handler(UnknownTopic)
+    def unknown_topic(exc: UnknownTopic) -> Response:
+        metrics.add_metric(name="InvalidRequests", unit=MetricUnit.Count, value=1)
+        problems = [Problem(field="body.topics", problem=f"unknown topic {t}") for t in exc.topics]
+        return error_response(400, "unknown_topic", str(exc), problems=problems)
 
 
 def openapi_document() -> str:

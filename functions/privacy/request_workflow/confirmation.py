@@ -19,6 +19,7 @@ from functions.privacy.datamap.model import DataMap
 from functions.privacy.request_workflow import disclosure
 from functions.privacy.requests import downloads
 from functions.privacy.requests import record as requests
+from functions.privacy.requests.agent_notices import resubscribe_note, send_agent_status
 from functions.privacy.requests.notices import REQUEST_NAMES, send_email
 from functions.privacy.requests.record import RequestStatus, RequestType
 
@@ -97,6 +98,8 @@ def confirmation_email(
             f"Download link: {link}\n\nThe link expires at {link_expires_at} (UTC).\n\n"
         )
     text += "What we did, store by store:\n" + "\n".join(lines) + "\n"
+    resubscribe_text, resubscribe_html = resubscribe_note(request_type)
+    text += resubscribe_text
     text += "\nIf anything is unclear, reply to this email and quote the request id.\n"
     body = (
         "<!doctype html><html><body>"
@@ -110,7 +113,9 @@ def confirmation_email(
         )
         + "<ul>"
         + "".join(f"<li>{html.escape(line[2:])}</li>" for line in lines)
-        + "</ul></body></html>"
+        + "</ul>"
+        + resubscribe_html
+        + "</body></html>"
     )
     return subject, text, body
 
@@ -160,6 +165,7 @@ def notify_requester(
         expires_at = expires.strftime("%Y-%m-%d %H:%M")  # prose for the requester, who reads "(UTC)" after it
     subject, text, body = confirmation_email(request_id, str(item["type"]), status, datamap, outcomes, link, expires_at)
     message_id = send_email(clients.client("sesv2"), settings.SENDER_EMAIL, recipient, subject, text, body)
+    send_agent_status(clients.client("sesv2"), settings.SENDER_EMAIL, item, status)  # status only, never the link
     # Marked after sending: a crash in between may send twice, which beats never confirming.
     requests.record_notified(table, request_id, execution)
     return {"sent": True, "message_id": message_id}
