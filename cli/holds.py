@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import typer
-from rich.table import Table
 
 from functions.privacy.operations import holds as hold_actions
 from functions.privacy.subjects import holds as holds_domain
 
 from .context import console, engine, guarded
+from .fitted import print_fitted
 
 app = typer.Typer(
     help="Legal holds: records erasure and retention must keep while the hold stands.", no_args_is_help=True
@@ -73,19 +73,22 @@ def list_holds(
     """List active holds (subjects by HMAC only)."""
     eng = engine(ctx)
     found = holds_domain.all_holds(eng.clients.resource_table(eng.output("HoldsTableName")), include_inactive=all_holds)
-    table = Table(title=f"{len(found)} hold(s)")
-    for column in ("Subject", "Hold", "Scope", "Reason", "Placed", "By", "Expires", "Released"):
-        table.add_column(column, overflow="fold")
+    columns = ("Subject", "Hold", "State", "Scope", "Reason", "Placed", "By", "Expires", "Released")
+    rows = []
     for hold in found:
         scope = f"store {hold.store}" if hold.store else f"category {hold.category}" if hold.category else "all stores"
-        table.add_row(
-            hold.subject_hmac,
-            hold.hold_id,
-            scope,
-            hold.reason,
-            hold.placed_at,
-            hold.placed_by,
-            hold.expires_at or "",
-            hold.released_at or "",
+        state = "released" if hold.released_at else "active" if hold.active() else "expired"
+        rows.append(
+            (
+                hold.subject_hmac,
+                hold.hold_id,
+                state,
+                scope,
+                hold.reason,
+                hold.placed_at,
+                hold.placed_by,
+                hold.expires_at or "",
+                hold.released_at or "",
+            )
         )
-    console.print(table)
+    print_fitted(console, f"{len(found)} hold(s)", columns, rows, keep=("Hold", "State"))

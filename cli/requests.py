@@ -16,6 +16,7 @@ from functions.privacy.requests import deadlines
 from functions.privacy.requests.record import Jurisdiction, RequestStatus, RequestType
 
 from .context import CliError, console, engine, guarded
+from .fitted import print_fitted
 
 app = typer.Typer(help="List, inspect, extend, refuse and file privacy requests.", no_args_is_help=True)
 
@@ -53,21 +54,22 @@ def list_requests(
     now = timestamps.now()
     if deadline is not None:
         found = [r for r in found if deadlines.deadline_state(r, now) is deadline]
-    table = Table(title=f"{len(found)} request(s)")
-    for column in ("Request", "Type", "Jurisdiction", "Status", "Received", "Due", "Deadline"):
-        table.add_column(column, no_wrap=column == "Request")
+    columns = ("Request", "Type", "Jurisdiction", "Status", "Received", "Due", "Deadline")
+    rows = []
     for record in found:
         state = deadlines.deadline_state(record, now).value
-        table.add_row(
-            record.request_id,
-            record.type.value,
-            record.jurisdiction.value,
-            record.status,
-            record.received_at,
-            record.due_at,
-            f"[{STATE_STYLE[state]}]{state}[/]" if STATE_STYLE[state] else state,
+        rows.append(
+            (
+                record.request_id,
+                record.type.value,
+                record.jurisdiction.value,
+                record.status,
+                record.received_at,
+                record.due_at,
+                f"[{STATE_STYLE[state]}]{state}[/]" if STATE_STYLE[state] else state,
+            )
         )
-    console.print(table)
+    print_fitted(console, f"{len(found)} request(s)", columns, rows, keep=("Request", "Status"))
 
 
 @app.command("show")

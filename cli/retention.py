@@ -14,6 +14,7 @@ from functions.privacy.requests.executions import EXECUTION_ENDED
 from functions.privacy.retention.runs import AsOfInFuture
 
 from .context import CliError, console, engine, guarded
+from .fitted import print_fitted
 from .requests import parse_moment
 
 app = typer.Typer(help="Retention runs: expire records older than their category's period.", no_args_is_help=True)
@@ -98,7 +99,6 @@ def status(
     eng = engine(ctx)
     sfn = eng.clients.client("stepfunctions")
     runs = retention_runs.recent_runs(sfn, eng.output("RetentionStateMachineArn"), limit)
-    table = Table(title=f"{len(runs)} retention run(s)")
     columns = (
         "Execution",
         "Started",
@@ -110,10 +110,8 @@ def status(
         "Unreadable",
         "Failed",
     )
-    for column in columns:
-        table.add_column(column, overflow="fold")
-    for summary in runs:
-        table.add_row(
+    rows = [
+        (
             summary["name"],
             str(summary["started"]),
             str(summary["as_of"]),
@@ -125,4 +123,8 @@ def status(
             str(sum(int(s.get("skipped_unreadable", 0) or 0) for s in summary["stores"])),
             str(sum(int(s.get("failed", 0) or 0) for s in summary["stores"])),
         )
-    console.print(table)
+        for summary in runs
+    ]
+    print_fitted(
+        console, f"{len(runs)} retention run(s)", columns, rows, keep=("Execution", "Execution status", "Status")
+    )

@@ -12,6 +12,7 @@ from typing import Any
 
 from aws_cdk import CfnOutput, RemovalPolicy, Stack, aws_wafv2
 from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
@@ -135,6 +136,7 @@ class IntakeApi(Construct):
         request_resource = requests_resource.add_resource("{request_id}")
         verify_resource = request_resource.add_resource("verify")
         cancel_resource = request_resource.add_resource("cancel")
+        export_resource = request_resource.add_resource("export")
         requests_resource.add_method(
             "POST",
             integration,
@@ -162,6 +164,12 @@ class IntakeApi(Construct):
             request_validator=validator,
             # Optional on purpose, as for the status: a missing token is the Lambda's 404.
             request_parameters={"method.request.path.request_id": True, "method.request.header.X-Status-Token": False},
+        export_resource.add_method(
+            "GET",
+            integration,
+            request_validator=validator,
+            # Optional for the same reason: a missing download token is the same 404 as a wrong one.
+            request_parameters={"method.request.path.request_id": True, "method.request.querystring.token": False},
         )
         # Preflight goes to the Lambda too (Powertools answers CORS for the configured origin only),
         # keeping one source of truth for CORS instead of MOCK integrations here.
@@ -226,6 +234,13 @@ class IntakeApi(Construct):
             "The cancel route stops the running execution of the request being cancelled; executions are named "
             "after random request ids, and only the request state machine's are covered.",
         )
+        # The export route signs the archive's short-lived S3 URL with this role's live session (HEAD first).
+        handler.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["s3:GetObject"], resources=[storage.export_bucket.arn_for_objects("exports/*")]
+            )
+        )
+        storage.key.grant_decrypt(handler)
 
     def _protect_with_waf(self, requests_per_ip: int) -> None:
         """A web ACL on the stage: a body-size limit, and a rate limit per client IP. Stage throttling is

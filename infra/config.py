@@ -20,8 +20,9 @@ class DeployConfig(BaseModel):
     deploy_sample_stores: bool = True
     object_lock_years: int = Field(default=7, ge=1, le=100)
     export_expiry_days: int = Field(default=7, ge=1, le=365)
-    # Lifetime of the emailed archive link; SigV4 presigned URLs allow at most 7 days.
-    export_link_days: int = Field(default=7, ge=1, le=7)
+    # Lifetime of the emailed download token (the API signs each download itself, so SigV4's 7 days do not
+    # bound it); a link outliving the archive (export_expiry_days) answers 410.
+    export_link_days: int = Field(default=7, ge=1, le=365)
     sender_email: str = "privacy@example.com"
     form_origin: str = "http://127.0.0.1:8080"
     alarm_email: str = ""
@@ -50,6 +51,27 @@ class DeployConfig(BaseModel):
     erasure_grace_hours: int = Field(default=0, ge=0, le=720)
     # Overrides the hours when set: the local cloud's tests wait seconds.
     erasure_grace_seconds: int | None = Field(default=None, ge=1, le=720 * 3600)
+    # The controller named in the record of processing (`dsr ropa`, GDPR Art. 30(1)(a)) and how to reach it.
+    controller_name: str = Field(default="Example Company", min_length=1)
+    controller_contact: str = Field(default="privacy@example.com", min_length=1)
+
+    def processing_record(self) -> dict[str, object]:
+        """The settings `dsr ropa` words its measures from (the stack's ProcessingRecord output)."""
+        names = (
+            "controller_name",
+            "controller_contact",
+            "object_lock_years",
+            "export_expiry_days",
+            "export_link_days",
+            "failed_request_retention_days",
+            "api_requests_per_ip",
+            "digest_schedule",
+            "retention_schedule",
+        )
+        return {
+            **{name: getattr(self, name) for name in names},
+            "verification_timeout_seconds": self.verification_timeout,
+        }
 
     @property
     def verification_timeout(self) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from aws_cdk import CfnOutput, Stack
@@ -69,6 +70,8 @@ class PrivacyStack(Stack):
             throttle_burst=config.api_throttle_burst,
             requests_per_ip=config.api_requests_per_ip,
         )
+        # The confirmation links to the API's export route (the API exists only after the workflow it starts).
+        functions.notify.add_environment("API_URL", api.url)
         DeadlineCheck(
             self, "Deadlines", function=functions.deadline_check, requests_table=storage.requests_table, key=storage.key
         )
@@ -141,6 +144,8 @@ class PrivacyStack(Stack):
             "EvidenceVerifierPolicyArn": self.digests.verifier_policy.managed_policy_arn,
             "EvidenceDigestSchedule": config.digest_schedule,  # `dsr evidence verify` judges staleness by it
             "AlarmTopicArn": self.monitoring.topic.topic_arn,
+            # `dsr ropa`: the controller and the settings its measures are worded from, as deployed.
+            "ProcessingRecord": json.dumps(config.processing_record(), sort_keys=True),
         }.items():
             CfnOutput(self, name, value=value)
 

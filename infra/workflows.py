@@ -134,12 +134,11 @@ class RequestWorkflow(Construct):
         self._storage.key.grant_encrypt_decrypt(package)
 
     def _wire_notify(self, config: DeployConfig) -> None:
-        """The confirmation email; its presigned link is signed by this role, so it needs GetObject and the key."""
+        """The confirmation email; an access one carries a download token (a keyed digest on the request, so
+        GenerateMac) for the intake API's export route, which signs the S3 URL itself (API_URL: privacy_stack)."""
         notify, storage = self._functions.notify, self._storage
-        notify.add_to_role_policy(
-            iam.PolicyStatement(actions=["s3:GetObject"], resources=[storage.export_bucket.arn_for_objects(EXPORTS)])
-        )
         storage.key.grant_encrypt_decrypt(notify)
+        storage.hmac_key.grant(notify, "kms:GenerateMac")
         storage.requests_table.grant(notify, "dynamodb:GetItem", "dynamodb:UpdateItem")
         notify.add_environment("SENDER_EMAIL", config.sender_email)
         notify.add_environment("EXPORT_LINK_SECONDS", str(config.export_link_days * 24 * 3600))

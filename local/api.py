@@ -139,6 +139,15 @@ class LocalApi:
         host, port = self._server.server_address[:2]
         return f"http://{host}:{port}"
 
+    def local_link(self, url: str) -> str:
+        """A link on the deployed API (``https://<id>.execute-api.../v1/requests/...?token=...``, as an email carries
+        it) as the same request to this server, which serves the stage at its root: what DNS would do on AWS."""
+        parts = urlsplit(url)
+        if rest_api_id_from_url(url) != self.rest_api_id or not parts.path.startswith(f"/{STAGE}/"):
+            raise ValueError("not a link on this REST API's stage")
+        path = parts.path.removeprefix(f"/{STAGE}")
+        return f"{self.url}{path}" + (f"?{parts.query}" if parts.query else "")
+
     def start(self) -> LocalApi:
         self._thread = threading.Thread(target=self._server.serve_forever, name="local-api", daemon=True)
         self._thread.start()

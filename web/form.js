@@ -22,8 +22,9 @@
     access: "A copy of your data", erasure: "Erase your data", rectification: "Correct your data",
     restriction: "Stop using your data for now", objection: "Object to how your data is used",
     opt_out: "Stop marketing, do not sell or share",
+    disclosure_notice: "What was shared for direct marketing",
   };
-  const FIELDS = ["type", "email", "jurisdiction", "corrections", "note", "code"];
+  const FIELDS = ["type", "email", "jurisdiction", "corrections", "topics", "agent-name", "agent-email", "note", "code"];
   const state = { requestId: null, token: null, idempotencyKey: null, polling: null };
 
   const $ = (id) => document.getElementById(id);
@@ -80,6 +81,7 @@
   function fieldOf(problem) {
     // "body.email" -> "email"; model-level problems ("body") name their field in the message.
     const parts = (problem.field || "").split(".");
+    if (parts[1] === "agent") return parts[2] === "name" ? "agent-name" : "agent-email";
     if (parts.length > 1 && FIELDS.includes(parts[1])) return parts[1];
     const named = FIELDS.find((name) => (problem.problem || "").includes("'" + name + "'"));
     return named || null;
@@ -140,6 +142,12 @@
     return lines.length ? corrections : null;
   }
 
+  // The 1798.83 notice is a California right: say so before the API refuses it.
+  function jurisdictionErrors(request) {
+    if (request.type !== "disclosure_notice" || request.jurisdiction === "CCPA") return [];
+    return [{ field: "jurisdiction", message: "This notice is for California residents: choose California (CCPA)" }];
+  }
+
   function readRequest() {
     const errors = [];
     const chosen = document.querySelector("input[name=type]:checked");
@@ -158,9 +166,46 @@
         request.corrections = corrections;
       }
     }
+    errors.push(...jurisdictionErrors(request));
+    readConsentAndAgent(request, errors);
     const note = $("note").value.trim();
     if (note) request.note = note;
     return { request, errors };
+  }
+
+  // Opt-out topics, the Global Privacy Control signal and an authorised agent (CCPA 7025, 7026, 7063).
+  // The browser sends Sec-GPC itself (scripts may not set Sec- headers), so the form reports what it read.
+  function gpcSignal() {
+    return navigator.globalPrivacyControl === true;
+  }
+
+  function readConsentAndAgent(request, errors) {
+    if (request.type === "opt_out") {
+      const topics = Array.from(document.querySelectorAll("input[name=topics]:checked"), (box) => box.value);
+      if (topics.length) request.topics = topics;
+    }
+    if (gpcSignal()) request.gpc = true;
+    if (!$("as-agent").checked) return;
+    const name = $("agent-name").value.trim();
+    const email = $("agent-email").value.trim();
+    if (!name) errors.push({ field: "agent-name", message: "Enter your name or your agency's name" });
+    if (!/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(email)) {
+      errors.push({ field: "agent-email", message: "Enter a valid email address for status updates" });
+    }
+    request.agent = { name, email };
+  }
+
+  function showFiled(request, answer) {
+    // An opt-out needs no code: it is filed verified, so the form goes straight to the status.
+    if (answer.status === "verified") {
+      show("step-status");
+      $("status-note").textContent = "No code needed: we are acting on it now and will email you to confirm.";
+      refreshStatus();
+      return;
+    }
+    $("sent-to").textContent = request.email;
+    $("verify-request-id").textContent = answer.request_id;
+    show("step-verify");
   }
 
   async function fileRequest(event) {
@@ -177,9 +222,7 @@
       if (status !== 202) { showErrors(apiErrors(answer, null)); return; }
       state.requestId = answer.request_id;
       state.token = answer.status_token;
-      $("sent-to").textContent = request.email;
-      $("verify-request-id").textContent = answer.request_id;
-      show("step-verify");
+      showFiled(request, answer);
     } catch (_) {
       showErrors([{ field: null, message: "We could not reach the server. Check your connection and try again." }]);
     } finally {
@@ -284,6 +327,11 @@
       });
     }
     // A changed form is a new request: it gets a new idempotency key.
+    for (const radio of document.querySelectorAll("input[name=type]")) {
+      radio.addEventListener("change", () => { $("topics").hidden = !$("type-opt_out").checked; });
+    }
+    $("as-agent").addEventListener("change", () => { $("agent-fields").hidden = !$("as-agent").checked; });
+    $("gpc-notice").hidden = !gpcSignal();
     $("request-form").addEventListener("input", () => { state.idempotencyKey = null; });
     $("request-form").addEventListener("submit", fileRequest);
     $("verify-form").addEventListener("submit", verify);

@@ -12,7 +12,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestUnsupportedContentType,
     RequestValidationError,
 )
-from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path
+from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path, Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
@@ -23,9 +23,11 @@ from functions.privacy.core.clients import default_clients
 from functions.privacy.core.observability import logger, metrics, tracer
 from functions.privacy.core.settings import IntakeSettings
 from functions.privacy.intake import cancellation
+from functions.privacy.intake import downloads as archive_downloads
 from functions.privacy.intake import filing as intake
 from functions.privacy.intake import status as requester_status
 from functions.privacy.intake import verification as codes
+from functions.privacy.intake.consent import UnknownTopic
 from functions.privacy.requests.record import RequestNotFound, RequestStatus, RequestType
 
 # What this function reads from its environment (tests/infra checks the template supplies it).
@@ -56,7 +58,9 @@ class ErrorBody(BaseModel):
 
 class FiledResponse(BaseModel):
     request_id: str
-    status: Literal["pending_verification"]
+    status: Literal["pending_verification", "verified"] = Field(
+        description="pending_verification (a code is on its way), or verified for an opt-out, which needs none."
+    )
     status_token: str = Field(description="Send as X-Status-Token to read the status. Shown only once.")
     due_at: str = Field(description="When the answer is due (UTC): one month (GDPR) or 45 days (CCPA) after receipt.")
 
@@ -124,8 +128,12 @@ def build_app(form_origin: str) -> APIGatewayRestResolver:
     _verification_route(app)
     _status_route(app)
     _cancel_route(app)
+    _download_route(app)
     _input_errors(app)
     _domain_errors(app)
+    _jurisdiction_errors(app)
+    _download_errors(app)
+    _consent_errors(app)
     return app
 
 
@@ -136,9 +144,16 @@ def _filing_route(app: APIGatewayRestResolver) -> None:
         "/requests",
         status_code=202,
         summary="File a privacy request",
-        description="Every address gets the same answer, and a code by email, whether or not data exists for it.",
+        description=(
+            "Every address gets the same answer, and a code by email, whether or not data exists for it. An opt_out "
+            "needs no code: it is filed verified and carried out at once, and the address is told so by email."
+        ),
         responses={
-            202: {"description": "Filed; a code is on its way to the address"},
+            202: {"description": "Filed; a code is on its way to the address (an opt_out: being carried out)"},
+            400: _error(
+                "Malformed JSON, an opt_out naming a topic the contact lists do not have (unknown_topic), or a right "
+                "filed outside its jurisdiction (not_in_jurisdiction: disclosure_notice is CCPA only)"
+            ),
             409: _error("A submission with the same Idempotency-Key is still being filed"),
             **BAD_INPUT,
             **THROTTLED,
@@ -156,6 +171,10 @@ def _filing_route(app: APIGatewayRestResolver) -> None:
                 description="Makes a double-submitted form file one request.",
             ),
         ] = None,
+        sec_gpc: Annotated[
+            str | None,
+            Header(max_length=8, description="Global Privacy Control: `1` is recorded in the evidence as the signal."),
+        ] = None,
     ) -> FiledResponse:
         filed = intake.file_request_once(
             submission,
@@ -163,6 +182,7 @@ def _filing_route(app: APIGatewayRestResolver) -> None:
             SETTINGS.load(),
             default_clients(),
             lambda_context=app.lambda_context,
+            gpc_header=(sec_gpc or "").strip() == "1",
         )
         logger.info("request filed", extra={"request_id": filed.request_id, "request_type": submission.type.value})
         metrics.add_metric(name="RequestsFiled", unit=MetricUnit.Count, value=1)
@@ -278,6 +298,57 @@ def _cancel_route(app: APIGatewayRestResolver) -> None:
         return error_response(409, exc.code, str(exc))
 
 
+def _download_route(app: APIGatewayRestResolver) -> None:
+    """GET /requests/{id}/export?token= -> archive_downloads.export_download_url, answered as a redirect."""
+
+    @app.get(
+        "/requests/<request_id>/export",
+        summary="Download the access archive",
+        description=(
+            "The link in the access confirmation email. Redirects to the archive on S3 through a URL signed at "
+            f"request time and valid {archive_downloads.SIGNED_URL_SECONDS} seconds. A wrong, missing or expired "
+            "token gets the same 404 as an unknown id."
+        ),
+        responses={
+            302: {
+                "description": "Redirect to the archive; the signed URL expires within 5 minutes",
+                "headers": {"Location": {"description": "The signed S3 URL", "schema": {"type": "string"}}},
+                "content": {},  # no body
+            },
+            404: _error("No such request (or a wrong or expired download token)"),
+            410: _error("The archive is no longer kept (or was never finished)"),
+            422: BAD_INPUT[422],
+            **THROTTLED,
+        },
+        operation_id="downloadExport",
+    )
+    def download(
+        request_id: RequestId,
+        token: Annotated[
+            str | None,
+            Query(max_length=256, description="The download token from the confirmation email's link."),
+        ] = None,
+    ) -> Response[None]:
+        url = archive_downloads.export_download_url(request_id, token, SETTINGS.load(), default_clients())
+        metrics.add_metric(name="ExportDownloads", unit=MetricUnit.Count, value=1)
+        # no-store and no-referrer: the token is in this URL, the signature in the next one.
+        return Response(
+            status_code=302,
+            headers={"Location": url, "Cache-Control": "no-store", "Referrer-Policy": "no-referrer"},
+        )
+
+
+def _download_errors(app: APIGatewayRestResolver) -> None:
+    """The archive's download refused after the token was accepted: it is gone (410)."""
+
+    @app.exception_handler(archive_downloads.ArchiveGone)
+    def archive_gone(_: archive_downloads.ArchiveGone) -> Response:
+        metrics.add_metric(name="ExportsGone", unit=MetricUnit.Count, value=1)
+        return error_response(
+            410, "archive_gone", "The archive is no longer available; file a new access request for a fresh copy."
+        )
+
+
 def _input_errors(app: APIGatewayRestResolver) -> None:
     """Bad input answered by name (400, 415, 422), never echoing what was sent."""
 
@@ -327,6 +398,25 @@ def _domain_errors(app: APIGatewayRestResolver) -> None:
     @app.not_found
     def no_route(_: Exception) -> Response:
         return error_response(404, "not_found", "No such resource.")
+
+
+def _jurisdiction_errors(app: APIGatewayRestResolver) -> None:
+    """A right filed where it does not exist (disclosure_notice outside California): 400 naming the problem."""
+
+    @app.exception_handler(intake.NotServedInJurisdiction)
+    def not_served(exc: intake.NotServedInJurisdiction) -> Response:
+        metrics.add_metric(name="InvalidRequests", unit=MetricUnit.Count, value=1)
+        return error_response(400, "not_in_jurisdiction", str(exc))
+
+
+def _consent_errors(app: APIGatewayRestResolver) -> None:
+    """An opt-out naming a topic no contact list has: 400 naming it (topic names only, from the data map's rules)."""
+
+    @app.exception_handler(UnknownTopic)
+    def unknown_topic(exc: UnknownTopic) -> Response:
+        metrics.add_metric(name="InvalidRequests", unit=MetricUnit.Count, value=1)
+        problems = [Problem(field="body.topics", problem=f"unknown topic {t}") for t in exc.topics]
+        return error_response(400, "unknown_topic", str(exc), problems=problems)
 
 
 def openapi_document() -> str:

@@ -20,7 +20,9 @@ from tests.e2e import cli_support
 pytestmark = pytest.mark.e2e
 dsr = cli_support.dsr  # the fixture
 
-OLD = datetime(2011, 1, 1, tzinfo=UTC)  # older than every retention period (orders: 7 years) as of 2020-01-01
+OLD = datetime(2011, 1, 1, tzinfo=UTC)  # older than every retention period (orders: 7 years) as of 2020-01-02
+# Its own as_of: a retention run is named by its as_of, and test_retention_e2e reads the 2020-01-01 run's records.
+AS_OF = "2020-01-02T00:00:00Z"
 PLACED = re.compile(r"Placed (hold-[0-9a-f-]+) on (hmac-sha256:[0-9a-f]+)")
 
 
@@ -73,9 +75,9 @@ def test_a_hold_placed_in_another_spelling_keeps_the_customer_and_her_orders_thr
     assert item["identifiers"]["customer_id"] == "TSP003"  # resolved through the lower-case spelling
 
     sfn = clients.client("stepfunctions")
-    arn = sfn.start_execution(
-        stateMachineArn=outputs["RetentionStateMachineArn"], input=json.dumps({"as_of": "2020-01-01T00:00:00Z"})
-    )["executionArn"]
+    arn = sfn.start_execution(stateMachineArn=outputs["RetentionStateMachineArn"], input=json.dumps({"as_of": AS_OF}))[
+        "executionArn"
+    ]
     execution = wait_for_execution(clients, arn, timeout=180)
 
     assert execution["status"] == "SUCCEEDED", execution

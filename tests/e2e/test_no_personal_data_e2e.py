@@ -56,7 +56,12 @@ def test_no_seeded_personal_value_appears_in_evidence_logs_or_execution_history(
     try:
         filed = {}
         for request_type, person in people.items():
-            body = {"type": request_type.value, "email": person["email"], "jurisdiction": "GDPR"}
+            californian = request_type is RequestType.DISCLOSURE_NOTICE  # a California-only right
+            body = {
+                "type": request_type.value,
+                "email": person["email"],
+                "jurisdiction": "CCPA" if californian else "GDPR",
+            }
             if request_type is RequestType.RECTIFICATION:
                 body["corrections"] = {"name": CORRECTED_NAME}
             answer = client.file(body)

@@ -3,6 +3,7 @@ read the code from the outbox, enter it and see the request complete."""
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from pathlib import Path
@@ -120,3 +121,63 @@ def test_a_requester_cancels_an_erasure_from_the_status_view_and_nothing_is_eras
     )["Item"]
     assert record["status"] == "cancelled" and "subject" not in record
     assert holdings(local_cloud.datamap, local_cloud.clients, carl) == before
+
+
+def test_the_form_offers_topics_reports_gpc_and_files_for_an_agent(browser, intake, local_cloud, fresh_subject):
+    """A browser with Global Privacy Control on: the form says so, an opt-out of one topic needs no code and
+    withdraws that topic only; an agent's filing sends the code to the consumer and names the agent in evidence."""
+    from playwright.sync_api import expect
+
+    context = browser.new_context()
+    # Chromium has no GPC switch: the page sees the signal as a browser that sends it would show it.
+    context.add_init_script("Object.defineProperty(navigator, 'globalPrivacyControl', {value: true})")
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    try:
+        fay, gus = fresh_subject("fay"), fresh_subject("gus")
+        page.goto(intake.url + "/")
+        expect(page.locator("#gpc-notice")).to_be_visible()
+        expect(page.locator("#gpc-notice")).to_contain_text("Global Privacy Control")
+        expect(page.locator("#topics")).to_be_hidden()
+
+        page.get_by_label("Stop marketing and do not sell or share my data").check()
+        expect(page.locator("#topics")).to_be_visible()
+        page.get_by_label("Only the newsletter").check()
+        page.get_by_label("Your email address").fill(fay["email"])
+        page.get_by_role("button", name="Send request").click()
+
+        # No code step: straight to the status, which completes.
+        expect(page.locator("#step-verify")).to_be_hidden()
+        expect(page.locator("#status-value")).to_have_attribute("data-status", "completed", timeout=120_000)
+        request_id = page.locator("#status-request-id").inner_text()
+        store = local_cloud.datamap.stores["newsletter"]
+        sesv2 = local_cloud.clients.client("sesv2")
+        contact = sesv2.get_contact(ContactListName=store.resource, EmailAddress=fay["email"])
+        topics = {p["TopicName"]: p["SubscriptionStatus"] for p in contact["TopicPreferences"]}
+        assert topics == {"newsletter": "OPT_OUT", "product-updates": "OPT_IN"}
+        s3, bucket = local_cloud.clients.client("s3"), local_cloud.outputs["AuditBucketName"]
+        received_key = f"requests/{request_id}/chain/0000-received.json"
+        received = json.loads(s3.get_object(Bucket=bucket, Key=received_key)["Body"].read())
+        assert received["gpc"] is True and received["topics"] == ["newsletter"]
+
+        # An agent files an erasure for Gus: the agent fields appear on demand and are checked in the page.
+        page.goto(intake.url + "/")
+        page.get_by_label("Erase my data").check()
+        expect(page.locator("#topics")).to_be_hidden()
+        page.get_by_label("Your email address").fill(gus["email"])
+        page.get_by_label("I am an authorised agent filing for someone else").check()
+        page.get_by_role("button", name="Send request").click()
+        expect(page.locator("#agent-name-error")).to_have_text("Enter your name or your agency's name")
+        page.get_by_label("Your name or your agency's name").fill("Rights Agency")
+        page.get_by_label("Agent's email address, for status updates").fill("desk@agency.example")
+        page.get_by_role("button", name="Send request").click()
+
+        expect(page.locator("#verify-request-id")).to_have_text(re.compile(r"^req-"))
+        expect(page.locator("#sent-to")).to_have_text(gus["email"])  # the code goes to the consumer
+        agent_request = page.locator("#verify-request-id").inner_text()
+        assert read_code(intake.outbox, agent_request)
+        received_key = f"requests/{agent_request}/chain/0000-received.json"
+        received = json.loads(s3.get_object(Bucket=bucket, Key=received_key)["Body"].read())
+        assert received["agent"].startswith("hmac-sha256:") and received["gpc"] is True
+    finally:
+        context.close()

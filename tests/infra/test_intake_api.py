@@ -122,3 +122,32 @@ def test_intake_may_stop_only_the_request_workflows_executions_to_cancel(templat
     # Executions of the request state machine only (arn:...:execution:<machine name>:*), never the retention one.
     assert "execution" in json.dumps(stop["Resource"]) and "Retention" not in json.dumps(stop["Resource"])
     assert "RequestStateMachine" in json.dumps(listing["Resource"])
+
+
+def test_the_export_route_is_served_by_the_intake_which_alone_reads_archives_for_requesters(template):
+    resources = _resources(template, "AWS::ApiGateway::Resource")
+    (export_id,) = [k for k, r in resources.items() if r["Properties"]["PathPart"] == "export"]
+    (get,) = [
+        m["Properties"]
+        for m in _resources(template, "AWS::ApiGateway::Method").values()
+        if m["Properties"]["ResourceId"] == {"Ref": export_id}
+    ]
+    assert get["HttpMethod"] == "GET"
+    assert get["RequestParameters"] == {
+        "method.request.path.request_id": True,
+        "method.request.querystring.token": False,  # a missing token is the Lambda's 404, like a wrong one
+    }
+    intake = _policy_of(template, "FunctionsIntakeRole")
+    (reads,) = [s for s in intake if s["Action"] == "s3:GetObject"]
+    assert "exports/*" in json.dumps(reads["Resource"])
+    # The notifier mints a token (GenerateMac) and links to the API; it no longer signs S3 URLs, so reads nothing.
+    notify = _policy_of(template, "FunctionsNotifyRole")
+    notify_actions = json.dumps([s["Action"] for s in notify])
+    assert "s3:GetObject" not in notify_actions and "kms:GenerateMac" in notify_actions
+    (function,) = [
+        f["Properties"]
+        for f in _resources(template, "AWS::Lambda::Function").values()
+        if "notify_requester" in f["Properties"].get("Handler", "")
+    ]
+    api_url = json.dumps(function["Environment"]["Variables"]["API_URL"])
+    assert "execute-api" in api_url and "/v1/" in api_url

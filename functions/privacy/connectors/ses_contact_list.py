@@ -68,6 +68,32 @@ class SesContactListConnector(StoreConnector):
     def opt_out(self, subject: Subject) -> ChangeResult:
         return self._unsubscribe(subject)
 
+    def withdraw_topics(self, subject: Subject, topics: list[str]) -> ChangeResult:
+        """Consent withdrawn in part: ``topics`` (those this list has) OPT_OUT; other topics and UnsubscribeAll
+        stay as they were. The whole preference list is sent, so it holds whether UpdateContact merges or
+        replaces (moto replaces)."""
+        email, contact = self._contact(subject)
+        wanted = sorted(set(topics) & set(self._store.topics))
+        if email is None or contact is None or not wanted:
+            return ChangeResult(not_applicable=not wanted)
+        current = {p["TopicName"]: p["SubscriptionStatus"] for p in contact.get("TopicPreferences", [])}
+        if all(current.get(t) == OPT_OUT for t in wanted):
+            return ChangeResult(found=1, unchanged=1, attributes=[f"TopicPreferences.{t}" for t in wanted])
+        preferences = {**current, **dict.fromkeys(wanted, OPT_OUT)}
+        params: dict[str, Any] = {
+            "TopicPreferences": [{"TopicName": t, "SubscriptionStatus": s} for t, s in sorted(preferences.items())],
+            "UnsubscribeAll": bool(contact.get("UnsubscribeAll")),
+        }
+        if contact.get("AttributesData") is not None:
+            params["AttributesData"] = contact["AttributesData"]
+        self._call("UpdateContact", self._client.update_contact, email, **params)
+        return ChangeResult(
+            found=1,
+            changed=1,
+            attributes=[f"TopicPreferences.{t}" for t in wanted],
+            key_digests=self._digests(email, True),
+        )
+
     def _unsubscribe(self, subject: Subject) -> ChangeResult:
         email, contact = self._contact(subject)
         if email is None or contact is None:

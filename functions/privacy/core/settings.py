@@ -113,18 +113,20 @@ class StoreTaskSettings(RequestsTable, AuditBucket, HmacKey, ExportBucket, DataM
     """One store task (export, erase, rectify, restrict, opt out, re-check)."""
 
 
-class CompleteSettings(RequestsTable, AuditBucket):
-    """WriteEvidence: aggregates outcomes into the completion evidence."""
+class CompleteSettings(RequestsTable, AuditBucket, DataMapFile):
+    """WriteEvidence: aggregates outcomes into the completion evidence (a disclosure notice's from the data map)."""
 
 
 class PackageExportSettings(ExportBucket, DataMapFile):
     """PackageExport: zips an access request's parts."""
 
 
-class NotifySettings(RequestsTable, ExportBucket, SenderEmail, DataMapFile):
-    """NotifyRequester: the confirmation email and, for access, the presigned archive link."""
+class NotifySettings(RequestsTable, HmacKey, SenderEmail, DataMapFile):
+    """NotifyRequester: the confirmation email and, for access, the archive's download link (a token on the API)."""
 
     EXPORT_LINK_SECONDS: int = Field(default=7 * 24 * 3600, ge=1)
+    # The intake API's base URL (stack output ApiUrl): the link is GET <API_URL>/requests/{id}/export?token=...
+    API_URL: Required
 
 
 class PublishEventSettings(DataMapFile):
@@ -136,8 +138,8 @@ class PublishEventSettings(DataMapFile):
 # Intake and identity verification.
 
 
-class IntakeSettings(RequestsTable, AuditBucket, HmacKey, DataMapFile):
-    """The intake API: files requests (idempotently), verifies codes, answers status."""
+class IntakeSettings(RequestsTable, AuditBucket, HmacKey, ExportBucket, DataMapFile):
+    """The intake API: files requests (idempotently), verifies codes, answers status, serves archive downloads."""
 
     STATE_MACHINE_ARN: Required
     IDEMPOTENCY_TABLE: Required

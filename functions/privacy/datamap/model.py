@@ -210,6 +210,24 @@ class Store(_Model):
 
 class Recipient(_Model):
     description: str
+    direct_marketing: bool = Field(
+        default=False,
+        description=(
+            "The recipient uses what it receives for its own direct marketing (Cal. Civ. Code 1798.83): "
+            "the categories it receives are named in a disclosure_notice"
+        ),
+    )
+
+
+class Transfer(_Model):
+    """Personal data transferred to a third country (GDPR Art. 30(1)(e)), for the record of processing."""
+
+    country: str = Field(min_length=1, description="The third country, e.g. Canada")
+    categories: list[str] = Field(min_length=1, description="Categories of data transferred there")
+    recipients: list[str] = Field(default_factory=list, description="Who receives it there (recipient names)")
+    safeguards: str = Field(
+        min_length=1, description="The Art. 46 / 49 basis, e.g. adequacy decision or standard contractual clauses"
+    )
 
 
 class DataMap(_Model):
@@ -221,6 +239,11 @@ class DataMap(_Model):
     categories: dict[Annotated[str, Field(pattern=_NAME)], Category]
     recipients: dict[str, Recipient] = Field(default_factory=dict)
     stores: dict[Annotated[str, Field(pattern=_NAME)], Store]
+    transfers: list[Transfer] = Field(default_factory=list, description="Transfers to third countries")
+    data_subjects: list[str] = Field(
+        default_factory=list,
+        description="Categories of data subjects (GDPR Art. 30(1)(c)), for the record of processing",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -251,6 +274,7 @@ class DataMap(_Model):
         for name, store in self.stores.items():
             problems.extend(f"stores.{name}: {p}" for p in self._store_problems(store))
         problems.extend(_across_stores_problems(self.stores))
+        problems.extend(self._transfer_problems())
         if not problems:
             problems.extend(self._resolution_cycles())
         if problems:
@@ -278,6 +302,17 @@ class DataMap(_Model):
         problems.extend(_rectifiable_problems(store))
         if store.erasure.mode == "anonymise" and store.kind is not StoreKind.DYNAMODB:
             problems.append("anonymise is only supported for dynamodb stores")
+        return problems
+
+    def _transfer_problems(self) -> list[str]:
+        problems: list[str] = []
+        for index, transfer in enumerate(self.transfers):
+            problems.extend(
+                f"transfers.{index}: unknown category {c!r}" for c in transfer.categories if c not in self.categories
+            )
+            problems.extend(
+                f"transfers.{index}: unknown recipient {r!r}" for r in transfer.recipients if r not in self.recipients
+            )
         return problems
 
     def _resolution_problems(self, res: Resolution) -> list[str]:
@@ -327,6 +362,12 @@ class DataMap(_Model):
 
     def normalise(self, identifier: str, value: str) -> str:
         return self.identifiers[identifier].normalise(value)
+
+    def direct_marketing_categories(self) -> dict[str, list[str]]:
+        """Category -> the recipients flagged direct_marketing that receive it (1798.83), in data map order."""
+        flagged = {name for name, recipient in self.recipients.items() if recipient.direct_marketing}
+        found = {name: [r for r in c.recipients if r in flagged] for name, c in self.categories.items()}
+        return {name: recipients for name, recipients in found.items() if recipients}
 
     def stores_of_kind(self, kind: StoreKind) -> dict[str, Store]:
         return {name: store for name, store in self.stores.items() if store.kind is kind}

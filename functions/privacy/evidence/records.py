@@ -191,3 +191,8 @@ def write_operator_action(
 def retention_record_key(run_id: str, store: str) -> str:
     """retention/<run id>/<store>.json: one record per store and retention run."""
     return f"retention/{run_id}/{store}.json"
+
+
+def retention_replay_record_key(run_id: str, execution: str, store: str) -> str:
+    """retention/<run id>/replays/<execution>/<store>.json: a replay of a run that expired more records."""
+    return f"retention/{run_id}/replays/{execution}/{store}.json"

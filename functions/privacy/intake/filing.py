@@ -36,6 +36,8 @@ from functions.privacy.core.keys import subject_hmac
 from functions.privacy.core.settings import IntakeSettings
 from functions.privacy.core.timestamps import format_utc
 from functions.privacy.evidence import records as evidence
+from functions.privacy.intake import consent
+from functions.privacy.intake.consent import check_topics
 from functions.privacy.intake.verification import verification_keys
 from functions.privacy.requests import record as requests
 from functions.privacy.requests import verification
@@ -51,6 +53,25 @@ MAX_EMAIL = 254  # RFC 5321 path limit
 ATTRIBUTE_PATTERN = r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$"
 AttributeName = Annotated[str, StringConstraints(pattern=ATTRIBUTE_PATTERN)]
 CorrectionValue = Annotated[str, StringConstraints(max_length=MAX_CORRECTION_VALUE)]
+MAX_TOPICS = 20
+MAX_AGENT_NAME = 200
+# A topic is a name from the data map, never free text: the 400 for an unknown one may name it.
+TopicName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
+
+
+class Agent(BaseModel):
+    """Someone the consumer authorised to file for them (CCPA 11 CCR 7063): status mails only, never the data."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=MAX_AGENT_NAME, description="The agent's or agency's name.")
+    email: EmailStr = Field(max_length=MAX_EMAIL, description="Where status mails (without codes or links) go.")
+
+    @field_validator("email", mode="wrap")
+    @classmethod
+    def _as_typed(cls, value: Any, handler: ValidatorFunctionWrapHandler) -> str:
+        handler(value)
+        return str(value)
 
 
 class Submission(BaseModel):
@@ -70,6 +91,22 @@ class Submission(BaseModel):
         description="Rectification only: attribute name -> corrected value.",
     )
     note: str | None = Field(default=None, max_length=MAX_NOTE, description="Anything the requester wants to add.")
+    topics: list[TopicName] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_TOPICS,
+        description="opt_out only: withdraw consent for these topics of the contact list only (without it: all).",
+    )
+    agent: Agent | None = Field(
+        default=None,
+        description="An authorised agent filing for the consumer: the code still goes to `email`; the agent gets "
+        "status mails, never codes or the archive.",
+    )
+    gpc: bool = Field(
+        default=False,
+        description="The Global Privacy Control signal as the form read it (navigator.globalPrivacyControl); "
+        "a `Sec-GPC: 1` header counts the same.",
+    )
 
     @field_validator("email", mode="wrap")
     @classmethod
@@ -85,7 +122,24 @@ class Submission(BaseModel):
             raise ValueError("a rectification request needs 'corrections' (attribute name -> corrected value)")
         if self.type is not RequestType.RECTIFICATION and self.corrections is not None:
             raise ValueError("'corrections' is accepted for rectification requests only")
+        if self.type is not RequestType.OPT_OUT and self.topics is not None:
+            raise ValueError("'topics' is accepted for opt_out requests only")
         return self
+
+
+class NotServedInJurisdiction(ValueError):
+    """The right does not exist in the request's jurisdiction (the API answers 400 naming it)."""
+
+
+def jurisdiction_problem(submission: Submission) -> str | None:
+    """Why this right cannot be filed in the submission's jurisdiction, or None."""
+    # Cal. Civ. Code 1798.83 is a California right: elsewhere there is nothing to answer.
+    if submission.type is RequestType.DISCLOSURE_NOTICE and submission.jurisdiction is not Jurisdiction.CCPA:
+        return (
+            "a disclosure_notice request (Cal. Civ. Code 1798.83) is for California residents: "
+            "file it with jurisdiction CCPA"
+        )
+    return None
 
 
 @dataclass(frozen=True)
@@ -127,8 +181,11 @@ class IdentityChecked:
 
 
 def submission_details(submission: Submission) -> dict[str, Any]:
-    """What the requester added that the workflow needs later (corrections) or operators read (note)."""
-    return {k: v for k, v in {"corrections": submission.corrections, "note": submission.note}.items() if v}
+    """What the requester added that the workflow needs later (corrections, topics, the agent's address) or
+    operators read (note). Kept with the identifiers and dropped with them when the request closes."""
+    agent = submission.agent.model_dump() if submission.agent else None
+    details = {"corrections": submission.corrections, "note": submission.note, "topics": submission.topics}
+    return {k: v for k, v in {**details, "agent": agent}.items() if v}
 
 
 def file(
@@ -141,13 +198,18 @@ def file(
     request_id: str | None = None,
     attributes: Mapping[str, Any] | None = None,
     now: datetime | None = None,
+    received_fields: Mapping[str, Any] | None = None,
 ) -> requests.RequestRecord:
     """The one way a request is filed: create the record, write its ``received`` evidence (and ``verified``
     when the identity was ``checked`` already), then start its workflow, tolerating a retry that finds the
     execution started.
 
-    ``attributes`` are record attributes the channel owns (the status token's digest, who filed it).
+    ``attributes`` are record attributes the channel owns (the status token's digest, who filed it);
+    ``received_fields`` go into the ``received`` evidence (no personal data: signals, HMACs).
     """
+    problem = jurisdiction_problem(submission)
+    if problem:
+        raise NotServedInJurisdiction(problem)
     received = now or timestamps.now()
     subject = subject_hmac(clients.client("kms"), place.hmac_key_id, place.subject_identifier, submission.email)
     details = submission_details(submission)
@@ -180,6 +242,7 @@ def file(
             "due_at": record.due_at,
             "channel": channel.value,
             "corrections": len(submission.corrections or {}),
+            **(received_fields or {}),
         },
     )
     if checked:
@@ -195,23 +258,37 @@ def file(
 
 
 def file_request(
-    submission: Submission, settings: IntakeSettings, clients: Clients, *, now: datetime | None = None
+    submission: Submission,
+    settings: IntakeSettings,
+    clients: Clients,
+    *,
+    now: datetime | None = None,
+    gpc_header: bool = False,
 ) -> FiledRequest:
-    """The requester's filing through the API: pending verification, with a status token.
+    """The requester's filing through the API: pending verification, with a status token; an opt-out is
+    filed verified (it needs no proof, see ``consent``).
 
     Returns the status token in clear once; only its keyed digest is stored.
     """
+    check_topics(submission.topics, settings.datamap())
     request_id = requests.new_request_id()
     token = verification.new_status_token()
     digest = verification.token_digest(verification_keys(clients, settings), request_id, token)
+    place = api_filing_place(settings)
+    agent_email = submission.agent.email if submission.agent else None
+    gpc = gpc_header or submission.gpc
+    signals = consent.received_signals(submission.topics, agent_email, gpc, clients, place.hmac_key_id)
+    waived = consent.needs_no_proof(submission.type)
     record = file(
         submission,
-        api_filing_place(settings),
+        place,
         clients,
         channel=Channel.API,
+        checked=IdentityChecked(method=consent.NOT_REQUIRED) if waived else None,
         request_id=request_id,
-        attributes={"status_token_digest": digest},
+        attributes={"status_token_digest": digest, **consent.record_attributes(submission.type, signals)},
         now=now,
+        received_fields=signals,
     )
     return FiledRequest(request_id, record.status, token, record.due_at)
 
@@ -244,6 +321,7 @@ def file_request_once(
     clients: Clients,
     *,
     lambda_context: Any = None,
+    gpc_header: bool = False,
 ) -> FiledRequest:
     """``file_request``, except that a repeated Idempotency-Key with the same body returns the first answer.
 
@@ -251,7 +329,7 @@ def file_request_once(
     request rather than answering with someone else's. Records expire after an hour.
     """
     if not idempotency_key:
-        return file_request(submission, settings, clients)
+        return file_request(submission, settings, clients, gpc_header=gpc_header)
     config = IdempotencyConfig(hash_function="sha256", expires_after_seconds=3600, lambda_context=lambda_context)
     persistence = DynamoDBPersistenceLayer(
         table_name=settings.IDEMPOTENCY_TABLE, boto3_client=clients.client("dynamodb")
@@ -261,7 +339,8 @@ def file_request_once(
         data_keyword_argument="submitted", persistence_store=persistence, config=config, key_prefix="file_request"
     )
     def _file(submitted: dict[str, Any]) -> dict[str, Any]:
-        return asdict(file_request(submission, settings, clients))
+        return asdict(file_request(submission, settings, clients, gpc_header=gpc_header))
 
-    filed = _file(submitted={"idempotency_key": idempotency_key, "request": submission.model_dump(mode="json")})
+    submitted = {"idempotency_key": idempotency_key, "request": submission.model_dump(mode="json"), "gpc": gpc_header}
+    filed = _file(submitted=submitted)
     return FiledRequest(**filed)

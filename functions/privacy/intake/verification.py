@@ -18,6 +18,7 @@ from functions.privacy.core.timestamps import format_utc, parse_utc
 from functions.privacy.evidence import records as evidence
 from functions.privacy.requests import record as requests
 from functions.privacy.requests import verification
+from functions.privacy.requests.agent_notices import send_agent_status
 from functions.privacy.requests.notices import send_verification_email
 from functions.privacy.requests.record import RequestNotFound, RequestStatus
 
@@ -240,6 +241,9 @@ def send_code(
         expires_at=format_utc(expires_at),
         due_at=record.due_at,
     )
+    # The agent hears that it was received; the code went to the consumer's own address only.
+    item = requests.request_item(table, request_id)
+    send_agent_status(clients.client("sesv2"), settings.SENDER_EMAIL, item, "received")
     return {"request_id": request_id, "code_expires_at": format_utc(expires_at), "message_id": message_id}
 
 

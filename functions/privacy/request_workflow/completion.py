@@ -7,6 +7,7 @@ from typing import Any
 from functions.privacy.core.clients import Clients
 from functions.privacy.core.settings import CompleteSettings
 from functions.privacy.evidence import records as evidence
+from functions.privacy.request_workflow import disclosure
 from functions.privacy.requests import executions
 from functions.privacy.requests import record as requests
 from functions.privacy.requests.record import RequestStatus, RequestType
@@ -107,6 +108,9 @@ def complete_request(
         fields["unresolved_identifiers"] = unresolved
     if execution:
         fields["execution"] = execution
+    if record.type is RequestType.DISCLOSURE_NOTICE:
+        # What the notice states (the Notify step sends the same facts): year, category and recipient names.
+        fields["disclosure_notice"] = disclosure.disclosure_facts(settings.datamap(), record.received_at)
     if export and export.get("archive_key"):
         fields["export"] = {k: export[k] for k in ("archive_key", "archive_bytes", "files") if k in export}
     key, body, digest = evidence.append_request_event(

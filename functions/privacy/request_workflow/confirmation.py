@@ -1,23 +1,27 @@
 """The requester's confirmation: in plain language, what was done in each store and what was kept, and why.
 
-For an access request it carries the presigned link to the archive. Sent for every completed or
+For an access request it carries a link to the archive on the intake API, with a download token minted here
+(only its keyed digest is stored; see functions/privacy/requests/downloads.py). Sent for every completed or
 partially completed request, once per execution (a re-run after a partial completion sends its own).
 """
 
 from __future__ import annotations
 
 import html
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import quote, urlencode
 
 from functions.privacy.core import timestamps
 from functions.privacy.core.clients import Clients
 from functions.privacy.core.settings import NotifySettings
 from functions.privacy.datamap.model import DataMap
-from functions.privacy.request_workflow import exports
+from functions.privacy.request_workflow import disclosure
+from functions.privacy.requests import downloads
 from functions.privacy.requests import record as requests
+from functions.privacy.requests.agent_notices import resubscribe_note, send_agent_status
 from functions.privacy.requests.notices import REQUEST_NAMES, send_email
-from functions.privacy.requests.record import RequestStatus
+from functions.privacy.requests.record import RequestStatus, RequestType
 
 STATUS_SENTENCES = {
     RequestStatus.COMPLETED.value: "We have completed your request.",
@@ -94,6 +98,8 @@ def confirmation_email(
             f"Download link: {link}\n\nThe link expires at {link_expires_at} (UTC).\n\n"
         )
     text += "What we did, store by store:\n" + "\n".join(lines) + "\n"
+    resubscribe_text, resubscribe_html = resubscribe_note(request_type)
+    text += resubscribe_text
     text += "\nIf anything is unclear, reply to this email and quote the request id.\n"
     body = (
         "<!doctype html><html><body>"
@@ -107,9 +113,29 @@ def confirmation_email(
         )
         + "<ul>"
         + "".join(f"<li>{html.escape(line[2:])}</li>" for line in lines)
-        + "</ul></body></html>"
+        + "</ul>"
+        + resubscribe_html
+        + "</body></html>"
     )
     return subject, text, body
+
+
+def download_link(
+    request_id: str, archive_key: str, settings: NotifySettings, clients: Clients, table: Any
+) -> tuple[str, datetime]:
+    """Mint a download token for the archive (its digest goes on the request) and the link that carries it.
+
+    The link names the intake API, not S3: the API signs a short-lived S3 URL when the requester follows it,
+    so no credentials of this function's (hours-long) session are baked into the email.
+    """
+    token = downloads.new_download_token()
+    keys = downloads.download_keys(clients.client("kms"), settings.HMAC_KEY_ID)
+    expires = timestamps.now() + timedelta(seconds=settings.EXPORT_LINK_SECONDS)
+    downloads.record_download_token(
+        table, request_id, downloads.token_digest(keys, request_id, token), expires, archive_key
+    )
+    base = settings.API_URL.rstrip("/")
+    return f"{base}/requests/{quote(request_id, safe='')}/export?{urlencode({'token': token})}", expires
 
 
 def notify_requester(
@@ -131,15 +157,34 @@ def notify_requester(
         return {"sent": False, "reason": f"no confirmation for status {status}"}
     datamap = settings.datamap()
     recipient = str((item.get("subject") or {})[datamap.subject_identifier])
+    if str(item["type"]) == RequestType.DISCLOSURE_NOTICE.value:
+        return send_disclosure_notice(table, request_id, recipient, item, settings, clients, execution=execution)
     link = expires_at = None
     if export and export.get("archive_key"):
-        link = exports.presigned_link(
-            clients.client("s3"), settings.EXPORT_BUCKET, export["archive_key"], settings.EXPORT_LINK_SECONDS
-        )
-        expires = timestamps.now() + timedelta(seconds=settings.EXPORT_LINK_SECONDS)
+        link, expires = download_link(request_id, str(export["archive_key"]), settings, clients, table)
         expires_at = expires.strftime("%Y-%m-%d %H:%M")  # prose for the requester, who reads "(UTC)" after it
     subject, text, body = confirmation_email(request_id, str(item["type"]), status, datamap, outcomes, link, expires_at)
     message_id = send_email(clients.client("sesv2"), settings.SENDER_EMAIL, recipient, subject, text, body)
+    send_agent_status(clients.client("sesv2"), settings.SENDER_EMAIL, item, status)  # status only, never the link
     # Marked after sending: a crash in between may send twice, which beats never confirming.
+    requests.record_notified(table, request_id, execution)
+    return {"sent": True, "message_id": message_id}
+
+
+def send_disclosure_notice(
+    table: Any,
+    request_id: str,
+    recipient: str,
+    item: dict[str, Any],
+    settings: NotifySettings,
+    clients: Clients,
+    *,
+    execution: str,
+) -> dict[str, Any]:
+    """The 1798.83 notice instead of a store-by-store confirmation: the same facts the completion record holds."""
+    datamap = settings.datamap()
+    facts = disclosure.disclosure_facts(datamap, str(item["received_at"]))
+    subject, text, body = disclosure.disclosure_email(request_id, datamap, facts)
+    message_id = send_email(clients.client("sesv2"), settings.SENDER_EMAIL, recipient, subject, text, body)
     requests.record_notified(table, request_id, execution)
     return {"sent": True, "message_id": message_id}

@@ -336,8 +336,3 @@ def package_export(
         "files": len(files),
         "complete": complete,
     }
-
-
-def presigned_link(s3: Any, bucket: str, key: str, expires_in: int) -> str:
-    """A GET link to the archive; SigV4 caps it at 7 days and at the signing credentials' own lifetime."""
-    return str(s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=expires_in))

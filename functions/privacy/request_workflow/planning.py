@@ -8,7 +8,7 @@ from functions.privacy.connectors.corrections import validate_corrections
 from functions.privacy.core.clients import Clients
 from functions.privacy.core.keys import subject_hmac
 from functions.privacy.core.settings import PlanSettings
-from functions.privacy.datamap.model import DataMap
+from functions.privacy.datamap.model import DataMap, StoreKind
 from functions.privacy.requests import record as requests
 from functions.privacy.requests.record import RequestType
 from functions.privacy.subjects import holds
@@ -27,10 +27,28 @@ OPERATIONS = {
     RequestType.RESTRICTION: "restrict",
     RequestType.OBJECTION: "restrict",
     RequestType.OPT_OUT: "opt_out",
+    # The notice comes from the data map: no store task, and the subject is not even looked up.
+    RequestType.DISCLOSURE_NOTICE: "disclose",
 }
 # Only erasure is checked by finding the subject again; for the others the store task's own result
 # (every found record changed or already in the requested state) is what "done" means.
 RECHECKED = frozenset({"erase"})
+
+
+class VerificationRequired(PermissionError):
+    """A request filed without proof (an opt-out) asks for more than an opt-out: nothing is planned."""
+
+
+def request_topics(table: Any, request_id: str) -> list[str]:
+    """The contact-list topics an opt-out withdraws consent for; empty means every topic, and the suppression."""
+    details = requests.request_item(table, request_id).get("details") or {}
+    return sorted(str(t) for t in details.get("topics") or ())
+
+
+def opt_out_only(item: dict[str, Any], operation: str | None) -> None:
+    """An opt-out needs no proof, so a request that skipped it may only opt out: never export or erase."""
+    if item.get("verification_waived") and (item.get("type") != RequestType.OPT_OUT.value or operation != "opt_out"):
+        raise VerificationRequired(f"request {item.get('request_id')} was filed without proof: opt_out only")
 
 
 def request_corrections(table: Any, request_id: str) -> dict[str, Any]:
@@ -76,8 +94,13 @@ def plan_request(request_id: str, settings: PlanSettings, clients: Clients) -> d
     operation = OPERATIONS.get(record.type)
     if operation is None:
         raise RequestTypeNotSupported(f"request type {record.type.value} is not supported by this workflow")
+    opt_out_only(requests.request_item(table, request_id), operation)
     datamap = settings.datamap()
     stores = list(datamap.stores)
+    if operation == "opt_out" and request_topics(table, request_id):
+        # Consent withdrawn "in part" (Art. 7(3)): only the contact lists' topics change; suppressing the
+        # address would stop every topic, so the suppression list is left alone.
+        stores = [name for name, store in datamap.stores.items() if store.kind is StoreKind.SES_CONTACT_LIST]
     if operation == "rectify":
         # Checked for every store before any task runs: a bad correction (InvalidCorrection, naming the
         # attributes at fault) fails the request with nothing changed anywhere.
@@ -85,8 +108,10 @@ def plan_request(request_id: str, settings: PlanSettings, clients: Clients) -> d
         stores = [name for name, store in datamap.stores.items() if set(store.rectifiable) & set(corrections)]
     identifiers = requests.get_identifiers(table, request_id)
     email = identifiers[datamap.subject_identifier]
-    resolution = resolve(datamap, email, clients)
     hmac_value = subject_hmac(clients.client("kms"), settings.HMAC_KEY_ID, datamap.subject_identifier, email)
+    if operation == "disclose":
+        return disclosure_plan(table, request_id, identifiers, hmac_value)
+    resolution = resolve(datamap, email, clients)
     # A re-run keeps what the first run resolved: once the customers record is erased, the email alone
     # no longer leads to the customer id that a held store is keyed by.
     resolved = {**identifiers, **resolution.subject.identifiers}
@@ -105,4 +130,19 @@ def plan_request(request_id: str, settings: PlanSettings, clients: Clients) -> d
         "held": held,
         "unresolved": unresolved,
         "recheck": operation in RECHECKED,
+    }
+
+
+def disclosure_plan(table: Any, request_id: str, identifiers: dict[str, str], hmac_value: str) -> dict[str, Any]:
+    """A disclosure notice plans no store task: the workflow goes straight to evidence and the notice."""
+    requests.record_resolution(table, request_id, identifiers, hmac_value, [])
+    return {
+        "request_id": request_id,
+        "type": RequestType.DISCLOSURE_NOTICE.value,
+        "operation": "disclose",
+        "subject_hmac": hmac_value,
+        "tasks": [],
+        "held": [],
+        "unresolved": [],
+        "recheck": False,
     }

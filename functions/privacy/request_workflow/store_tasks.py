@@ -12,12 +12,13 @@ from typing import Any
 from functions.privacy.connectors.base import ChangeResult, EraseResult, ExportResult, Subject
 from functions.privacy.connectors.registry import connector_for
 from functions.privacy.core import timestamps
+from functions.privacy.connectors.ses_contact_list import SesContactListConnector
 from functions.privacy.core.clients import Clients
 from functions.privacy.core.keys import key_digester, masking_hasher
 from functions.privacy.core.settings import StoreTaskSettings
 from functions.privacy.evidence import records as evidence
 from functions.privacy.request_workflow import exports
-from functions.privacy.request_workflow.planning import request_corrections
+from functions.privacy.request_workflow.planning import opt_out_only, request_corrections, request_topics
 from functions.privacy.requests import record as requests
 
 OPERATIONS = ("export", "erase", "rectify", "restrict", "opt_out")
@@ -87,7 +88,12 @@ def _operate(
     if operation == "restrict":
         return connector.restrict(subject)
     if operation == "opt_out":
-        return connector.opt_out(subject)
+        topics = request_topics(clients.resource_table(settings.REQUESTS_TABLE), request_id)
+        if not topics:
+            return connector.opt_out(subject)
+        if not isinstance(connector, SesContactListConnector):  # planning gives such stores no task
+            return ChangeResult(not_applicable=True)
+        return connector.withdraw_topics(subject, topics)
     raise UnknownOperation(f"operation {operation} is not one of {', '.join(OPERATIONS)}")
 
 
@@ -113,6 +119,7 @@ def run_store_task(
         table = clients.resource_table(settings.REQUESTS_TABLE)
         subject = Subject(requests.get_identifiers(table, request_id))
         record = requests.get_request(table, request_id)
+        opt_out_only(requests.request_item(table, request_id), operation)  # a request filed without proof
         # The claim and a cancel/refusal are conditional updates of the same record: only one of them wins.
         if not requests.claim_for_acting(table, request_id, timestamps.now()):
             raise RequestClosedMeanwhile(f"request {request_id} was cancelled or refused: {store_name} not acted on")

@@ -14,6 +14,7 @@ REQUEST_NAMES = {
     "restriction": "restriction of processing of your personal data",
     "objection": "an objection to processing of your personal data",
     "opt_out": "opting out of marketing and the sale or sharing of your personal data",
+    "disclosure_notice": "a notice of the personal information we shared with third parties for their direct marketing",
 }
 
 

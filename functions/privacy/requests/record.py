@@ -29,6 +29,8 @@ class RequestType(str, Enum):
     RESTRICTION = "restriction"
     OBJECTION = "objection"
     OPT_OUT = "opt_out"
+    # Cal. Civ. Code 1798.83: which categories went to third parties for their direct marketing. Touches no store.
+    DISCLOSURE_NOTICE = "disclosure_notice"
 
 
 class Jurisdiction(str, Enum):

@@ -2,7 +2,8 @@
 
 Records hold counts and the keyed digest of expired keys, never keys. They are written once by key
 (evidence.write_record), so a replay of a run finds the first run's records and leaves them as they
-are. A store that failed gets no record at its key (so a rerun after the fix can still record the
+are, unless the replay expired records: then it writes its own record under replays/<execution>/. A
+store that failed gets no record at its key (so a rerun after the fix can still record the
 store's outcome); the failure is named in the run's summary instead. A run that ended
 partially_completed writes its summary under attempts/<execution>.json, keeping summary.json for the
 run that completes.
@@ -35,27 +36,28 @@ def record_store(
     counts = Counts.total(units)
     store = datamap.stores[store_name]
     key = evidence.retention_record_key(plan["run_id"], store_name)
-    record, sha = evidence.write_record(
-        s3,
-        audit_bucket,
-        key,
-        {
-            "kind": "retention_run",
-            "run_id": plan["run_id"],
-            "as_of": plan["as_of"],
-            "dry_run": plan["dry_run"],
-            "store": store_name,
-            "store_kind": store.kind.value,
-            "categories": list(store.categories),
-            "expire_before": plan["expire_before"],
-            "erasure_mode": store.erasure.mode,
-            **_evidence_counts({f: getattr(counts, f) for f in COUNT_FIELDS}),
-            # Records whose timestamp could not be read were kept; the first few keys, as keyed digests.
-            "unreadable_key_digests": counts.unreadable_key_digests,
-            "expired_keys_digest": counts.expired_keys_digest,
-            "execution": plan["execution"],
-        },
-    )
+    fields = {
+        "kind": "retention_run",
+        "run_id": plan["run_id"],
+        "as_of": plan["as_of"],
+        "dry_run": plan["dry_run"],
+        "store": store_name,
+        "store_kind": store.kind.value,
+        "categories": list(store.categories),
+        "expire_before": plan["expire_before"],
+        "erasure_mode": store.erasure.mode,
+        **_evidence_counts({f: getattr(counts, f) for f in COUNT_FIELDS}),
+        # Records whose timestamp could not be read were kept; the first few keys, as keyed digests.
+        "unreadable_key_digests": counts.unreadable_key_digests,
+        "expired_keys_digest": counts.expired_keys_digest,
+        "execution": plan["execution"],
+    }
+    record, sha = evidence.write_record(s3, audit_bucket, key, fields)
+    if record.get("execution") != plan["execution"] and counts.expired:
+        # A replay of the same as_of that still expired records (e.g. a hold was released since, or older
+        # data arrived): the first run's record does not cover them, so this execution gets its own.
+        key = evidence.retention_replay_record_key(plan["run_id"], plan["execution"], store_name)
+        record, sha = evidence.write_record(s3, audit_bucket, key, fields)
     return {
         "store": store_name,
         "status": "succeeded",
@@ -82,23 +84,22 @@ def summarize_run(s3: Any, audit_bucket: str, plan: dict[str, Any], stores: list
         for s in stores
     ]
     key = summary_key(plan["run_id"], plan["execution"], completed)
-    _, sha = evidence.write_record(
-        s3,
-        audit_bucket,
-        key,
-        {
-            "kind": "retention_run",
-            "record": "summary",
-            "run_id": plan["run_id"],
-            "as_of": plan["as_of"],
-            "dry_run": plan["dry_run"],
-            "execution": plan["execution"],
-            "status": "completed" if completed else "partially_completed",
-            **_evidence_counts({f: sum(s[f] for s in output_stores) for f in COUNT_FIELDS}),
-            "stores": output_stores,
-            "store_records": {s["store"]: s["evidence_sha256"] for s in stores if s.get("evidence_sha256")},
-        },
-    )
+    fields = {
+        "kind": "retention_run",
+        "record": "summary",
+        "run_id": plan["run_id"],
+        "as_of": plan["as_of"],
+        "dry_run": plan["dry_run"],
+        "execution": plan["execution"],
+        "status": "completed" if completed else "partially_completed",
+        **_evidence_counts({f: sum(s[f] for s in output_stores) for f in COUNT_FIELDS}),
+        "stores": output_stores,
+        "store_records": {s["store"]: s["evidence_sha256"] for s in stores if s.get("evidence_sha256")},
+    }
+    record, sha = evidence.write_record(s3, audit_bucket, key, fields)
+    if record.get("execution") != plan["execution"] and fields["expired"]:
+        key = evidence.retention_replay_record_key(plan["run_id"], plan["execution"], "summary")  # see record_store
+        _, sha = evidence.write_record(s3, audit_bucket, key, fields)
     return {
         "run_id": plan["run_id"],
         "as_of": plan["as_of"],

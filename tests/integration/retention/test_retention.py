@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from datetime import timedelta
@@ -223,6 +224,32 @@ def test_replay_with_the_same_as_of_is_a_no_op_and_keeps_the_first_evidence(engi
     schema = json.loads((Path(__file__).resolve().parents[3] / "docs" / "evidence.schema.json").read_text())
     for obj in s3.list_objects_v2(Bucket=AUDIT, Prefix="retention/")["Contents"]:
         jsonschema.validate(json.loads(s3.get_object(Bucket=AUDIT, Key=obj["Key"])["Body"].read()), schema)
+
+
+def sha256_of(s3, key: str) -> str:
+    return hashlib.sha256(s3.get_object(Bucket=AUDIT, Key=key)["Body"].read()).hexdigest()
+
+
+def test_a_replay_that_still_expires_records_leaves_its_own_evidence(engine, bucket, contact_list):
+    aws = engine
+    put_customer(aws, "C0", ago(4 * 365))
+    datamap = engine_datamap()
+    run_retention(aws, datamap, AS_OF, execution="exec-1", stores=["customers"])
+    put_customer(aws, "LATE", ago(4 * 365))  # old data that arrived (or a hold released) after the first run
+
+    replay = run_retention(aws, datamap, AS_OF, execution="exec-2", stores=["customers"])
+
+    assert by_store(replay)["customers"]["expired"] == 1 and "LATE" not in customer_ids(aws)
+    s3, run = aws.client("s3"), run_id(AS_OF, False)
+    first = json.loads(s3.get_object(Bucket=AUDIT, Key=f"retention/{run}/customers.json")["Body"].read())
+    own_key = f"retention/{run}/replays/exec-2/customers.json"
+    own = json.loads(s3.get_object(Bucket=AUDIT, Key=own_key)["Body"].read())
+    assert (first["execution"], first["expired"]) == ("exec-1", 1)
+    assert (own["execution"], own["expired"], own["kind"]) == ("exec-2", 1, "retention_run")
+    summary = json.loads(s3.get_object(Bucket=AUDIT, Key=replay["evidence_key"])["Body"].read())
+    assert replay["evidence_key"] == f"retention/{run}/replays/exec-2/summary.json"
+    assert summary["expired"] == 1 and summary["store_records"]["customers"] == sha256_of(s3, own_key)
+    assert "LATE" not in json.dumps(own)
 
 
 def test_a_failing_store_is_reported_and_the_others_complete(engine, bucket, contact_list, use_import_jobs):
