@@ -48,6 +48,7 @@ def install(state_dir: Path, echo_function_logs: bool = False) -> None:
         stepfunctions.create_state_machines_where_they_execute()
         stepfunctions.name_unnamed_executions()
         stepfunctions.answer_redrive_as_not_redrivable()
+        stepfunctions.stop_executions_waiting_for_a_task_token()
         s3.apply_s3_bucket_properties()
         kms.apply_kms_key_properties()
         dynamodb.apply_dynamodb_table_properties()

@@ -159,3 +159,28 @@ def answer_redrive_as_not_redrivable() -> None:
         raise ExecutionNotRedrivable(f"Execution {arn} cannot be redriven: the local cloud does not redrive executions")
 
     _patch(StepFunctionResponse, "redrive_execution", redrive_execution)
+
+
+def stop_executions_waiting_for_a_task_token() -> None:
+    """Gap: moto's StopExecution marks the program stopped but leaves a task waiting for its token asleep until its
+    timeout, so the execution ends only then (and its Catch paths run meanwhile). On AWS the execution is aborted
+    at once: wake the execution's waiting callbacks so the stopped program ends now.
+    """
+    from moto.stepfunctions.parser.asl.eval.environment import Environment
+    from moto.stepfunctions.parser.asl.eval.program_state import ProgramStopped
+    from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
+
+    stop, set_error = ExecutionWorker.stop, Environment.set_error
+
+    def stop_and_wake(self: Any, stop_date: Any, error: str | None, cause: str | None) -> None:
+        stop(self, stop_date, error, cause)
+        for endpoint in list(vars(self.env.callback_pool_manager).get("_pool", {}).values()):
+            endpoint.interrupt_all()
+
+    def keep_stopped(self: Any, error: Any) -> None:
+        # The woken task ends in an error; a stopped execution stays stopped (ABORTED), as on AWS.
+        if not isinstance(vars(self).get("_program_state"), ProgramStopped):
+            set_error(self, error)
+
+    _patch(ExecutionWorker, "stop", stop_and_wake)
+    _patch(Environment, "set_error", keep_stopped)

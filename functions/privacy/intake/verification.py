@@ -31,6 +31,8 @@ REJECTION_REASONS = {
     "CodeLimitReached": "address_code_limit",
 }
 VERIFICATION_FAILED = "VerificationFailed"
+# Closes a person decided (the requester cancelled, an operator refused): the workflow never overwrites them.
+CLOSED_BY_PEOPLE = frozenset({RequestStatus.CANCELLED.value, RequestStatus.REFUSED.value})
 
 
 class CodeLimitReached(Exception):
@@ -253,6 +255,11 @@ def reject_unverified(
     """The workflow's end for a requester who never proved control of the address: record it, with evidence."""
     at = _now(now)
     reason = REJECTION_REASONS.get(error, "not_verified")
+    table = clients.resource_table(settings.REQUESTS_TABLE)
+    closed = requests.get_request(table, request_id).status
+    if closed in CLOSED_BY_PEOPLE:
+        # Cancelled or refused while the code was awaited: that close and its evidence stand.
+        return {"request_id": request_id, "status": closed}
     key, _, _ = evidence.append_request_event(
         clients.client("s3"),
         settings.AUDIT_BUCKET,
@@ -260,5 +267,6 @@ def reject_unverified(
         RequestStatus.REJECTED_UNVERIFIED.value,
         {"reason": reason, "rejected_at": format_utc(at)},
     )
-    verification.mark_rejected(clients.resource_table(settings.REQUESTS_TABLE), request_id, reason, at, key)
+    if not verification.mark_rejected(table, request_id, reason, at, key):
+        return {"request_id": request_id, "status": requests.get_request(table, request_id).status}
     return {"request_id": request_id, "status": RequestStatus.REJECTED_UNVERIFIED.value, "evidence_key": key}

@@ -11,8 +11,8 @@ from typing import Any
 
 from functions.privacy.connectors.base import ChangeResult, EraseResult, ExportResult, Subject
 from functions.privacy.connectors.registry import connector_for
-from functions.privacy.core import timestamps
 from functions.privacy.connectors.ses_contact_list import SesContactListConnector
+from functions.privacy.core import timestamps
 from functions.privacy.core.clients import Clients
 from functions.privacy.core.keys import key_digester, masking_hasher
 from functions.privacy.core.settings import StoreTaskSettings

@@ -175,22 +175,26 @@ def consume_code(table: Any, request_id: str, digest: str, verified_at: datetime
     )
 
 
-def mark_rejected(table: Any, request_id: str, reason: str, at: datetime, evidence_key: str | None = None) -> None:
+def mark_rejected(table: Any, request_id: str, reason: str, at: datetime, evidence_key: str | None = None) -> bool:
     """The requester did not prove control of the address: drop the code, the token and the identifiers.
 
-    Unconditional on purpose: the workflow's timeout wins over a code entered a moment too late.
+    The workflow's timeout wins over a code entered a moment too late, but never over a close: a request
+    the requester cancelled or an operator refused meanwhile keeps its status (returns False).
     """
     values = {":rejected": RequestStatus.REJECTED_UNVERIFIED.value, ":reason": reason, ":at": format_utc(at)}
     assignments = "#status = :rejected, failure = :reason, completed_at = if_not_exists(completed_at, :at)"
     if evidence_key:
         assignments += ", evidence_key = :evidence"
         values[":evidence"] = evidence_key
-    table.update_item(
-        Key=_key(request_id),
-        UpdateExpression=f"SET {assignments} REMOVE code_digest, code_expires_at, task_token, subject, details",
-        ConditionExpression="attribute_exists(request_id)",
-        ExpressionAttributeNames={"#status": "status"},
-        ExpressionAttributeValues=values,
+    values |= {":cancelled": RequestStatus.CANCELLED.value, ":refused": RequestStatus.REFUSED.value}
+    return _conditional(
+        lambda: table.update_item(
+            Key=_key(request_id),
+            UpdateExpression=f"SET {assignments} REMOVE code_digest, code_expires_at, task_token, subject, details",
+            ConditionExpression="attribute_exists(request_id) AND NOT #status IN (:cancelled, :refused)",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues=values,
+        )
     )
 
 

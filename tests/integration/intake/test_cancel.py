@@ -9,8 +9,9 @@ import pytest
 
 from functions.privacy.core import clients as aws_clients
 from functions.privacy.evidence import records as evidence
-from functions.privacy.intake.verification import send_code
+from functions.privacy.intake.verification import reject_unverified, send_code
 from functions.privacy.requests import record as requests
+from functions.privacy.requests import verification as requests_verification
 from tests.integration.intake import intake_support
 from tests.integration.intake.test_intake_api import call, file
 
@@ -123,3 +124,20 @@ def test_a_completed_request_cannot_be_cancelled(intake_engine):
     status, body = _cancel(request_id, token)
     assert (status, body["error"]) == (409, "not_cancellable")
     assert intake_engine.item(request_id)["status"] == "completed"
+
+
+def test_a_code_timeout_after_a_cancel_keeps_the_request_cancelled_and_its_evidence_chain(intake_engine):
+    # On AWS the stop ends the execution; if its code wait timed out first, the rejection must not undo the close.
+    request_id, token, _ = _filed_with_code(intake_engine)
+    assert _cancel(request_id, token)[0] == 200
+
+    result = reject_unverified(request_id, "States.Timeout", intake_engine.settings, intake_engine.clients)
+
+    assert result == {"request_id": request_id, "status": "cancelled"}
+    item = intake_engine.item(request_id)
+    assert item["status"] == "cancelled" and "failure" not in item
+    assert not [k for k in intake_engine.evidence(request_id) if k.endswith("-rejected_unverified.json")]
+    table = intake_engine.clients.resource_table(intake_engine.settings.REQUESTS_TABLE)
+    # The conditional write refuses too, should a cancel land between the read and the write.
+    assert requests_verification.mark_rejected(table, request_id, "code_expired", datetime.now(UTC)) is False
+    assert intake_engine.item(request_id)["status"] == "cancelled"
