@@ -164,6 +164,7 @@ class IntakeApi(Construct):
             request_validator=validator,
             # Optional on purpose, as for the status: a missing token is the Lambda's 404.
             request_parameters={"method.request.path.request_id": True, "method.request.header.X-Status-Token": False},
+        )
         export_resource.add_method(
             "GET",
             integration,
