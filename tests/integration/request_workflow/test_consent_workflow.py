@@ -54,6 +54,7 @@ def engine(aws, tables, bucket, contact_list, suppression_list, datamap, tmp_pat
         "HMAC_KEY_ID": key,
         "DATAMAP_FILE": str(datamap_file),
         "SENDER_EMAIL": "privacy@example.com",
+        "API_URL": "https://api.example/v1/",
     }
     with lambda_environment(env):
         yield RightsWorkflowSettings.load(), Clients(boto3.session.Session(region_name="us-east-1"))
@@ -179,6 +180,6 @@ def test_an_access_archive_link_never_reaches_the_agent(engine, datamap):
     notify_requester(request_id, "completed", outcomes, settings, clients, execution=request_id, export=export)
 
     (to_subject,) = _sent_to(alice["email"])
-    assert "archive.zip" in to_subject.body
+    assert f"requests/{request_id}/export?token=" in to_subject.body  # the download link, through the API
     (to_agent,) = _sent_to(AGENT["email"])
-    assert "archive" not in to_agent.body and "href" not in to_agent.body and "X-Amz" not in to_agent.body
+    assert "export?token" not in to_agent.body and "href" not in to_agent.body and "archive" not in to_agent.body
