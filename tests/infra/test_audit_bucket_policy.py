@@ -138,7 +138,11 @@ def functions(stacks):
 def test_each_function_may_create_only_the_evidence_it_owns(template, audit, functions):
     resources = template.find_resources("AWS::Lambda::Function")
     owned = {
-        "intake": {"requests/*/chain/*-received.json", "requests/*/chain/*-verified.json"},
+        "intake": {
+            "requests/*/chain/*-received.json",
+            "requests/*/chain/*-verified.json",
+            "requests/*/chain/*-cancelled.json",  # the requester's cancel
+        },
         "reject_unverified": {"requests/*/chain/*-rejected_unverified.json"},
         "failed_request_sweep": {"requests/*/chain/*-identifiers_dropped.json"},
         "complete": {"requests/*/chain/*-completed.json", "requests/*/chain/*-completed_rerun_*.json"},
