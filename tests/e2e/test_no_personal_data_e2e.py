@@ -68,6 +68,8 @@ def test_no_seeded_personal_value_appears_in_evidence_logs_or_execution_history(
             assert answer.status_code == 202, answer.text
             filed[request_type] = answer.json()
         for request in filed.values():
+            if request["status"] == "verified":
+                continue  # an opt_out needs no code (CCPA 7026, GDPR 7(3)): it was filed verified
             verified = client.verify(request["request_id"], read_code(served.outbox, request["request_id"]))
             assert verified.status_code == 200, verified.text
         finals = {t: client.wait_for(r["request_id"], r["status_token"]) for t, r in filed.items()}
