@@ -25,8 +25,9 @@ from local.synth import synthesize
 
 # Context for the test deployment (on top of local.synth.LOCAL_CONTEXT).
 # retention_segments: not the default 4, so a run proves the deployed value reaches the planner.
-# erasure_grace_seconds: erasures wait that long before acting, so a cancel can land in the wait (test_cancel_e2e).
-E2E_CONTEXT: dict[str, Any] = {"verification_timeout_seconds": 30, "retention_segments": 3, "erasure_grace_seconds": 4}
+# erasure_grace_seconds: erasures wait that long before acting, so a cancel can land in the wait (test_cancel_e2e, and
+# the form's cancel button, which a browser on a loaded machine reaches seconds after the code is confirmed).
+E2E_CONTEXT: dict[str, Any] = {"verification_timeout_seconds": 30, "retention_segments": 3, "erasure_grace_seconds": 12}
 
 
 @dataclass
