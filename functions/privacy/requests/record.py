@@ -237,28 +237,34 @@ def record_resolution(
     )
 
 
-def reopen_failed(table: Any, request_id: str) -> bool:
-    """Make a failed request plannable again (``verified``) for an operator's redrive, only if its requester had
-    been verified and it still holds its identifiers; False otherwise (a request that failed before verification
-    is never run: its requester proved nothing).
-    """
+def updated_if(table: Any, **update: Any) -> bool:
+    """Run a conditional ``update_item`` on the requests table; False (nothing written) when its condition failed."""
     try:
-        table.update_item(
-            Key={"request_id": request_id, "record": RECORD},
-            UpdateExpression="SET #status = :verified",
-            ConditionExpression="#status = :failed AND attribute_exists(verified_at) "
-            "AND attribute_not_exists(verification_failed) AND attribute_exists(subject)",
-            ExpressionAttributeNames={"#status": "status"},
-            ExpressionAttributeValues={
-                ":verified": RequestStatus.VERIFIED.value,
-                ":failed": RequestStatus.FAILED.value,
-            },
-        )
+        table.update_item(**update)
     except ClientError as exc:
         if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
             return False
         raise
     return True
+
+
+def reopen_failed(table: Any, request_id: str) -> bool:
+    """Make a failed request plannable again (``verified``) for an operator's redrive, only if its requester had
+    been verified and it still holds its identifiers; False otherwise (a request that failed before verification
+    is never run: its requester proved nothing).
+    """
+    return updated_if(
+        table,
+        Key={"request_id": request_id, "record": RECORD},
+        UpdateExpression="SET #status = :verified",
+        ConditionExpression="#status = :failed AND attribute_exists(verified_at) "
+        "AND attribute_not_exists(verification_failed) AND attribute_exists(subject)",
+        ExpressionAttributeNames={"#status": "status"},
+        ExpressionAttributeValues={
+            ":verified": RequestStatus.VERIFIED.value,
+            ":failed": RequestStatus.FAILED.value,
+        },
+    )
 
 
 def record_notified(table: Any, request_id: str, execution: str) -> None:
@@ -273,18 +279,13 @@ def record_notified(table: Any, request_id: str, execution: str) -> None:
 def extend_due_date(table: Any, request_id: str, *, previous_due_at: str, due_at: str, extended_at: str) -> bool:
     """Move the due date once, keeping the original; False if the record no longer holds ``previous_due_at``
     or was already extended (a concurrent extension won)."""
-    try:
-        table.update_item(
-            Key={"request_id": request_id, "record": RECORD},
-            UpdateExpression="SET due_at = :due, original_due_at = :previous, extended_at = :now",
-            ConditionExpression="due_at = :previous AND attribute_not_exists(extended_at)",
-            ExpressionAttributeValues={":due": due_at, ":previous": previous_due_at, ":now": extended_at},
-        )
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-            return False
-        raise
-    return True
+    return updated_if(
+        table,
+        Key={"request_id": request_id, "record": RECORD},
+        UpdateExpression="SET due_at = :due, original_due_at = :previous, extended_at = :now",
+        ConditionExpression="due_at = :previous AND attribute_not_exists(extended_at)",
+        ExpressionAttributeValues={":due": due_at, ":previous": previous_due_at, ":now": extended_at},
+    )
 
 
 def scan_requests(table: Any, *, open_only: bool = False) -> list[RequestRecord]:
@@ -362,20 +363,15 @@ def scan_unfinished_with_identifiers(table: Any) -> list[dict[str, Any]]:
 def drop_unfinished_identifiers(table: Any, request_id: str, status: str, at: datetime) -> bool:
     """Remove the raw identifiers and details of a request still ``status`` (failed or never verified), keeping
     its HMAC; False if it moved on meanwhile (a redrive reopened it, a code was entered)."""
-    try:
-        table.update_item(
-            Key={"request_id": request_id, "record": RECORD},
-            UpdateExpression="SET identifiers_dropped_at = if_not_exists(identifiers_dropped_at, :at) "
-            "REMOVE subject, details, task_token, code_digest",
-            ConditionExpression="#status = :status",
-            ExpressionAttributeNames={"#status": "status"},
-            ExpressionAttributeValues={":status": status, ":at": format_utc(at)},
-        )
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-            return False
-        raise
-    return True
+    return updated_if(
+        table,
+        Key={"request_id": request_id, "record": RECORD},
+        UpdateExpression="SET identifiers_dropped_at = if_not_exists(identifiers_dropped_at, :at) "
+        "REMOVE subject, details, task_token, code_digest",
+        ConditionExpression="#status = :status",
+        ExpressionAttributeNames={"#status": "status"},
+        ExpressionAttributeValues={":status": status, ":at": format_utc(at)},
+    )
 
 
 def record_identifiers_dropped(table: Any, request_id: str, evidence_key: str) -> None:
@@ -394,19 +390,14 @@ def record_identifiers_dropped(table: Any, request_id: str, evidence_key: str) -
 def claim_for_acting(table: Any, request_id: str, at: datetime) -> bool:
     """Mark that a store is about to be acted on; False if the request is no longer plannable (cancelled or
     refused meanwhile): the store task must then not act. From here on it cannot be cancelled."""
-    try:
-        table.update_item(
-            Key={"request_id": request_id, "record": RECORD},
-            UpdateExpression="SET acting_since = if_not_exists(acting_since, :at)",
-            ConditionExpression=f"#status IN ({', '.join(_PLANNABLE_VALUES)})",
-            ExpressionAttributeNames={"#status": "status"},
-            ExpressionAttributeValues={":at": format_utc(at), **_PLANNABLE_VALUES},
-        )
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-            return False
-        raise
-    return True
+    return updated_if(
+        table,
+        Key={"request_id": request_id, "record": RECORD},
+        UpdateExpression="SET acting_since = if_not_exists(acting_since, :at)",
+        ConditionExpression=f"#status IN ({', '.join(_PLANNABLE_VALUES)})",
+        ExpressionAttributeNames={"#status": "status"},
+        ExpressionAttributeValues={":at": format_utc(at), **_PLANNABLE_VALUES},
+    )
 
 
 def close_unacted(table: Any, request_id: str, status: RequestStatus, at: datetime, *, drop_identifiers: bool) -> bool:
@@ -416,19 +407,14 @@ def close_unacted(table: Any, request_id: str, status: RequestStatus, at: dateti
     drop = (
         " REMOVE subject, details, task_token, code_digest" if drop_identifiers else " REMOVE task_token, code_digest"
     )
-    try:
-        table.update_item(
-            Key={"request_id": request_id, "record": RECORD},
-            UpdateExpression="SET #status = :status, completed_at = :at, closed_unacted_at = :at" + drop,
-            ConditionExpression=f"#status IN ({', '.join(open_values)}) AND attribute_not_exists(acting_since)",
-            ExpressionAttributeNames={"#status": "status"},
-            ExpressionAttributeValues={":status": status.value, ":at": format_utc(at), **open_values},
-        )
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-            return False
-        raise
-    return True
+    return updated_if(
+        table,
+        Key={"request_id": request_id, "record": RECORD},
+        UpdateExpression="SET #status = :status, completed_at = :at, closed_unacted_at = :at" + drop,
+        ConditionExpression=f"#status IN ({', '.join(open_values)}) AND attribute_not_exists(acting_since)",
+        ExpressionAttributeNames={"#status": "status"},
+        ExpressionAttributeValues={":status": status.value, ":at": format_utc(at), **open_values},
+    )
 
 
 def drop_closed_identifiers(table: Any, request_id: str, status: RequestStatus) -> None:
