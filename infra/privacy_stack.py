@@ -14,6 +14,7 @@ from .api import IntakeApi
 from .audit import AuditBucket
 from .config import DeployConfig
 from .deadlines import DeadlineCheck
+from .email import TransactionalEmail
 from .events import DownstreamEvents
 from .evidence_digests import EvidenceDigests
 from .failed_requests import FailedRequestSweep
@@ -39,6 +40,7 @@ class PrivacyStack(Stack):
             self, "Functions", datamap=datamap, environment=self._shared_environment(storage, audit)
         )
         downstream = DownstreamEvents(self, "Events")
+        self.email = TransactionalEmail(self, "Email", sender=config.sender_email)
         workflow = RequestWorkflow(
             self,
             "Workflows",
@@ -48,6 +50,7 @@ class PrivacyStack(Stack):
             downstream=downstream,
             datamap=datamap,
             config=config,
+            email=self.email,
         )
         digests = EvidenceDigests(
             self,
@@ -136,6 +139,8 @@ class PrivacyStack(Stack):
             "HmacKeyArn": storage.hmac_key.key_arn,
             "HoldsTableName": storage.holds_table.table_name,
             "SenderEmail": config.sender_email,
+            # For operator mail (refusals, extensions) to name too, so a suppressed address still hears back.
+            "SesConfigurationSet": self.email.configuration_set_name,
             "EventBusName": downstream.bus.event_bus_name,
             "RetentionStateMachineArn": self.retention.state_machine.state_machine_arn,
             "RetentionWorkBucketName": self.retention.work_bucket.bucket_name,

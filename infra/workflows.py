@@ -18,6 +18,7 @@ from functions.privacy.datamap.model import DataMap
 from .audit import CHAIN, COMPLETE_WRITES, REJECT_WRITES, STORE_TASK_WRITES, grant_evidence_writes
 from .config import ROOT, DeployConfig
 from .datastore_access import resolution_statements, store_statements
+from .email import TransactionalEmail
 from .events import DownstreamEvents
 from .functions import PrivacyFunctions
 from .storage import PrivacyStorage
@@ -26,12 +27,6 @@ STATEMACHINES = ROOT / "statemachines"
 # Request evidence lives under requests/ in the audit bucket (see functions/privacy/evidence/records.py).
 # Store tasks write export parts here; packaging turns them into the archive the requester downloads.
 EXPORTS = "exports/*"
-
-
-def sender_identities(stack: Stack, sender: str) -> list[str]:
-    """ses:SendEmail is authorised on the sending identity: the address itself or its verified domain."""
-    domain = sender.rsplit("@", 1)[-1]
-    return [stack.format_arn(service="ses", resource="identity", resource_name=name) for name in (sender, domain)]
 
 
 class RequestWorkflow(Construct):
@@ -48,13 +43,15 @@ class RequestWorkflow(Construct):
         downstream: DownstreamEvents,
         datamap: DataMap,
         config: DeployConfig,
+        email: TransactionalEmail,
     ) -> None:
         super().__init__(scope, construct_id)
+        self._email = email
         self._functions, self._storage, self._audit_bucket = functions, storage, audit_bucket
         self._wire_plan(datamap)
         self._wire_store_task(datamap)
         self._wire_complete()
-        self._wire_verification(config.sender_email)
+        self._wire_verification()
         self._wire_package_export()
         self._wire_notify(config)
         self._wire_publish_event(downstream)
@@ -101,7 +98,7 @@ class RequestWorkflow(Construct):
         storage.requests_table.grant_read_data(complete)
         storage.hmac_key.grant(complete, "kms:GenerateMac")
 
-    def _wire_verification(self, sender: str) -> None:
+    def _wire_verification(self) -> None:
         """Verification issues codes (email) and records rejections (with evidence)."""
         send_code, reject = self._functions.send_code, self._functions.reject_unverified
         storage = self._storage
@@ -109,10 +106,7 @@ class RequestWorkflow(Construct):
         for function in (send_code, reject):
             storage.requests_table.grant(function, "dynamodb:GetItem", "dynamodb:UpdateItem")
         storage.key.grant_encrypt_decrypt(send_code)
-        send_code.add_environment("SENDER_EMAIL", sender)
-        send_code.add_to_role_policy(
-            iam.PolicyStatement(actions=["ses:SendEmail"], resources=sender_identities(Stack.of(self), sender))
-        )
+        self._email.grant_send(send_code)
         storage.hmac_key.grant(send_code, "kms:GenerateMac")
 
     def _wire_package_export(self) -> None:
@@ -140,13 +134,8 @@ class RequestWorkflow(Construct):
         storage.key.grant_encrypt_decrypt(notify)
         storage.hmac_key.grant(notify, "kms:GenerateMac")
         storage.requests_table.grant(notify, "dynamodb:GetItem", "dynamodb:UpdateItem")
-        notify.add_environment("SENDER_EMAIL", config.sender_email)
+        self._email.grant_send(notify)
         notify.add_environment("EXPORT_LINK_SECONDS", str(config.export_link_days * 24 * 3600))
-        notify.add_to_role_policy(
-            iam.PolicyStatement(
-                actions=["ses:SendEmail"], resources=sender_identities(Stack.of(self), config.sender_email)
-            )
-        )
 
     def _wire_publish_event(self, downstream: DownstreamEvents) -> None:
         publish = self._functions.publish_event

@@ -85,11 +85,43 @@ def _data(part: Mapping[str, Any] | None) -> str | None:
     return None if not part else part.get("Data")
 
 
+def suppression_applies(backend: Any, recipients: list[str], configuration_set: str | None) -> bool:
+    """Whether SES would drop this message for the account suppression list: every recipient is on it, and
+    the configuration set (if any) does not override account-level suppression for their reasons.
+
+    As on AWS, a set whose ``SuppressionOptions`` name ``SuppressedReasons`` (an empty list included) replaces
+    the account-level setting: an address listed for a reason the set leaves out is delivered to.
+    """
+    if not recipients:
+        return False
+    override: set[str] | None = None
+    if configuration_set:
+        try:
+            options = backend.get_configuration_set(configuration_set).suppression_options or {}
+        except Exception:  # noqa: BLE001 (an unknown set: moto does not check it on send, nor do we)
+            options = {}
+        if "SuppressedReasons" in options:
+            override = set(options["SuppressedReasons"] or ())
+    with _suppression_lock:
+        listed = {address.lower(): entry for address, entry in _suppression_store(backend).items()}
+    for recipient in recipients:
+        entry = listed.get(recipient.lower())
+        if entry is None or (override is not None and entry["Reason"] not in override):
+            return False
+    return True
+
+
+def _recipients(destination: Mapping[str, list[str]]) -> list[str]:
+    return [a for key in ("ToAddresses", "CcAddresses", "BccAddresses") for a in destination.get(key) or []]
+
+
 def write_sent_email_to_outbox() -> None:
     """Gap: moto accepts SendEmail but keeps the message in memory. Also write every sent email to the outbox.
 
     Covers SESv2 ``SendEmail`` (simple and raw content) and SES v1 ``SendEmail``/``SendRawEmail``. A message is
-    written only after moto accepted it (so an unverified sender still fails, as on AWS).
+    written only after moto accepted it (so an unverified sender still fails, as on AWS), and only if SES would
+    deliver it: like SES, a message to addresses on the account suppression list is accepted (a message id)
+    and then dropped, unless its configuration set overrides account-level suppression.
     """
     from moto.ses.responses import EmailResponse
     from moto.sesv2.responses import SESV2Response
@@ -101,6 +133,10 @@ def write_sent_email_to_outbox() -> None:
         params = json.loads(self.body)
         message_id = json.loads(result)["MessageId"]
         content = params.get("Content", {})
+        recipients = _recipients(params.get("Destination", {}))
+        if suppression_applies(self.sesv2_backend, recipients, params.get("ConfigurationSetName")):
+            log.info("SES dropped message %s: its recipients are on the account suppression list", message_id)
+            return result
         if "Raw" in content:
             write_eml(base64.b64decode(content["Raw"]["Data"]))
         elif "Simple" in content:

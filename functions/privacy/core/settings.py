@@ -83,6 +83,9 @@ class ExportBucket(FunctionSettings):
 
 class SenderEmail(FunctionSettings):
     SENDER_EMAIL: Required
+    # The engine's transactional configuration set (infra/email.py): it overrides the account suppression
+    # list, so an address that withdrew all marketing consent still gets the answer to its request.
+    SES_CONFIGURATION_SET: Required
 
 
 class DataMapFile(FunctionSettings):

@@ -242,10 +242,17 @@ def send_code(
         code=code,
         expires_at=format_utc(expires_at),
         due_at=record.due_at,
+        configuration_set=settings.SES_CONFIGURATION_SET,
     )
     # The agent hears that it was received; the code went to the consumer's own address only.
     item = requests.request_item(table, request_id)
-    send_agent_status(clients.client("sesv2"), settings.SENDER_EMAIL, item, "received")
+    send_agent_status(
+        clients.client("sesv2"),
+        settings.SENDER_EMAIL,
+        item,
+        "received",
+        configuration_set=settings.SES_CONFIGURATION_SET,
+    )
     return {"request_id": request_id, "code_expires_at": format_utc(expires_at), "message_id": message_id}
 
 

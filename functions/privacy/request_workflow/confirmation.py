@@ -164,8 +164,19 @@ def notify_requester(
         link, expires = download_link(request_id, str(export["archive_key"]), settings, clients, table)
         expires_at = expires.strftime("%Y-%m-%d %H:%M")  # prose for the requester, who reads "(UTC)" after it
     subject, text, body = confirmation_email(request_id, str(item["type"]), status, datamap, outcomes, link, expires_at)
-    message_id = send_email(clients.client("sesv2"), settings.SENDER_EMAIL, recipient, subject, text, body)
-    send_agent_status(clients.client("sesv2"), settings.SENDER_EMAIL, item, status)  # status only, never the link
+    message_id = send_email(
+        clients.client("sesv2"),
+        settings.SENDER_EMAIL,
+        recipient,
+        subject,
+        text,
+        body,
+        configuration_set=settings.SES_CONFIGURATION_SET,
+    )
+    # Status only, never the link.
+    send_agent_status(
+        clients.client("sesv2"), settings.SENDER_EMAIL, item, status, configuration_set=settings.SES_CONFIGURATION_SET
+    )
     # Marked after sending: a crash in between may send twice, which beats never confirming.
     requests.record_notified(table, request_id, execution)
     return {"sent": True, "message_id": message_id}
@@ -185,6 +196,14 @@ def send_disclosure_notice(
     datamap = settings.datamap()
     facts = disclosure.disclosure_facts(datamap, str(item["received_at"]))
     subject, text, body = disclosure.disclosure_email(request_id, datamap, facts)
-    message_id = send_email(clients.client("sesv2"), settings.SENDER_EMAIL, recipient, subject, text, body)
+    message_id = send_email(
+        clients.client("sesv2"),
+        settings.SENDER_EMAIL,
+        recipient,
+        subject,
+        text,
+        body,
+        configuration_set=settings.SES_CONFIGURATION_SET,
+    )
     requests.record_notified(table, request_id, execution)
     return {"sent": True, "message_id": message_id}

@@ -53,14 +53,16 @@ def agent_email(request_id: str, request_type: str, stage: str, agent_name: str)
     return subject, text, body
 
 
-def send_agent_status(sesv2: Any, sender: str, item: Mapping[str, Any], stage: str) -> str | None:
+def send_agent_status(
+    sesv2: Any, sender: str, item: Mapping[str, Any], stage: str, *, configuration_set: str | None
+) -> str | None:
     """Mail the request's agent, if one filed it and ``stage`` is one they hear of; the SES message id or None."""
     recipient = agent_address(item)
     if recipient is None or stage not in AGENT_STATUS:
         return None
     name = str(((item.get("details") or {}).get("agent") or {}).get("name") or "agent")
     subject, text, body = agent_email(str(item["request_id"]), str(item["type"]), stage, name)
-    return send_email(sesv2, sender, recipient, subject, text, body)
+    return send_email(sesv2, sender, recipient, subject, text, body, configuration_set=configuration_set)
 
 
 def resubscribe_note(request_type: str) -> tuple[str, str]:

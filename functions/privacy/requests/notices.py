@@ -62,20 +62,27 @@ def send_verification_email(
     code: str,
     expires_at: str,
     due_at: str,
+    configuration_set: str | None,
 ) -> str:
     """Send the acknowledgement with the code; returns the SES message id (the only thing worth logging)."""
     subject, text, body = verification_email(request_id, request_type, code, expires_at, due_at)
-    return send_email(sesv2, sender, recipient, subject, text, body)
+    return send_email(sesv2, sender, recipient, subject, text, body, configuration_set=configuration_set)
 
 
-def send_email(sesv2: Any, sender: str, recipient: str, subject: str, text: str, body: str) -> str:
+def send_email(
+    sesv2: Any, sender: str, recipient: str, subject: str, text: str, body: str, *, configuration_set: str | None
+) -> str:
     """Send one email (plain text and HTML); returns the SES message id.
 
     Every email the engine sends goes through here: SES errors (whose messages can name the recipient)
-    leave as a ProviderError naming the operation and error code only.
+    leave as a ProviderError naming the operation and error code only. ``configuration_set`` is the engine's
+    transactional set (infra/email.py), which overrides the account suppression list: without it SES drops
+    mail to an address that withdrew all marketing consent, including the confirmation that it did.
     """
+    options = {"ConfigurationSetName": configuration_set} if configuration_set else {}
     with mapped_provider_errors("sesv2", "SendEmail"):
         response = sesv2.send_email(
+            **options,
             FromEmailAddress=sender,
             Destination={"ToAddresses": [recipient]},
             Content={
@@ -115,11 +122,19 @@ def extension_email(request_id: str, request_type: str, due_at: str, reason: str
 
 
 def send_extension_email(
-    sesv2: Any, sender: str, recipient: str, *, request_id: str, request_type: str, due_at: str, reason: str
+    sesv2: Any,
+    sender: str,
+    recipient: str,
+    *,
+    request_id: str,
+    request_type: str,
+    due_at: str,
+    reason: str,
+    configuration_set: str | None = None,
 ) -> str:
     """Tell the requester about an extension; returns the SES message id."""
     subject, text, body = extension_email(request_id, request_type, due_at, reason)
-    return send_email(sesv2, sender, recipient, subject, text, body)
+    return send_email(sesv2, sender, recipient, subject, text, body, configuration_set=configuration_set)
 
 
 # Where a requester may turn when a request is refused: GDPR Art. 12(4); for a denied CCPA deletion, 11 CCR 7022(f).
@@ -193,7 +208,8 @@ def send_refusal_email(
     jurisdiction: str,
     ground: str,
     reason: str,
+    configuration_set: str | None = None,
 ) -> str:
     """Tell the requester their request is refused, why, and their right to complain; returns the message id."""
     subject, text, body = refusal_email(request_id, request_type, jurisdiction, ground, reason)
-    return send_email(sesv2, sender, recipient, subject, text, body)
+    return send_email(sesv2, sender, recipient, subject, text, body, configuration_set=configuration_set)

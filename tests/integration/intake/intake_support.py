@@ -81,6 +81,7 @@ def intake_engine(aws, engine_env) -> Iterator[IntakeEngine]:
         "STATE_MACHINE_ARN": machine,
         "IDEMPOTENCY_TABLE": "idempotency",
         "SENDER_EMAIL": SENDER,
+        "SES_CONFIGURATION_SET": "dsr-transactional",
         "FORM_ORIGIN": "https://form.example",
     }
     with lambda_environment(env):

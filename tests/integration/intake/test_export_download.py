@@ -39,6 +39,7 @@ def _notify_settings(engine) -> NotifySettings:
         REQUESTS_TABLE=s.REQUESTS_TABLE,
         HMAC_KEY_ID=s.HMAC_KEY_ID,
         SENDER_EMAIL=intake_support.SENDER,
+        SES_CONFIGURATION_SET="dsr-transactional",
         DATAMAP_FILE=s.DATAMAP_FILE,
         API_URL=API_URL,
         EXPORT_LINK_SECONDS=7 * 24 * 3600,

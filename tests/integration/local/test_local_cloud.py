@@ -321,6 +321,39 @@ def test_unverified_sender_is_rejected_and_nothing_is_written(cloud: Any) -> Non
     assert outbox_files(cloud) == before
 
 
+def _send_to(cloud: Any, recipient: str, **options: Any) -> str:
+    return cloud.client("sesv2").send_email(
+        FromEmailAddress="privacy@example.com",
+        Destination={"ToAddresses": [recipient]},
+        Content={"Simple": {"Subject": {"Data": "Your opt-out"}, "Body": {"Text": {"Data": "You opted out."}}}},
+        **options,
+    )["MessageId"]
+
+
+def test_mail_to_a_suppressed_address_is_accepted_but_not_delivered_unless_the_set_overrides(cloud: Any) -> None:
+    ses = cloud.client("sesv2")
+    suppressed = f"Opted-Out-{uuid.uuid4()}@example.com"
+    ses.put_suppressed_destination(EmailAddress=suppressed.lower(), Reason="COMPLAINT")
+    override, bounces_only = f"tx-{uuid.uuid4()}", f"bounce-{uuid.uuid4()}"
+    ses.create_configuration_set(ConfigurationSetName=override, SuppressionOptions={"SuppressedReasons": []})
+    ses.create_configuration_set(
+        ConfigurationSetName=bounces_only, SuppressionOptions={"SuppressedReasons": ["COMPLAINT"]}
+    )
+    plain = f"plain-{uuid.uuid4()}"
+    ses.create_configuration_set(ConfigurationSetName=plain)
+
+    before = outbox_files(cloud)
+    # As on AWS: a message id, then nothing delivered (the address matches whatever its case).
+    assert _send_to(cloud, suppressed)
+    assert _send_to(cloud, suppressed, ConfigurationSetName=plain)
+    assert _send_to(cloud, suppressed, ConfigurationSetName=bounces_only)
+    assert outbox_files(cloud) == before
+
+    _send_to(cloud, suppressed, ConfigurationSetName=override)
+    [delivered] = read_outbox(cloud, before)
+    assert delivered["To"] == suppressed and delivered.get_content().strip() == "You opted out."
+
+
 def test_suppression_list_round_trip(cloud: Any) -> None:
     ses = cloud.client("sesv2")
     complained, bounced = f"c-{uuid.uuid4()}@example.com", f"b+{uuid.uuid4()}@example.com"

@@ -54,6 +54,7 @@ def engine(aws, tables, bucket, contact_list, suppression_list, datamap, tmp_pat
         "HMAC_KEY_ID": key,
         "DATAMAP_FILE": str(datamap_file),
         "SENDER_EMAIL": "privacy@example.com",
+        "SES_CONFIGURATION_SET": "dsr-transactional",
         "API_URL": "https://api.example/v1/",
     }
     with lambda_environment(env):

@@ -66,6 +66,7 @@ def engine(request, aws, tables, bucket, contact_list, suppression_list, datamap
         "HMAC_KEY_ID": key,
         "DATAMAP_FILE": str(datamap_file),
         "SENDER_EMAIL": "privacy@example.com",
+        "SES_CONFIGURATION_SET": "dsr-transactional",
         "API_URL": "https://api.example/v1/",
     }
     with lambda_environment(env):

@@ -65,7 +65,9 @@ class _RefusingSes:
 @pytest.mark.parametrize(
     "send",
     [
-        lambda ses: notices.send_email(ses, "privacy@example.com", RECIPIENT, "s", "t", "<p>b</p>"),
+        lambda ses: notices.send_email(
+            ses, "privacy@example.com", RECIPIENT, "s", "t", "<p>b</p>", configuration_set="dsr-transactional"
+        ),
         lambda ses: notices.send_verification_email(
             ses,
             "privacy@example.com",
@@ -75,6 +77,7 @@ class _RefusingSes:
             code="123456",
             expires_at="2030-01-01T00:00:00Z",
             due_at="2030-02-01T00:00:00Z",
+            configuration_set="dsr-transactional",
         ),
         lambda ses: notices.send_extension_email(
             ses,
