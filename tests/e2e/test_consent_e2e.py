@@ -138,3 +138,20 @@ def test_an_agent_files_an_access_request_the_consumer_verifies_and_the_agent_ne
     assert received["agent"] == subject_hmac(kms, key, "agent_email", AGENT["email"])
     text = json.dumps(_evidence(local_cloud, request_id)).lower()
     assert "agency" not in text and AGENT["email"] not in text
+
+
+def test_opt_outs_past_the_mail_allowance_are_honoured_without_another_confirmation(
+    api, intake, local_cloud, fresh_subject
+):
+    subject = fresh_subject("repeat")
+    filed = [api.file({"type": "opt_out", "email": subject["email"]}).json() for _ in range(4)]
+
+    finals = [api.wait_for(f["request_id"], f["status_token"])["status"] for f in filed]
+    assert finals == ["completed"] * 4  # each one honoured, none asked for anything
+    assert _contact(local_cloud, subject["email"]) == ({"newsletter": "OPT_OUT", "product-updates": "OPT_OUT"}, True)
+    confirmed = [len(_mail_to(intake.outbox, subject["email"], f["request_id"], timeout=5)) for f in filed[:3]]
+    assert confirmed == [1, 1, 1]  # three a day, as for codes; a confirmation arrives although suppressed
+    assert _mail_to(intake.outbox, subject["email"], filed[3]["request_id"], timeout=5) == []
+    events = _evidence(local_cloud, filed[3]["request_id"])
+    assert events["received"]["confirmation_suppressed"] is True and "completed" in events
+    assert "confirmation_suppressed" not in _evidence(local_cloud, filed[0]["request_id"])["received"]

@@ -9,12 +9,16 @@ agent may file for a consumer (7063), who still verifies directly.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from functions.privacy.core.keys import subject_hmac
 from functions.privacy.datamap.model import DataMap, StoreKind
+from functions.privacy.requests import verification
 from functions.privacy.requests.record import RequestType
 
+# On the record and in the ``received`` evidence of an opt-out past its address's mail allowance.
+CONFIRMATION_SUPPRESSED = "confirmation_suppressed"
 # The ``verified`` evidence's method for a filing that needed no proof.
 NOT_REQUIRED = "not_required"
 # The agent's HMAC is keyed like a subject's, under its own identifier name (never linkable to a subject HMAC).
@@ -68,6 +72,16 @@ def received_signals(
     return signals
 
 
+def confirmation_allowed(table: Any, address_hmac: str, now: datetime) -> bool:
+    """Use one of the address's daily mail allowance for the opt-out's confirmation; False when it is used up.
+
+    An opt-out needs no code, so without this anyone could mail any address a confirmation per filing. It is
+    the allowance codes use (both are mail the address did not prove it asked for); past it the opt-out is
+    still honoured, only not confirmed again, and the ``received`` evidence says so.
+    """
+    return verification.use_allowance(table, address_hmac, verification.AddressAllowance.CODES, now)
+
+
 def record_attributes(request_type: RequestType, signals: dict[str, Any]) -> dict[str, Any]:
     """Record attributes operators may read: the signal, that an agent filed, that no code was asked."""
     attributes: dict[str, Any] = {}
@@ -77,4 +91,6 @@ def record_attributes(request_type: RequestType, signals: dict[str, Any]) -> dic
         attributes["agent_hmac"] = signals["agent"]
     if needs_no_proof(request_type):
         attributes["verification_waived"] = True
+    if signals.get(CONFIRMATION_SUPPRESSED):
+        attributes[CONFIRMATION_SUPPRESSED] = True  # the notifier reads it and mails nothing
     return attributes

@@ -279,6 +279,11 @@ def file_request(
     gpc = gpc_header or submission.gpc
     signals = consent.received_signals(submission.topics, agent_email, gpc, clients, place.hmac_key_id)
     waived = consent.needs_no_proof(submission.type)
+    if waived:
+        address = subject_hmac(clients.client("kms"), place.hmac_key_id, place.subject_identifier, submission.email)
+        table = clients.resource_table(place.requests_table)
+        if not consent.confirmation_allowed(table, address, now or timestamps.now()):
+            signals[consent.CONFIRMATION_SUPPRESSED] = True
     record = file(
         submission,
         place,

@@ -155,6 +155,11 @@ def notify_requester(
         return {"sent": False, "reason": "already_notified"}
     if status not in STATUS_SENTENCES or status == RequestStatus.FAILED.value:
         return {"sent": False, "reason": f"no confirmation for status {status}"}
+    if item.get("confirmation_suppressed"):
+        # An opt-out past its address's daily mail allowance (recorded at filing, in its evidence too): honoured,
+        # not confirmed again, so filing opt-outs cannot be used to flood someone's mailbox.
+        requests.record_notified(table, request_id, execution)
+        return {"sent": False, "reason": "mail_allowance_used"}
     datamap = settings.datamap()
     recipient = str((item.get("subject") or {})[datamap.subject_identifier])
     if str(item["type"]) == RequestType.DISCLOSURE_NOTICE.value:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import UTC, datetime
 
 import pytest
 
@@ -139,3 +140,36 @@ def test_the_new_received_fields_validate_against_the_evidence_schema(intake_eng
         assert not [e.message for e in validator.iter_errors(record)], record["event"]
     bad = {**records[0], "agent": "Desk@Agency.example"}  # an address where an HMAC belongs is refused
     assert list(validator.iter_errors(bad))
+
+
+def test_opt_outs_past_the_addresss_mail_allowance_are_honoured_but_record_that_no_confirmation_goes_out(
+    intake_engine,
+):
+    # The address already had one code today: two opt-out confirmations are left in its allowance of three.
+    settings, clients = intake_engine.settings, intake_engine.clients
+    erasure = intake.file_request(Submission.model_validate({"type": "erasure", "email": SUBJECT}), settings, clients)
+    codes.send_code(erasure.request_id, "task-token", datetime.now(UTC).isoformat(), 3600, settings, clients)
+    filed = [
+        call("POST", "/requests", {"type": "opt_out", "email": spelling})[1]
+        for spelling in (SUBJECT, SUBJECT.upper(), SUBJECT.lower())
+    ]
+
+    assert [body["status"] for body in filed] == ["verified"] * 3  # no friction: each is filed and acted on
+    items = [intake_engine.item(body["request_id"]) for body in filed]
+    assert ["confirmation_suppressed" in item for item in items] == [False, False, True]
+    assert items[2]["confirmation_suppressed"] is True
+    received = [_events(intake_engine, body["request_id"])["received"] for body in filed]
+    assert [r.get("confirmation_suppressed") for r in received] == [None, None, True]
+    counter = intake_engine.table.get_item(
+        Key={"request_id": f"address#{items[0]['subject_hmac']}", "record": "codes"}
+    )["Item"]
+    assert len(counter["used_at_epoch"]) == 3  # one code, two confirmations
+    assert len(intake_engine.executions()) == 4  # every opt-out still runs
+
+
+def test_the_topics_route_lists_the_contact_lists_topics_for_anyone_and_may_be_cached(intake_engine):
+    status, body, headers = call("GET", "/topics", headers={"Origin": "https://privacy.example.com"})
+
+    expected = sorted(t for s in intake_engine.settings.datamap().stores.values() for t in s.topics)
+    assert status == 200 and body == {"topics": expected} and expected == ["newsletter", "product-updates"]
+    assert headers["Cache-Control"] == "public, max-age=300"
