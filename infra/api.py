@@ -137,6 +137,9 @@ class IntakeApi(Construct):
         verify_resource = request_resource.add_resource("verify")
         cancel_resource = request_resource.add_resource("cancel")
         export_resource = request_resource.add_resource("export")
+        # Public and parameterless: the form builds its opt-out checkboxes from it.
+        topics_resource = self.api.root.add_resource("topics")
+        topics_resource.add_method("GET", integration)
         requests_resource.add_method(
             "POST",
             integration,
@@ -174,7 +177,7 @@ class IntakeApi(Construct):
         )
         # Preflight goes to the Lambda too (Powertools answers CORS for the configured origin only),
         # keeping one source of truth for CORS instead of MOCK integrations here.
-        for resource in (requests_resource, request_resource, verify_resource, cancel_resource):
+        for resource in (requests_resource, request_resource, verify_resource, cancel_resource, topics_resource):
             resource.add_method("OPTIONS", integration)
 
         cors = {"Access-Control-Allow-Origin": f"'{form_origin}'", "Vary": "'Origin'"}

@@ -27,7 +27,7 @@ from functions.privacy.intake import downloads as archive_downloads
 from functions.privacy.intake import filing as intake
 from functions.privacy.intake import status as requester_status
 from functions.privacy.intake import verification as codes
-from functions.privacy.intake.consent import UnknownTopic
+from functions.privacy.intake.consent import UnknownTopic, known_topics
 from functions.privacy.requests.record import RequestNotFound, RequestStatus, RequestType
 
 # What this function reads from its environment (tests/infra checks the template supplies it).
@@ -129,6 +129,7 @@ def build_app(form_origin: str) -> APIGatewayRestResolver:
     _status_route(app)
     _cancel_route(app)
     _download_route(app)
+    _topics_route(app)
     _input_errors(app)
     _domain_errors(app)
     _jurisdiction_errors(app)
@@ -335,6 +336,33 @@ def _download_route(app: APIGatewayRestResolver) -> None:
         return Response(
             status_code=302,
             headers={"Location": url, "Cache-Control": "no-store", "Referrer-Policy": "no-referrer"},
+        )
+
+
+class TopicsResponse(BaseModel):
+    topics: list[str] = Field(description="The marketing topics an opt-out may name (the contact lists' topics).")
+
+
+# The topics change only with a deployment of the data map: browsers and caches may keep them a while.
+TOPICS_MAX_AGE_SECONDS = 300
+
+
+def _topics_route(app: APIGatewayRestResolver) -> None:
+    """GET /topics -> consent.known_topics: what the form offers as opt-out checkboxes."""
+
+    @app.get(
+        "/topics",
+        summary="List the marketing topics an opt-out may withdraw",
+        description="Public and cacheable: the topic names of the data map's SES contact lists, in name order.",
+        responses={200: {"description": "The topics"}, **THROTTLED},
+        operation_id="listTopics",
+    )
+    def list_topics() -> Response[TopicsResponse]:
+        return Response(
+            status_code=200,
+            content_type=content_types.APPLICATION_JSON,
+            body=TopicsResponse(topics=known_topics(SETTINGS.load().datamap())),
+            headers={"Cache-Control": f"public, max-age={TOPICS_MAX_AGE_SECONDS}"},
         )
 
 

@@ -151,3 +151,16 @@ def test_the_export_route_is_served_by_the_intake_which_alone_reads_archives_for
     ]
     api_url = json.dumps(function["Environment"]["Variables"]["API_URL"])
     assert "execute-api" in api_url and "/v1/" in api_url
+
+
+def test_the_topics_route_is_a_public_get_on_the_intake(template):
+    resources = _resources(template, "AWS::ApiGateway::Resource")
+    (topics_id,) = [k for k, r in resources.items() if r["Properties"]["PathPart"] == "topics"]
+    methods = [
+        m["Properties"]
+        for m in _resources(template, "AWS::ApiGateway::Method").values()
+        if m["Properties"]["ResourceId"] == {"Ref": topics_id}
+    ]
+    assert sorted(m["HttpMethod"] for m in methods) == ["GET", "OPTIONS"]
+    (get,) = [m for m in methods if m["HttpMethod"] == "GET"]
+    assert get["AuthorizationType"] == "NONE" and "FunctionsIntake" in json.dumps(get["Integration"]["Uri"])
