@@ -179,6 +179,29 @@
     return navigator.globalPrivacyControl === true;
   }
 
+  // One checkbox per topic the API lists; without them an opt-out still withdraws all marketing.
+  async function loadTopics() {
+    const choices = $("topic-choices");
+    let topics = [];
+    try {
+      const response = await fetch(API + "/topics");
+      if (response.ok) topics = (await response.json()).topics || [];
+    } catch (error) {
+      topics = [];
+    }
+    choices.replaceChildren(...topics.map((topic) => {
+      const choice = document.createElement("div");
+      choice.className = "choice";
+      const box = document.createElement("input");
+      Object.assign(box, { type: "checkbox", id: "topic-" + topic, name: "topics", value: topic });
+      const label = document.createElement("label");
+      label.htmlFor = box.id;
+      label.textContent = "Only " + topic.replace(/[-_]/g, " ");
+      choice.append(box, label);
+      return choice;
+    }));
+  }
+
   function readConsentAndAgent(request, errors) {
     if (request.type === "opt_out") {
       const topics = Array.from(document.querySelectorAll("input[name=topics]:checked"), (box) => box.value);
@@ -332,6 +355,7 @@
     }
     $("as-agent").addEventListener("change", () => { $("agent-fields").hidden = !$("as-agent").checked; });
     $("gpc-notice").hidden = !gpcSignal();
+    loadTopics();
     $("request-form").addEventListener("input", () => { state.idempotencyKey = null; });
     $("request-form").addEventListener("submit", fileRequest);
     $("verify-form").addEventListener("submit", verify);

@@ -22,6 +22,7 @@ from __future__ import annotations
 import builtins
 import importlib
 import itertools
+import json
 import os
 import sys
 import threading
@@ -241,8 +242,9 @@ _pools_lock = threading.Lock()
 
 
 def pool_for(fn: Any, code_dir: Path) -> EnvironmentPool:
-    """The function's pool (one per function and code version: new code means new environments)."""
-    key = (fn.function_arn, str(code_dir))
+    """The function's pool (one per function, code version and configuration: as on AWS, new code or new
+    environment variables mean new environments)."""
+    key = (fn.function_arn, str(code_dir), json.dumps(fn.environment_vars, sort_keys=True, default=str))
     with _pools_lock:
         pool = _pools.get(key)
         if pool is None:

@@ -142,7 +142,7 @@ def test_the_form_offers_topics_reports_gpc_and_files_for_an_agent(browser, inta
 
         page.get_by_label("Stop marketing and do not sell or share my data").check()
         expect(page.locator("#topics")).to_be_visible()
-        page.get_by_label("Only the newsletter").check()
+        page.get_by_label("Only newsletter").check()
         page.get_by_label("Your email address").fill(fay["email"])
         page.get_by_role("button", name="Send request").click()
 
@@ -179,5 +179,49 @@ def test_the_form_offers_topics_reports_gpc_and_files_for_an_agent(browser, inta
         received_key = f"requests/{agent_request}/chain/0000-received.json"
         received = json.loads(s3.get_object(Bucket=bucket, Key=received_key)["Body"].read())
         assert received["agent"].startswith("hmac-sha256:") and received["gpc"] is True
+    finally:
+        context.close()
+
+
+def test_the_forms_topic_boxes_are_the_deployed_data_maps_topics(browser, page, intake, local_cloud, tmp_path):
+    """Deployed with a data map whose contact list has other topics, the form offers exactly those."""
+    from playwright.sync_api import expect
+
+    lambda_client = local_cloud.clients.client("lambda")
+    (intake_fn,) = [
+        f
+        for page_of in lambda_client.get_paginator("list_functions").paginate()
+        for f in page_of["Functions"]
+        if f["Handler"] == "functions.handlers.intake.handler"
+    ]
+    variables = intake_fn["Environment"]["Variables"]
+    # The deployed map, as infra/lambda_code.py bundles it, with other topics on its contact list.
+    datamap = json.loads(local_cloud.datamap.model_dump_json(by_alias=True))
+    (contact_list,) = [s for s in datamap["stores"].values() if s["kind"] == "ses_contact_list"]
+    contact_list["topics"] = ["events", "partner-offers", "weekly-digest"]
+    other = tmp_path / "datamap.json"
+    other.write_text(json.dumps(datamap))
+    name = intake_fn["FunctionName"]
+    lambda_client.update_function_configuration(
+        FunctionName=name, Environment={"Variables": {**variables, "DATAMAP_FILE": str(other)}}
+    )
+    try:
+        page.goto(intake.url + "/")
+        page.get_by_label("Stop marketing and do not sell or share my data").check()
+        boxes = page.locator("#topic-choices input[name=topics]")
+        expect(boxes).to_have_count(3)
+        assert [boxes.nth(i).get_attribute("value") for i in range(3)] == ["events", "partner-offers", "weekly-digest"]
+        expect(page.get_by_label("Only partner offers")).to_be_visible()
+        expect(page.get_by_label("Only newsletter")).to_have_count(0)
+    finally:
+        lambda_client.update_function_configuration(FunctionName=name, Environment={"Variables": variables})
+    # The topics may be cached (Cache-Control: public): a new visitor sees the sample map's again.
+    context = browser.new_context()
+    try:
+        fresh = context.new_page()
+        fresh.goto(intake.url + "/")
+        fresh.get_by_label("Stop marketing and do not sell or share my data").check()
+        expect(fresh.locator("#topic-choices input[name=topics]")).to_have_count(2)
+        expect(fresh.get_by_label("Only newsletter")).to_be_visible()
     finally:
         context.close()
