@@ -12,7 +12,7 @@ import pytest
 
 from local.inspect import holdings
 from tests.e2e import intake_support as support
-from tests.e2e.intake_support import other_code, read_code
+from tests.e2e.intake_support import emails_for, other_code, read_code
 
 pytestmark = pytest.mark.e2e
 
@@ -225,3 +225,37 @@ def test_the_forms_topic_boxes_are_the_deployed_data_maps_topics(browser, page, 
         expect(fresh.get_by_label("Only newsletter")).to_be_visible()
     finally:
         context.close()
+
+
+def test_a_californian_asks_for_the_direct_marketing_disclosure_notice_through_the_form(
+    page, intake, local_cloud, fresh_subject
+):
+    from playwright.sync_api import expect
+
+    cal = fresh_subject("calform")
+    page.goto(intake.url + "/")
+    page.get_by_label("Tell me what you shared with others for their direct marketing").check()
+    page.get_by_label("Your email address").fill(cal["email"])
+    # The form's default is GDPR: it says this notice is California's before the API would refuse it.
+    page.get_by_role("button", name="Send request").click()
+    expect(page.locator("#jurisdiction-error")).to_contain_text("choose California (CCPA)")
+    expect(page.locator("#verify-request-id")).to_be_hidden()
+
+    page.get_by_label("Where do you live?").select_option("CCPA")
+    page.get_by_role("button", name="Send request").click()
+    expect(page.locator("#verify-request-id")).to_have_text(re.compile(r"^req-"))
+    request_id = page.locator("#verify-request-id").inner_text()
+    page.get_by_label("Verification code").fill(read_code(intake.outbox, request_id))
+    page.get_by_role("button", name="Confirm").click()
+    expect(page.locator("#status-value")).to_have_attribute("data-status", "completed", timeout=120_000)
+
+    record = local_cloud.clients.resource_table(local_cloud.outputs["RequestsTableName"]).get_item(
+        Key={"request_id": request_id, "record": "request"}, ConsistentRead=True
+    )["Item"]
+    assert (record["type"], record["jurisdiction"], record["status"]) == ("disclosure_notice", "CCPA", "completed")
+    s3, bucket = local_cloud.clients.client("s3"), local_cloud.outputs["AuditBucketName"]
+    received_key = f"requests/{request_id}/chain/0000-received.json"
+    received = json.loads(s3.get_object(Bucket=bucket, Key=received_key)["Body"].read())
+    assert (received["request_type"], received["jurisdiction"]) == ("disclosure_notice", "CCPA")
+    notices = [text for _, text in emails_for(intake.outbox, request_id) if "Verification code" not in text]
+    assert any(local_cloud.datamap.categories["contact"].description in text for text in notices)
