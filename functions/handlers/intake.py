@@ -354,7 +354,7 @@ def _topics_route(app: APIGatewayRestResolver) -> None:
         "/topics",
         summary="List the marketing topics an opt-out may withdraw",
         description="Public and cacheable: the topic names of the data map's SES contact lists, in name order.",
-        responses={200: {"description": "The topics"}, **THROTTLED},
+        responses={200: {"description": "The topics"}, 422: BAD_INPUT[422], **THROTTLED},
         operation_id="listTopics",
     )
     def list_topics() -> Response[TopicsResponse]:
