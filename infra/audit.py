@@ -99,7 +99,13 @@ def protection_statements(bucket: s3.IBucket, break_glass_role_arn: str) -> list
 # What each function may create: intake cannot write store records or completions, store tasks cannot
 # write chain records, and the digest function writes digests/ only (infra/evidence_digests.py).
 CHAIN = "requests/*/chain/"
-INTAKE_WRITES = (f"{CHAIN}*-received.json", f"{CHAIN}*-verified.json", f"{CHAIN}*-cancelled.json")
+# Filing's records, a cancellation, and one record per archive download (functions/privacy/intake/downloads.py).
+INTAKE_WRITES = (
+    f"{CHAIN}*-received.json",
+    f"{CHAIN}*-verified.json",
+    f"{CHAIN}*-cancelled.json",
+    f"{CHAIN}*-export_downloaded.json",
+)
 REJECT_WRITES = (f"{CHAIN}*-rejected_unverified.json",)
 FAILED_SWEEP_WRITES = (f"{CHAIN}*-identifiers_dropped.json",)
 COMPLETE_WRITES = (f"{CHAIN}*-completed.json", f"{CHAIN}*-completed_rerun_*.json")

@@ -14,6 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests as http
 
+from functions.privacy.evidence.verify import verify_bucket
 from functions.privacy.request_workflow import exports
 from local.api import LocalApi, rest_api_id_from_url
 from tests.e2e.intake_support import ApiClient, read_code
@@ -89,6 +90,21 @@ def test_the_emailed_link_downloads_the_archive_signed_at_download_time_until_th
     late = http.get(api.local_link(link), allow_redirects=False, timeout=30)
     unknown = http.get(f"{api.url}/requests/req-00000000-0000-0000-0000-000000000000/export?token=x", timeout=30)
     assert (late.status_code, late.json()) == (404, unknown.json()) and "Location" not in late.headers
+
+    # Each of the two downloads left its own chain record (the refused late one none): time and subject HMAC.
+    s3, audit = local_cloud.clients.client("s3"), outputs["AuditBucketName"]
+    chain = [o["Key"] for o in s3.list_objects_v2(Bucket=audit, Prefix=f"requests/{request_id}/chain/")["Contents"]]
+    records = {k: json.loads(s3.get_object(Bucket=audit, Key=k)["Body"].read()) for k in chain}
+    downloads = [r for r in records.values() if r["event"] == "export_downloaded"]
+    (received,) = [r for r in records.values() if r["event"] == "received"]
+    assert len(downloads) == 2 and downloads[0]["sequence"] < downloads[1]["sequence"]
+    assert {d["subject"] for d in downloads} == {received["subject"]}
+    assert downloads[0]["downloaded_at"] <= downloads[1]["downloaded_at"]
+    assert asked <= datetime.fromisoformat(downloads[0]["downloaded_at"].replace("Z", "+00:00"))
+    token_text = parse_qs(urlsplit(link).query)["token"][0]
+    assert not [d for d in downloads if token_text in json.dumps(d) or "127.0.0.1" in json.dumps(d)]
+    report = verify_bucket(s3, local_cloud.clients.client("kms"), audit, request_id)
+    assert report.ok, report.problems
 
 
 def test_a_good_link_to_an_archive_the_lifecycle_removed_is_410(local_cloud, fresh_subject, api):

@@ -142,6 +142,7 @@ def test_each_function_may_create_only_the_evidence_it_owns(template, audit, fun
             "requests/*/chain/*-received.json",
             "requests/*/chain/*-verified.json",
             "requests/*/chain/*-cancelled.json",  # the requester's cancel
+            "requests/*/chain/*-export_downloaded.json",  # each download of the access archive
         },
         "reject_unverified": {"requests/*/chain/*-rejected_unverified.json"},
         "failed_request_sweep": {"requests/*/chain/*-identifiers_dropped.json"},

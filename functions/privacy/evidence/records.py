@@ -131,20 +131,28 @@ def write_record(s3: Any, bucket: str, key: str, record: dict[str, Any]) -> tupl
 
 
 def append_request_event(
-    s3: Any, bucket: str, request_id: str, event: str, fields: dict[str, Any], *, attempts: int = 10
+    s3: Any,
+    bucket: str,
+    request_id: str,
+    event: str,
+    fields: dict[str, Any],
+    *,
+    attempts: int = 10,
+    repeatable: bool = False,
 ) -> tuple[str, dict[str, Any], str]:
     """Append ``event`` to the request's hash chain; returns (key, record, sha256).
 
     The chain is requests/<id>/chain/<seq>-<event>.json, each record carrying its predecessor's
     SHA-256. One chain per request keeps concurrent requests parallel. An event already in the
     chain is returned instead of appended again (retries and redrives), and a conditional PUT on the
-    next sequence number stops two writers from forking the chain.
+    next sequence number stops two writers from forking the chain. A ``repeatable`` event (one per occurrence,
+    e.g. each archive download) is appended every time, at its own sequence number, never over another.
     """
     prefix = chain_prefix(request_id)
     for _ in range(attempts):
         # Versions, not current objects: a record hidden by a delete marker still holds its place.
         keys = sorted(key for key, versions in list_versions(s3, bucket, (prefix,)).items() if objects_of(versions))
-        for key in keys:
+        for key in [] if repeatable else keys:
             if key.endswith(f"-{event}.json"):
                 existing = read_record(s3, bucket, key)
                 assert existing is not None

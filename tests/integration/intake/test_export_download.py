@@ -6,24 +6,30 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+import jsonschema
 import pytest
 import requests as http
 
 from functions.handlers import intake as api
 from functions.privacy.core import clients as aws_clients
 from functions.privacy.core.settings import NotifySettings
+from functions.privacy.evidence import records as evidence
+from functions.privacy.evidence.verify import verify_bucket
 from functions.privacy.intake import downloads as archive_downloads
 from functions.privacy.request_workflow import exports
 from functions.privacy.request_workflow.confirmation import download_link
 from functions.privacy.requests import record as requests
 from functions.privacy.requests.record import RequestNotFound, RequestType
-from tests.integration.conftest import EXPORTS
+from tests.integration.conftest import AUDIT, EXPORTS
 from tests.integration.intake import intake_support
 from tests.integration.intake.test_intake_api import Context
 
+ROOT = Path(__file__).resolve().parents[3]
 API_URL = "https://abc123.execute-api.us-east-1.amazonaws.com/v1/"
+SUBJECT_HMAC = "hmac-sha256:" + "ab" * 32
 ARCHIVE = b"PK\x05\x06" + b"\x00" * 18  # an empty zip: the bytes are what the redirect must lead to
 
 
@@ -48,7 +54,9 @@ def _notify_settings(engine) -> NotifySettings:
 
 def _access_request_with_archive(engine) -> tuple[str, str]:
     """A completed access request whose archive is in the export bucket; returns (id, the emailed link)."""
-    request_id = requests.create_request(engine.table, RequestType.ACCESS, {"email": "alice@example.com"}).request_id
+    request_id = requests.create_request(
+        engine.table, RequestType.ACCESS, {"email": "alice@example.com"}, attributes={"subject_hmac": SUBJECT_HMAC}
+    ).request_id
     key = exports.archive_key(request_id)
     engine.clients.client("s3").put_object(Bucket=EXPORTS, Key=key, Body=ARCHIVE)
     link, _ = download_link(request_id, key, _notify_settings(engine), engine.clients, engine.table)
@@ -168,3 +176,46 @@ def test_a_second_confirmation_adds_a_token_and_the_first_keeps_working(intake_e
     assert len(intake_engine.item(request_id)["download_tokens"]) == 2 and _token(first) != _token(second)
     assert _get(f"/requests/{request_id}/export", _token(first))["status"] == 302
     assert _get(f"/requests/{request_id}/export", _token(second))["status"] == 302
+
+
+def test_each_download_writes_its_own_evidence_with_time_and_subject_hmac_only_and_the_verifier_accepts_it(
+    intake_engine,
+):
+    request_id, link = _access_request_with_archive(intake_engine)
+    s3 = intake_engine.clients.client("s3")
+    evidence.append_request_event(s3, AUDIT, request_id, "received", _received())
+    before = datetime.now(UTC).replace(microsecond=0)
+
+    answers = [_get(f"/requests/{request_id}/export", _token(link)) for _ in range(3)]
+    refused = _get(f"/requests/{request_id}/export", "wrong")  # no download, no record
+
+    assert [a["status"] for a in answers] == [302] * 3 and refused["status"] == 404
+    keys = intake_engine.evidence(request_id)
+    assert keys[1:] == [f"requests/{request_id}/chain/{n:04d}-export_downloaded.json" for n in (1, 2, 3)]
+    bodies = [s3.get_object(Bucket=AUDIT, Key=k)["Body"].read() for k in keys[1:]]
+    records = [json.loads(b) for b in bodies]
+    for record, body in zip(records, bodies, strict=True):
+        assert record["event"] == "export_downloaded" and record["request_id"] == request_id
+        assert record["subject"] == SUBJECT_HMAC and record["request_type"] == "access"
+        assert before <= datetime.fromisoformat(record["downloaded_at"].replace("Z", "+00:00")) <= datetime.now(UTC)
+        assert _token(link).encode() not in body
+        # The whole record: the chain envelope, the time, the subject HMAC and the type; no IP, no token.
+        envelope = {"schema", "recorded_at", "kind", "event", "request_id", "sequence", "prev_sha256"}
+        assert set(record) == envelope | {"downloaded_at", "subject", "request_type"}
+    versions = s3.list_object_versions(Bucket=AUDIT, Prefix=f"requests/{request_id}/chain/")["Versions"]
+    assert sorted(v["Key"] for v in versions) == keys  # one version each: no download overwrote another's record
+    validator = jsonschema.Draft202012Validator(json.loads((ROOT / "docs" / "evidence.schema.json").read_text()))
+    assert [list(validator.iter_errors(r)) for r in records] == [[], [], []]
+    report = verify_bucket(s3, intake_engine.clients.client("kms"), AUDIT, request_id)
+    assert report.ok, report.problems
+    assert report.records_checked == 4
+
+
+def _received() -> dict:
+    return {
+        "request_type": "access",
+        "jurisdiction": "GDPR",
+        "subject": SUBJECT_HMAC,
+        "received_at": "2030-01-01T00:00:00Z",
+        "due_at": "2030-02-01T00:00:00Z",
+    }
