@@ -127,6 +127,11 @@ class Engine:
         except (OSError, KeyError, ValueError):
             raise CliError("no sender address: the stack has no SenderEmail output and cdk.json none") from None
 
+    def configuration_set(self) -> str | None:
+        """The engine's transactional SES configuration set (output SesConfigurationSet): requester mail sent
+        with it reaches addresses on the account suppression list (an opted-out requester still hears back)."""
+        return str(self.outputs["SesConfigurationSet"]) if self.outputs.get("SesConfigurationSet") else None
+
 
 def _datamap_path(options: Options) -> Path:
     if options.datamap is not None:

@@ -91,6 +91,16 @@ def test_extension_moves_due_at_writes_evidence_and_emails_the_requester(local_c
     assert "already extended" in again.output
 
 
+def test_operator_mail_reaches_an_address_on_the_suppression_list(local_cloud, dsr):
+    # Someone who withdrew all marketing consent (their address suppressed) still hears about their request.
+    address = "suppressed.requester@example.com"
+    local_cloud.clients.client("sesv2").put_suppressed_destination(EmailAddress=address, Reason="COMPLAINT")
+    record = _pending_request(local_cloud, address)
+    dsr("requests", "extend", record.request_id, "--reason", "Records span several archived systems")
+    mails = emails_for(local_cloud.outbox, record.request_id)
+    assert len(mails) == 1 and "archived systems" in mails[0][1]
+
+
 def test_extension_refuses_closed_requests_and_dates_beyond_the_law(local_cloud, dsr):
     closed = _pending_request(local_cloud, "closed@example.com", status="completed")
     assert "closed request" in dsr("requests", "extend", closed.request_id, "--reason", "x", expect=1).output

@@ -43,6 +43,7 @@ def extend_deadline(
     operator: str,
     until: datetime | None = None,
     now: datetime | None = None,
+    configuration_set: str | None = None,
 ) -> Extension:
     """Move a request's due date once, within the legal maximum, record why and tell the requester.
 
@@ -105,5 +106,6 @@ def extend_deadline(
         request_type=record.type.value,
         due_at=format_utc(new_due),
         reason=reason,
+        configuration_set=configuration_set,
     )
     return Extension(request_id, record.due_at, format_utc(new_due), reason, key, message_id)

@@ -54,6 +54,7 @@ def refuse_request(
     ground: Ground,
     operator: str,
     now: datetime | None = None,
+    configuration_set: str | None = None,
 ) -> Refusal:
     """Close an open request no store has acted on as refused and tell the requester.
 
@@ -92,6 +93,7 @@ def refuse_request(
             jurisdiction=record.jurisdiction.value,
             ground=ground.value,
             reason=reason,
+            configuration_set=configuration_set,
         )
     fields = {
         "request_type": record.type.value,
