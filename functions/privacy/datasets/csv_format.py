@@ -135,6 +135,12 @@ class _CsvReader(RecordReader[CsvRow]):
     def export(self, row: CsvRow) -> Mapping[str, Any]:
         return dict(row.values)
 
+    def schema_known(self) -> bool:
+        return self._header is not None
+
+    def columns(self) -> list[str] | None:
+        return self._header
+
     def schema_hash(self) -> str:
         # The header line is the CSV's schema (all values are text); its raw bytes also catch quoting changes.
         return hashlib.sha256(b"csv\x00" + self._delimiter.encode() + b"\x00" + self._header_raw).hexdigest()

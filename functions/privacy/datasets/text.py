@@ -148,7 +148,22 @@ class RecordReader(ABC, Generic[RowT]):
 
     @abstractmethod
     def schema_hash(self) -> str:
-        """The file's schema hash (valid once the records are read)."""
+        """The file's schema hash (valid once ``schema_known``)."""
+
+    def schema_known(self) -> bool:
+        """Whether ``schema_hash`` can be answered yet (a CSV needs its header line)."""
+        return True
+
+    def columns(self) -> list[str] | None:
+        """The file's column names when it declares them (a CSV header), else None."""
+        return None
+
+
+class DatasetColumnsMissing(ValueError):
+    """The file declares its columns and an identifier column of the Selection is not among them.
+
+    Scanning it would find nobody and call the file clean, so the object fails instead (names only, no values).
+    """
 
 
 class LineFormat(ABC, Generic[RowT]):
@@ -160,6 +175,21 @@ class LineFormat(ABC, Generic[RowT]):
     def reader(self) -> RecordReader[RowT]:
         """A fresh reader for one pass."""
 
+    @staticmethod
+    def _records(
+        reader: RecordReader[RowT], source: TextSource, selection: Selection
+    ) -> Iterator[tuple[bytes, RowT | Passthrough | None]]:
+        """The reader's records, checked once (at the first row) against the columns the file declares."""
+        checked = False
+        for raw, row in reader.records(source.lines()):
+            if not checked and not isinstance(row, Passthrough) and row is not None:
+                checked = True
+                columns = reader.columns()
+                missing = sorted(p for p in selection.identifiers.values() if columns is not None and p not in columns)
+                if missing:
+                    raise DatasetColumnsMissing(f"identifier columns {missing} are not in the file's header")
+            yield raw, row
+
     def _verdict(self, reader: RecordReader[RowT], row: RowT, selection: Selection) -> Verdict:
         values = {name: as_text(reader.cell(row, path)) for name, path in selection.identifiers.items()}
         stamp = reader.cell(row, selection.timestamp) if selection.expires and selection.timestamp else None
@@ -169,7 +199,7 @@ class LineFormat(ABC, Generic[RowT]):
         """Count rows, subject rows, and expired, held, unreadable-timestamp and malformed rows."""
         result = ScanResult()
         reader = self.reader()
-        for _raw, row in reader.records(TextSource(source).lines()):
+        for _raw, row in self._records(reader, TextSource(source), selection):
             if isinstance(row, Passthrough):
                 continue
             if row is None:
@@ -190,7 +220,7 @@ class LineFormat(ABC, Generic[RowT]):
         reader = self.reader()
         tally = ScanResult()
         removed = masked = 0
-        for raw, row in reader.records(text.lines()):
+        for raw, row in self._records(reader, text, selection):
             if isinstance(row, Passthrough) or row is None:
                 tally.malformed_rows += row is None
                 out.write(raw)
@@ -225,7 +255,7 @@ class LineFormat(ABC, Generic[RowT]):
     def subject_rows(self, source: BinaryIO, selection: Selection) -> Iterator[tuple[set[Hit], Mapping[str, Any]]]:
         """Each row holding a queued subject's value, as a record, with the (identifier, value) pairs it holds."""
         reader = self.reader()
-        for _raw, row in reader.records(TextSource(source).lines()):
+        for _raw, row in self._records(reader, TextSource(source), selection):
             if isinstance(row, Passthrough) or row is None:
                 continue
             values = {name: as_text(reader.cell(row, path)) for name, path in selection.identifiers.items()}
@@ -236,8 +266,10 @@ class LineFormat(ABC, Generic[RowT]):
     def schema_hash(self, source: BinaryIO) -> str:
         """The schema hash of the file (reads only as far as the format needs)."""
         reader = self.reader()
-        for _raw, _row in reader.records(TextSource(source).lines()):
-            break
+        if not reader.schema_known():
+            for _record in reader.records(TextSource(source).lines()):
+                if reader.schema_known():
+                    break
         return reader.schema_hash()
 
 
