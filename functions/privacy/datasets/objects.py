@@ -21,7 +21,7 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel, Field
 
 from functions.privacy.core import timestamps
-from functions.privacy.datasets.format import DatasetFormat, ScanResult
+from functions.privacy.datasets.format import DatasetFormat, RewriteStats, ScanResult
 from functions.privacy.datasets.selection import Hit, Selection
 
 # PutObject's single-request limit; larger objects would need multipart, whose completion moto (5.2.5) only
@@ -297,10 +297,16 @@ def _rewrite(
         if stats.rows_after == 0 and stats.malformed_rows == 0:
             # A file of no rows (a CSV header, an empty Parquet footer) serves nobody: the key goes entirely.
             outcome.status = ObjectStatus.DELETED
-            outcome.older_versions_deleted = _delete_versions(s3, bucket, key, pinned, include_pinned=True)
+            outcome.older_versions_deleted = _delete_versions(s3, bucket, key, pinned)
             return
 
         new_sha256 = _sha256_file(rewritten)
+        if new_sha256 == outcome.source_sha256:
+            # Nothing changed (an anonymise whose masks were already applied): a PUT would only add a version.
+            outcome.status = ObjectStatus.CLEAN
+            source.seek(0)
+            _clear_noncurrent(s3, bucket, key, pinned, dataset_format, selection, reader, outcome)
+            return
         outcome.new_sha256 = new_sha256
         params = _put_params(s3, bucket, key, pinned)
         try:
@@ -326,13 +332,17 @@ def _rewrite(
         outcome.new_version_id = new_version
 
         source.seek(0)
-        failure = _verify(dataset_format, selection, source, reader, new_version, new_sha256, stats.rows_after)
+        try:
+            failure = _verify(dataset_format, selection, source, reader, new_version, new_sha256, stats)
+        except Exception as error:  # whatever stops the check, an unchecked version must not stay current
+            # The type only: a format's message may quote the row it failed on.
+            failure = f"the new version could not be checked ({type(error).__name__})"
         if failure is not None:
             s3.delete_object(Bucket=bucket, Key=key, VersionId=new_version)  # the pinned source is current again
             outcome.status, outcome.reason = ObjectStatus.FAILED_VERIFICATION, failure
             return
         outcome.status = ObjectStatus.REWRITTEN
-        outcome.older_versions_deleted = _delete_versions(s3, bucket, key, pinned, include_pinned=True)
+        outcome.older_versions_deleted = _delete_versions(s3, bucket, key, pinned)
     finally:
         rewritten.unlink(missing_ok=True)
 
@@ -344,7 +354,7 @@ def _verify(
     reader: _Reader,
     new_version: str,
     new_sha256: str,
-    rows_after: int,
+    stats: RewriteStats,
 ) -> str | None:
     """Why the new version is not the file the job meant to write (None when it is)."""
     source_schema = dataset_format.schema_hash(source)
@@ -356,8 +366,8 @@ def _verify(
         written_schema = dataset_format.schema_hash(written)
     if _still_selected(scan, selection):
         return "the new version still holds selected rows"
-    if scan.rows != rows_after:
-        return f"the new version has {scan.rows} rows, expected {rows_after}"
+    if stats.rows_after != stats.rows_before - stats.removed_rows or scan.rows != stats.rows_after:
+        return f"the new version has {scan.rows} rows, expected {stats.rows_before} - {stats.removed_rows}"
     if written_schema != source_schema:
         return "the new version's schema differs from the source's"
     return None
@@ -442,16 +452,19 @@ def _older_than(versions: list[dict[str, Any]], version_id: str) -> list[dict[st
     return versions[ids.index(version_id) + 1 :] if version_id in ids else []
 
 
-def _delete_versions(s3: Any, bucket: str, key: str, pinned: _Pinned, *, include_pinned: bool) -> int:
-    """Delete the pinned version (optionally) and everything older; versions written after it are kept.
+def _delete_versions(s3: Any, bucket: str, key: str, pinned: _Pinned) -> int:
+    """Delete the pinned version and every older one; versions written after it are kept.
 
-    Oldest first, the pinned version last: a run stopped halfway leaves the pinned version current, and the
+    Oldest first, the pinned version last: a run stopped halfway leaves the pinned version in place, and the
     next run finds it again. Delete markers no newer than the pinned version go too (they hide nothing now).
     """
     versions, markers = _versions(s3, bucket, key)
-    doomed = [v["VersionId"] for v in reversed(_older_than(versions, pinned.version_id))]
-    doomed[:0] = [m["VersionId"] for m in markers if m["LastModified"] <= pinned.last_modified]
-    if include_pinned and pinned.version_id in {v["VersionId"] for v in versions}:
+    listed = {v["VersionId"]: v for v in versions}
+    # The listing's own time of the pinned version: HeadObject's is whole seconds, the listing's milliseconds.
+    cutoff = listed[pinned.version_id]["LastModified"] if pinned.version_id in listed else pinned.last_modified
+    doomed = [m["VersionId"] for m in markers if m["LastModified"] <= cutoff]
+    doomed += [v["VersionId"] for v in reversed(_older_than(versions, pinned.version_id))]
+    if pinned.version_id in listed:
         doomed.append(pinned.version_id)
     for version_id in doomed:
         s3.delete_object(Bucket=bucket, Key=key, VersionId=version_id)

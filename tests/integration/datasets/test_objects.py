@@ -174,19 +174,60 @@ class _KeepsOneSubjectRow(JsonLinesFormat):
         return stats
 
 
-def test_a_new_version_that_fails_verification_is_deleted_and_the_source_stays_current(s3: Any, tmp_path: Path) -> None:
-    older = put(s3, ORDERS[1])
-    source = put(s3, b"".join(ORDERS))
+class _LosesARow(JsonLinesFormat):
+    """A faulty rewriter: it drops a row it does not count as removed."""
 
-    outcome = rewrite_object(
-        s3, bucket=LAKE, key=KEY, dataset_format=_KeepsOneSubjectRow(), selection=ANN, work_dir=tmp_path
-    )
+    def rewrite(self, source: BinaryIO, sink: BinaryIO, selection: Selection) -> RewriteStats:
+        scratch = io.BytesIO()
+        stats = super().rewrite(source, scratch, selection)
+        sink.write(scratch.getvalue().split(b"\n", 1)[1])
+        return stats
 
-    assert outcome.status is ObjectStatus.FAILED_VERIFICATION
-    assert outcome.reason == "the new version still holds selected rows"
+
+class _RenamesAColumn(CsvFormat):
+    """A faulty rewriter: the header it writes no longer names the email column."""
+
+    def rewrite(self, source: BinaryIO, sink: BinaryIO, selection: Selection) -> RewriteStats:
+        scratch = io.BytesIO()
+        stats = super().rewrite(source, scratch, selection)
+        sink.write(scratch.getvalue().replace(b",email", b",e_mail", 1))
+        return stats
+
+
+CSV_KEY = "orders/2026/11/part-0001.csv"
+CSV_ORDERS = b"order,customer_id,email\r\no-1,42,ann@example.com\r\no-2,7,x@example.com\r\n"
+CSV_ANN = Selection(
+    identifiers={"customer_id": "customer_id", "email": "email"}, values={"customer_id": frozenset({"42"})}
+)
+
+
+@pytest.mark.parametrize(
+    ("faulty", "key", "body", "selection", "reason"),
+    [
+        (_KeepsOneSubjectRow(), KEY, b"".join(ORDERS), ANN, "the new version still holds selected rows"),
+        (_LosesARow(), KEY, b"".join(ORDERS), ANN, "the new version has 2 rows, expected 5 - 2"),
+        (
+            _RenamesAColumn(),
+            CSV_KEY,
+            CSV_ORDERS,
+            CSV_ANN,
+            "the new version could not be checked (DatasetColumnsMissing)",
+        ),
+    ],
+)
+def test_a_new_version_that_fails_verification_is_deleted_and_the_source_stays_current(
+    s3: Any, tmp_path: Path, faulty: Any, key: str, body: bytes, selection: Selection, reason: str
+) -> None:
+    older = put(s3, body.splitlines(keepends=True)[0], key=key)
+    source = put(s3, body, key=key)
+
+    outcome = rewrite_object(s3, bucket=LAKE, key=key, dataset_format=faulty, selection=selection, work_dir=tmp_path)
+
+    assert outcome.status is ObjectStatus.FAILED_VERIFICATION and outcome.reason == reason
     assert outcome.new_version_id and outcome.older_versions_deleted == 0
-    assert versions(s3) == [source, older]
-    assert s3.get_object(Bucket=LAKE, Key=KEY)["Body"].read() == b"".join(ORDERS)
+    assert versions(s3, key) == [source, older]
+    assert s3.get_object(Bucket=LAKE, Key=key)["Body"].read() == body
+    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.parametrize("lock", ["legal_hold", "retention"])
@@ -346,3 +387,19 @@ def test_export_groups_the_subjects_rows_by_the_value_they_hold(s3: Any, tmp_pat
         ("email", "ann@example.com"): [json.loads(ORDERS[1]), json.loads(ORDERS[3])],
     }
     assert list(tmp_path.iterdir()) == []
+
+
+def test_anonymise_keeping_the_identifier_is_not_rewritten_again_on_the_next_run(
+    s3: Any, tmp_path: Path, calls_to: CallsTo
+) -> None:
+    put(s3, b"".join(ORDERS))
+    by_id = subjects("42", mode="anonymise", masks={"customer.email": Mask(strategy=MaskStrategy.NULL)})
+    first = rewrite_object(s3, bucket=LAKE, key=KEY, dataset_format=JSONL, selection=by_id, work_dir=tmp_path)
+    puts = calls_to(s3, "PutObject")
+
+    again = rewrite_object(s3, bucket=LAKE, key=KEY, dataset_format=JSONL, selection=by_id, work_dir=tmp_path)
+
+    assert (first.status, first.masked_rows) == (ObjectStatus.REWRITTEN, 1)
+    assert (again.status, again.masked_rows, again.puts) == (ObjectStatus.CLEAN, 0, 0) and puts == []
+    masked = json.loads(version_bytes(s3)[0].splitlines()[1])
+    assert masked["customer"] == {"id": 42, "email": None} and len(versions(s3)) == 1
