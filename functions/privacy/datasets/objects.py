@@ -9,12 +9,12 @@ import hashlib
 import uuid
 from collections import Counter
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 from urllib.parse import urlencode
 
 from botocore.exceptions import ClientError
@@ -22,6 +22,7 @@ from pydantic import BaseModel, Field
 
 from functions.privacy.core import timestamps
 from functions.privacy.datasets.format import DatasetFormat, RewriteStats, ScanResult
+from functions.privacy.datasets.ranged import RangedObject
 from functions.privacy.datasets.selection import Hit, Selection
 
 # PutObject's single-request limit; larger objects would need multipart, whose completion moto (5.2.5) only
@@ -98,12 +99,27 @@ class _Pinned:
 
 
 class _Reader:
-    """GetObject of pinned versions into /tmp spools, counting what S3 served."""
+    """Reads of pinned versions, counting what S3 served: ranged (a Parquet find) or spooled whole to /tmp."""
 
-    def __init__(self, s3: Any, bucket: str, key: str, work_dir: Path) -> None:
+    def __init__(self, s3: Any, bucket: str, key: str, work_dir: Path, *, ranged: bool) -> None:
         self.s3, self.bucket, self.key, self.work_dir = s3, bucket, key, work_dir
+        self.ranged = ranged
         self.gets = 0
         self.bytes_read = 0
+
+    @contextmanager
+    def scannable(self, version_id: str, etag: str, size: int) -> Iterator[tuple[BinaryIO, str | None]]:
+        """The version to scan, and its sha256 when it was read whole (a ranged read has none)."""
+        if not self.ranged:
+            with self.spooled(version_id, etag) as spooled:
+                yield spooled
+            return
+        ranged = RangedObject(self.s3, self.bucket, self.key, version_id=version_id, etag=etag, size=size)
+        try:
+            yield cast(BinaryIO, ranged), None
+        finally:
+            self.gets += ranged.gets
+            self.bytes_read += ranged.bytes_read
 
     @contextmanager
     def spooled(self, version_id: str, etag: str | None = None) -> Iterator[tuple[BinaryIO, str]]:
@@ -152,9 +168,12 @@ def rewrite_object(
         outcome.reason = f"object is {pinned.size} bytes, over the {max_bytes}-byte single-PUT limit of this job"
         return outcome
 
-    reader = _Reader(s3, bucket, key, work_dir)
+    # Parquet finds from its footer and bloom filters over ranged GETs, so a clean object is never read whole;
+    # a text file is read whole by any scan, so one streaming GET into /tmp serves the scan and the rewrite.
+    reader = _Reader(s3, bucket, key, work_dir, ranged=dataset_format.name == "parquet")
     try:
-        with reader.spooled(pinned.version_id, pinned.etag) as (source, source_sha256):
+        with ExitStack() as files:
+            source, source_sha256 = files.enter_context(reader.scannable(pinned.version_id, pinned.etag, pinned.size))
             outcome.source_sha256 = source_sha256
             scan = dataset_format.scan(source, selection)
             _count_scan(outcome, scan)
@@ -164,6 +183,9 @@ def rewrite_object(
             if (locked := _object_lock(s3, bucket, key)) is not None:
                 outcome.status, outcome.reason = ObjectStatus.BLOCKED, locked
                 return outcome
+            if source_sha256 is None:
+                source, source_sha256 = files.enter_context(reader.spooled(pinned.version_id, pinned.etag))
+                outcome.source_sha256 = source_sha256
             source.seek(0)
             _rewrite(s3, bucket, key, pinned, dataset_format, selection, source, reader, outcome)
             return outcome
@@ -184,7 +206,8 @@ def export_object(
     work_dir.mkdir(parents=True, exist_ok=True)
     pinned = _pin(s3, bucket, key)
     grouped: dict[Hit, list[Mapping[str, Any]]] = {}
-    with _Reader(s3, bucket, key, work_dir).spooled(pinned.version_id, pinned.etag) as (source, _sha256):
+    reader = _Reader(s3, bucket, key, work_dir, ranged=dataset_format.name == "parquet")
+    with reader.scannable(pinned.version_id, pinned.etag, pinned.size) as (source, _sha256):
         for hits, record in dataset_format.subject_rows(source, selection):
             for hit in sorted(hits):
                 grouped.setdefault(hit, []).append(record)
@@ -261,7 +284,7 @@ def _clear_noncurrent(
     """
     holding: list[str] = []
     for version in _older_than(_versions(s3, bucket, key)[0], pinned.version_id):
-        with reader.spooled(version["VersionId"]) as (old, _sha256):
+        with reader.scannable(version["VersionId"], version["ETag"], int(version["Size"])) as (old, _sha256):
             if dataset_format.scan(old, selection).acts:
                 holding.append(version["VersionId"])
     if not holding:

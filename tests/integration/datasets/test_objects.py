@@ -11,11 +11,14 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 import boto3
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from functions.privacy.datamap.model import Mask, MaskStrategy
 from functions.privacy.datasets.csv_format import CsvFormat
 from functions.privacy.datasets.format import RewriteStats
+from functions.privacy.datasets.formats import format_for
 from functions.privacy.datasets.jsonl import JsonLinesFormat
 from functions.privacy.datasets.objects import ObjectStatus, export_object, rewrite_object
 from functions.privacy.datasets.selection import Selection
@@ -403,3 +406,71 @@ def test_anonymise_keeping_the_identifier_is_not_rewritten_again_on_the_next_run
     assert (again.status, again.masked_rows, again.puts) == (ObjectStatus.CLEAN, 0, 0) and puts == []
     masked = json.loads(version_bytes(s3)[0].splitlines()[1])
     assert masked["customer"] == {"id": 42, "email": None} and len(versions(s3)) == 1
+
+
+def parquet_orders(ids: list[str]) -> bytes:
+    table = pa.table(
+        {
+            "customer": pa.array([{"id": c, "email": f"{c}@example.com"} for c in ids]),
+            "amount": pa.array([i * 7 % 1000 for i in range(len(ids))], pa.int64()),
+            # a column no find needs, larger than the identifiers: what a ranged find does not read
+            "basket": pa.array([hashlib.sha256(str(i).encode()).hexdigest() * 2 for i in range(len(ids))]),
+        },
+        metadata={b"origin": b"orders-export v3"},
+    )
+    sink = io.BytesIO()
+    blooms = {"customer.id": {"ndv": 2000, "fpp": 0.01}, "customer.email": {"ndv": 2000, "fpp": 0.01}}
+    pq.write_table(table, sink, row_group_size=2000, compression="zstd", bloom_filter_options=blooms)
+    return sink.getvalue()
+
+
+PARQUET_KEY = "orders/2026/11/part-0001.parquet"
+PARQUET_IDS = [f"{'az'[i % 2]}-other-{i}" for i in range(20_000)]
+
+
+def test_parquet_erasure_rewrites_the_file_and_a_clean_run_reads_only_its_tail(s3: Any, tmp_path: Path) -> None:
+    ids = list(PARQUET_IDS)
+    ids[12_345] = ids[17_001] = "c-42"
+    raw = parquet_orders(ids)
+    put(s3, raw, key=PARQUET_KEY, ContentType="application/vnd.apache.parquet", Metadata={"schema": "v3"})
+    parquet = format_for("parquet")
+    chosen = Selection(identifiers=IDS, values={"customer_id": frozenset({"c-42"})})
+
+    outcome = rewrite_object(
+        s3, bucket=LAKE, key=PARQUET_KEY, dataset_format=parquet, selection=chosen, work_dir=tmp_path
+    )
+    again = rewrite_object(
+        s3, bucket=LAKE, key=PARQUET_KEY, dataset_format=parquet, selection=chosen, work_dir=tmp_path
+    )
+
+    assert outcome.status is ObjectStatus.REWRITTEN
+    assert (outcome.rows_before, outcome.rows_after, outcome.removed_rows) == (20_000, 19_998, 2)
+    assert outcome.source_sha256 == hashlib.sha256(raw).hexdigest()
+    stored = s3.get_object(Bucket=LAKE, Key=PARQUET_KEY)
+    assert stored["ContentType"] == "application/vnd.apache.parquet" and stored["Metadata"] == {"schema": "v3"}
+    written = pq.read_table(io.BytesIO(stored["Body"].read()))
+    assert written.column("customer").combine_chunks().field("id").to_pylist() == [c for c in ids if c != "c-42"]
+    assert written.schema.metadata == {b"origin": b"orders-export v3"}
+    assert versions(s3, PARQUET_KEY) == [outcome.new_version_id]
+    # The second run finds the file clean from its footer and bloom filters: a small part of it, no PUT.
+    assert again.status is ObjectStatus.CLEAN and again.puts == 0 and again.source_sha256 is None
+    assert again.rows_before == 19_998 and again.bytes_read < stored["ContentLength"] * 0.25
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_parquet_export_returns_the_subjects_rows_as_records(s3: Any, tmp_path: Path) -> None:
+    ids = list(PARQUET_IDS[:3000])
+    ids[2500] = "c-42"
+    put(s3, parquet_orders(ids), key=PARQUET_KEY)
+    basket = hashlib.sha256(b"2500").hexdigest() * 2
+    chosen = Selection(identifiers=IDS, values={"customer_id": frozenset({"c-42"})})
+
+    exported = export_object(
+        s3, bucket=LAKE, key=PARQUET_KEY, dataset_format=format_for("parquet"), selection=chosen, work_dir=tmp_path
+    )
+
+    assert exported == {
+        ("customer_id", "c-42"): [
+            {"customer": {"id": "c-42", "email": "c-42@example.com"}, "amount": 500, "basket": basket}
+        ]
+    }
