@@ -319,6 +319,11 @@ def _rewrite(
         outcome.schema_hash, outcome.hits = stats.schema_hash, Counter(stats.hits)
         if stats.rows_after == 0 and stats.malformed_rows == 0:
             # A file of no rows (a CSV header, an empty Parquet footer) serves nobody: the key goes entirely.
+            if str(s3.head_object(Bucket=bucket, Key=key).get("VersionId")) != pinned.version_id:
+                # Someone wrote the key since it was pinned: their version is not ours to judge (next job).
+                outcome.status = ObjectStatus.CONFLICT
+                outcome.reason = "the object changed after it was read; it is left for the next job"
+                return
             outcome.status = ObjectStatus.DELETED
             outcome.older_versions_deleted = _delete_versions(s3, bucket, key, pinned)
             return

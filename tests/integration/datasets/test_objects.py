@@ -474,3 +474,22 @@ def test_parquet_export_returns_the_subjects_rows_as_records(s3: Any, tmp_path: 
             {"customer": {"id": "c-42", "email": "c-42@example.com"}, "amount": 500, "basket": basket}
         ]
     }
+
+
+def test_an_object_rewritten_by_someone_else_before_its_last_rows_go_is_left_for_the_next_job(
+    s3: Any, tmp_path: Path
+) -> None:
+    source = put(s3, ORDERS[1] + ORDERS[3])  # only Ann's rows: the job would delete the key
+    writer = boto3.client("s3", region_name="us-east-1")
+    theirs: list[str] = []
+
+    def concurrent_write(**_: Any) -> None:
+        if not theirs:
+            theirs.append(put(writer, ORDERS[1] + ORDERS[3] + ORDERS[0]))
+
+    s3.meta.events.register("before-call.s3.GetObjectLockConfiguration", concurrent_write)
+
+    outcome = rewrite_object(s3, bucket=LAKE, key=KEY, dataset_format=JSONL, selection=ANN, work_dir=tmp_path)
+
+    assert outcome.status is ObjectStatus.CONFLICT and outcome.older_versions_deleted == 0
+    assert versions(s3) == [theirs[0], source]
