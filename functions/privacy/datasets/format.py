@@ -26,6 +26,7 @@ class ScanResult(BaseModel):
     expired_rows: int = 0  # rows past retention and not held (0 unless the Selection expires)
     held_rows: int = 0
     unreadable_rows: int = 0  # rows whose timestamp could not be read (never expired)
+    malformed_rows: int = 0  # JSON Lines / CSV records that do not parse: kept byte for byte, never acted on
     # (identifier, value) -> rows: the job attributes rows to requests with it; never leaves the worker.
     hits: Counter[Hit] = Field(default_factory=Counter, exclude=True)
     # Parquet: row groups read to confirm and whether the file has bloom filters on the identifier columns.
@@ -51,6 +52,7 @@ class RewriteStats(BaseModel):
     expired_rows: int = 0
     held_rows: int = 0
     unreadable_rows: int = 0
+    malformed_rows: int = 0  # kept byte for byte (JSON Lines / CSV records that do not parse)
     schema_hash: str = Field(description="sha256 of the file's schema (names, physical and logical types)")
     hits: Counter[Hit] = Field(default_factory=Counter, exclude=True)
 
