@@ -21,7 +21,7 @@ from typing import Any, Protocol
 from botocore.exceptions import ClientError
 
 from functions.privacy.core.timestamps import format_utc, parse_utc
-from functions.privacy.requests.record import RECORD, RequestStatus
+from functions.privacy.requests.record import RECORD, RequestStatus, updated_if
 
 MAX_ATTEMPTS = 5
 # Per address across its requests (see docs/decisions.md): a new filing must not buy fresh guesses.
@@ -102,34 +102,22 @@ def _key(request_id: str) -> dict[str, str]:
     return {"request_id": request_id, "record": RECORD}
 
 
-def _conditional(update: Any) -> bool:
-    """Run a conditional update; False when its condition did not hold."""
-    try:
-        update()
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-            return False
-        raise
-    return True
-
-
 def store_issued_code(table: Any, request_id: str, digest: str, expires_at: datetime, task_token: str) -> bool:
     """Record a freshly issued code and the task token that resumes the workflow (replaces an earlier code)."""
-    return _conditional(
-        lambda: table.update_item(
-            Key=_key(request_id),
-            UpdateExpression="SET code_digest = :digest, code_expires_at = :expires, code_attempts = :zero, "
-            "task_token = :token",
-            ConditionExpression="attribute_exists(request_id) AND #status = :pending",
-            ExpressionAttributeNames={"#status": "status"},
-            ExpressionAttributeValues={
-                ":digest": digest,
-                ":expires": format_utc(expires_at),
-                ":zero": 0,
-                ":token": task_token,
-                ":pending": RequestStatus.PENDING_VERIFICATION.value,
-            },
-        )
+    return updated_if(
+        table,
+        Key=_key(request_id),
+        UpdateExpression="SET code_digest = :digest, code_expires_at = :expires, code_attempts = :zero, "
+        "task_token = :token",
+        ConditionExpression="attribute_exists(request_id) AND #status = :pending",
+        ExpressionAttributeNames={"#status": "status"},
+        ExpressionAttributeValues={
+            ":digest": digest,
+            ":expires": format_utc(expires_at),
+            ":zero": 0,
+            ":token": task_token,
+            ":pending": RequestStatus.PENDING_VERIFICATION.value,
+        },
     )
 
 
@@ -158,20 +146,19 @@ def record_wrong_attempt(table: Any, request_id: str, digest: str) -> int | None
 
 def consume_code(table: Any, request_id: str, digest: str, verified_at: datetime) -> bool:
     """Mark the request verified and forget the code, once: a second use finds no code to match."""
-    return _conditional(
-        lambda: table.update_item(
-            Key=_key(request_id),
-            UpdateExpression="SET #status = :verified, verified_at = :at REMOVE code_digest, code_expires_at",
-            ConditionExpression="#status = :pending AND code_digest = :digest AND code_attempts < :max",
-            ExpressionAttributeNames={"#status": "status"},
-            ExpressionAttributeValues={
-                ":verified": RequestStatus.VERIFIED.value,
-                ":at": format_utc(verified_at),
-                ":pending": RequestStatus.PENDING_VERIFICATION.value,
-                ":digest": digest,
-                ":max": MAX_ATTEMPTS,
-            },
-        )
+    return updated_if(
+        table,
+        Key=_key(request_id),
+        UpdateExpression="SET #status = :verified, verified_at = :at REMOVE code_digest, code_expires_at",
+        ConditionExpression="#status = :pending AND code_digest = :digest AND code_attempts < :max",
+        ExpressionAttributeNames={"#status": "status"},
+        ExpressionAttributeValues={
+            ":verified": RequestStatus.VERIFIED.value,
+            ":at": format_utc(verified_at),
+            ":pending": RequestStatus.PENDING_VERIFICATION.value,
+            ":digest": digest,
+            ":max": MAX_ATTEMPTS,
+        },
     )
 
 
@@ -187,14 +174,13 @@ def mark_rejected(table: Any, request_id: str, reason: str, at: datetime, eviden
         assignments += ", evidence_key = :evidence"
         values[":evidence"] = evidence_key
     values |= {":cancelled": RequestStatus.CANCELLED.value, ":refused": RequestStatus.REFUSED.value}
-    return _conditional(
-        lambda: table.update_item(
-            Key=_key(request_id),
-            UpdateExpression=f"SET {assignments} REMOVE code_digest, code_expires_at, task_token, subject, details",
-            ConditionExpression="attribute_exists(request_id) AND NOT #status IN (:cancelled, :refused)",
-            ExpressionAttributeNames={"#status": "status"},
-            ExpressionAttributeValues=values,
-        )
+    return updated_if(
+        table,
+        Key=_key(request_id),
+        UpdateExpression=f"SET {assignments} REMOVE code_digest, code_expires_at, task_token, subject, details",
+        ConditionExpression="attribute_exists(request_id) AND NOT #status IN (:cancelled, :refused)",
+        ExpressionAttributeNames={"#status": "status"},
+        ExpressionAttributeValues=values,
     )
 
 
