@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from functions.privacy.connectors.base import KeyDigester, KeyedHasher, canonical_json
@@ -24,6 +25,7 @@ from functions.privacy.core.timestamps import parse_stored, parse_utc
 from functions.privacy.datamap.model import DataMap, Store
 from functions.privacy.retention import digest, work
 from functions.privacy.retention.counts import Counts
+from functions.privacy.subjects.holds import is_held
 
 # Leave this much of the invocation for the last page's deletes and saving the cursor.
 TIME_MARGIN_SECONDS = 90.0
@@ -54,8 +56,8 @@ def expire_segment(
     connector = DynamoDBConnector(
         store_name, store, client, key_hmac, keyed_hash, datamap.identifiers[store.lookup.identifier].pattern
     )
-    identifier = store.lookup.identifier  # holds keep normalised values: so is each record's (subjects.holds)
-    held_match = lambda value, held: datamap.normalise(identifier, value) in held  # noqa: E731
+    # Holds keep normalised values: subjects.holds.is_held normalises each record's the same way.
+    held_match = partial(is_held, datamap, store_name)
     run = _SegmentRun(store, connector, plan, held, key_hmac, held_match=held_match)
     params = _scan_parameters(store, plan, segment, total_segments, page_size)
     if cursor_key:
