@@ -200,3 +200,16 @@ def engine_env(aws: MotoClients, datamap: DataMap, tmp_path: Path) -> dict[str, 
         "HMAC_KEY_ID": key,
         "DATAMAP_FILE": str(datamap_file),
     }
+
+
+@pytest.fixture
+def notify_env(aws: MotoClients, engine_env: dict[str, str]) -> dict[str, str]:
+    """engine_env plus what the Notify function also reads: a verified sender, the transactional configuration
+    set and the API URL its links point to (one place, so no test's Notify lacks one)."""
+    aws.client("sesv2").create_email_identity(EmailIdentity="privacy@example.com")
+    return {
+        **engine_env,
+        "SENDER_EMAIL": "privacy@example.com",
+        "SES_CONFIGURATION_SET": "dsr-transactional",
+        "API_URL": "https://api.example/v1/",
+    }

@@ -35,28 +35,8 @@ def _table(dynamodb, name, hash_key, range_key):
 
 
 @pytest.fixture
-def engine(aws, tables, bucket, contact_list, suppression_list, datamap, tmp_path):
-    dynamodb = aws.client("dynamodb")
-    _table(dynamodb, "requests", "request_id", "record")
-    _table(dynamodb, HOLDS, "subject_hmac", "hold_id")
-    s3 = aws.client("s3")
-    s3.create_bucket(Bucket=AUDIT, ObjectLockEnabledForBucket=True)
-    s3.create_bucket(Bucket=EXPORTS)
-    aws.client("sesv2").create_email_identity(EmailIdentity="privacy@example.com")
-    key = aws.client("kms").create_key(KeySpec="HMAC_256", KeyUsage="GENERATE_VERIFY_MAC")["KeyMetadata"]["Arn"]
-    datamap_file = tmp_path / "datamap.json"
-    datamap_file.write_text(datamap.model_dump_json(by_alias=True))
-    env = {
-        "REQUESTS_TABLE": "requests",
-        "AUDIT_BUCKET": AUDIT,
-        "EXPORT_BUCKET": EXPORTS,
-        "HOLDS_TABLE": HOLDS,
-        "HMAC_KEY_ID": key,
-        "DATAMAP_FILE": str(datamap_file),
-        "SENDER_EMAIL": "privacy@example.com",
-        "SES_CONFIGURATION_SET": "dsr-transactional",
-        "API_URL": "https://api.example/v1/",
-    }
+def engine(notify_env, tables, bucket, contact_list, suppression_list, datamap, tmp_path):
+    env = notify_env
     with lambda_environment(env):
         yield RightsWorkflowSettings.load(), Clients(boto3.session.Session(region_name="us-east-1"))
 

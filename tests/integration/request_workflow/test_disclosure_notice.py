@@ -46,29 +46,11 @@ def _unflagged(datamap: DataMap) -> DataMap:
 
 
 @pytest.fixture(params=["flagged", "none_flagged"])
-def engine(request, aws, tables, bucket, contact_list, suppression_list, datamap, tmp_path: Path):
-    dynamodb = aws.client("dynamodb")
-    _table(dynamodb, "requests", "request_id", "record")
-    _table(dynamodb, HOLDS, "subject_hmac", "hold_id")
-    s3 = aws.client("s3")
-    s3.create_bucket(Bucket=AUDIT, ObjectLockEnabledForBucket=True)
-    s3.create_bucket(Bucket=EXPORTS)
-    aws.client("sesv2").create_email_identity(EmailIdentity="privacy@example.com")
-    key = aws.client("kms").create_key(KeySpec="HMAC_256", KeyUsage="GENERATE_VERIFY_MAC")["KeyMetadata"]["Arn"]
+def engine(request, notify_env, tables, bucket, contact_list, suppression_list, datamap, tmp_path: Path):
     used = datamap if request.param == "flagged" else _unflagged(datamap)
     datamap_file = tmp_path / "datamap.json"
     datamap_file.write_text(used.model_dump_json(by_alias=True))
-    env = {
-        "REQUESTS_TABLE": "requests",
-        "AUDIT_BUCKET": AUDIT,
-        "EXPORT_BUCKET": EXPORTS,
-        "HOLDS_TABLE": HOLDS,
-        "HMAC_KEY_ID": key,
-        "DATAMAP_FILE": str(datamap_file),
-        "SENDER_EMAIL": "privacy@example.com",
-        "SES_CONFIGURATION_SET": "dsr-transactional",
-        "API_URL": "https://api.example/v1/",
-    }
+    env = {**notify_env, "DATAMAP_FILE": str(datamap_file)}
     with lambda_environment(env):
         yield request.param, RightsWorkflowSettings.load(), Clients(boto3.session.Session(region_name="us-east-1"))
 
