@@ -199,19 +199,23 @@ def file(
     attributes: Mapping[str, Any] | None = None,
     now: datetime | None = None,
     received_fields: Mapping[str, Any] | None = None,
+    subject: str | None = None,
 ) -> requests.RequestRecord:
     """The one way a request is filed: create the record, write its ``received`` evidence (and ``verified``
     when the identity was ``checked`` already), then start its workflow, tolerating a retry that finds the
     execution started.
 
     ``attributes`` are record attributes the channel owns (the status token's digest, who filed it);
-    ``received_fields`` go into the ``received`` evidence (no personal data: signals, HMACs).
+    ``received_fields`` go into the ``received`` evidence (no personal data: signals, HMACs). ``subject`` is the
+    address's subject HMAC when the caller derived it already (one GenerateMac per filing).
     """
     problem = jurisdiction_problem(submission)
     if problem:
         raise NotServedInJurisdiction(problem)
     received = now or timestamps.now()
-    subject = subject_hmac(clients.client("kms"), place.hmac_key_id, place.subject_identifier, submission.email)
+    subject = subject or subject_hmac(
+        clients.client("kms"), place.hmac_key_id, place.subject_identifier, submission.email
+    )
     details = submission_details(submission)
     record = requests.create_request(
         clients.resource_table(place.requests_table),
@@ -279,6 +283,7 @@ def file_request(
     gpc = gpc_header or submission.gpc
     signals = consent.received_signals(submission.topics, agent_email, gpc, clients, place.hmac_key_id)
     waived = consent.needs_no_proof(submission.type)
+    address = None
     if waived:
         address = subject_hmac(clients.client("kms"), place.hmac_key_id, place.subject_identifier, submission.email)
         table = clients.resource_table(place.requests_table)
@@ -294,6 +299,7 @@ def file_request(
         attributes={"status_token_digest": digest, **consent.record_attributes(submission.type, signals)},
         now=now,
         received_fields=signals,
+        subject=address,
     )
     return FiledRequest(request_id, record.status, token, record.due_at)
 
