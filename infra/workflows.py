@@ -73,6 +73,8 @@ class RequestWorkflow(Construct):
             store_task, self._audit_bucket, storage.key, writes=STORE_TASK_WRITES, reads=STORE_TASK_WRITES
         )
         storage.requests_table.grant_read_data(store_task)
+        # claim_for_acting: the conditional UpdateItem that decides a cancel-versus-act race on the record.
+        storage.requests_table.grant(store_task, "dynamodb:UpdateItem")
         for statement in store_statements(Stack.of(self), datamap, write=True):
             store_task.add_to_role_policy(statement)
         storage.hmac_key.grant(store_task, "kms:GenerateMac")

@@ -75,3 +75,18 @@ def test_the_workflow_invokes_the_new_functions(template):
     ):
         assert f"Functions{function}" in json.dumps(substitutions[placeholder])
         assert "${" + placeholder + "}" in json.dumps(machine["Properties"]["DefinitionString"])
+
+
+def test_store_tasks_may_claim_the_request_they_act_on(template):
+    # claim_for_acting is a conditional UpdateItem on the requests table: without it AWS denies every store task.
+    requests_table = next(k for k in template.find_resources("AWS::DynamoDB::Table") if "RequestsTable" in k)
+    updates = [
+        s
+        for s in _policies(template, "StoreTask")
+        if "dynamodb:UpdateItem" in _actions(s) and {"Fn::GetAtt": [requests_table, "Arn"]} in _listed(s["Resource"])
+    ]
+    assert updates
+
+
+def _listed(value):
+    return value if isinstance(value, list) else [value]
