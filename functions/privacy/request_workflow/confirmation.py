@@ -169,7 +169,21 @@ def notify_requester(
         link, expires = download_link(request_id, str(export["archive_key"]), settings, clients, table)
         expires_at = expires.strftime("%Y-%m-%d %H:%M")  # prose for the requester, who reads "(UTC)" after it
     subject, text, body = confirmation_email(request_id, str(item["type"]), status, datamap, outcomes, link, expires_at)
-    message_id = send_email(
+    message_id = _send_transactional(settings, clients, recipient, subject, text, body)
+    # Status only, never the link.
+    send_agent_status(
+        clients.client("sesv2"), settings.SENDER_EMAIL, item, status, configuration_set=settings.SES_CONFIGURATION_SET
+    )
+    # Marked after sending: a crash in between may send twice, which beats never confirming.
+    requests.record_notified(table, request_id, execution)
+    return {"sent": True, "message_id": message_id}
+
+
+def _send_transactional(
+    settings: NotifySettings, clients: Clients, recipient: str, subject: str, text: str, body: str
+) -> str:
+    """Requester mail goes through the engine's configuration set, which ignores account-level suppression."""
+    return send_email(
         clients.client("sesv2"),
         settings.SENDER_EMAIL,
         recipient,
@@ -178,13 +192,6 @@ def notify_requester(
         body,
         configuration_set=settings.SES_CONFIGURATION_SET,
     )
-    # Status only, never the link.
-    send_agent_status(
-        clients.client("sesv2"), settings.SENDER_EMAIL, item, status, configuration_set=settings.SES_CONFIGURATION_SET
-    )
-    # Marked after sending: a crash in between may send twice, which beats never confirming.
-    requests.record_notified(table, request_id, execution)
-    return {"sent": True, "message_id": message_id}
 
 
 def send_disclosure_notice(
@@ -201,14 +208,6 @@ def send_disclosure_notice(
     datamap = settings.datamap()
     facts = disclosure.disclosure_facts(datamap, str(item["received_at"]))
     subject, text, body = disclosure.disclosure_email(request_id, datamap, facts)
-    message_id = send_email(
-        clients.client("sesv2"),
-        settings.SENDER_EMAIL,
-        recipient,
-        subject,
-        text,
-        body,
-        configuration_set=settings.SES_CONFIGURATION_SET,
-    )
+    message_id = _send_transactional(settings, clients, recipient, subject, text, body)
     requests.record_notified(table, request_id, execution)
     return {"sent": True, "message_id": message_id}
