@@ -39,8 +39,11 @@ def intake(local_cloud):
 def browser():
     if not CHROMIUM.exists() and not shutil.which("chromium"):
         pytest.fail("Chromium is missing: apt-get install chromium (see .ci/run)")
-    from playwright.sync_api import sync_playwright  # imported here: only this module needs it
+    from playwright.sync_api import expect, sync_playwright  # imported here: only this module needs it
 
+    # expect() waits 5 s by default; a filing that starts a workflow on a loaded local cloud can take longer
+    # (CI saw an empty request id after 5 s). The pages' own timeout is 30 s: the assertions get the same.
+    expect.set_options(timeout=30_000)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield browser
