@@ -123,6 +123,13 @@ class EraseResult(_Outcome):
     added: int = 0
     key_digests: list[str] = Field(default_factory=list)
     exceptions: list[str] = Field(default_factory=list, description="Why records were kept, if any")
+    # s3_dataset: one entry per object acted on (key digest, versions, sha256s, row counts, schema hash, status);
+    # left out when empty, so other stores' outcomes are unchanged and an export's `objects` count is not shadowed.
+    objects: list[dict[str, Any]] = Field(
+        default_factory=list,
+        exclude_if=lambda objects: not objects,
+        description="Per-object evidence of a dataset rewrite; no values, no raw keys",
+    )
 
 
 class ExportResult(_Outcome):

@@ -36,6 +36,13 @@ def connector_for(
         )
     if store.kind is StoreKind.S3:
         return S3Connector(store_name, store, clients.client("s3"), digest, pattern, normalisation=normalisation)
+    if store.kind is StoreKind.S3_DATASET:
+        # Imported here: it needs pyarrow, which only the dataset store-task function (python3.12) ships; the
+        # other functions import this module and run python3.11 without it.
+        from functions.privacy.connectors.s3_dataset import S3DatasetConnector
+
+        # Rows are found by every identifier the dataset has a column for, each with its own pattern.
+        return S3DatasetConnector(store_name, store, clients.client("s3"), digest, keyed_hash, datamap.identifiers)
     if store.kind is StoreKind.SES_CONTACT_LIST:
         return SesContactListConnector(store_name, store, clients.client("sesv2"), digest, pattern, normalisation)
     if store.kind is StoreKind.SES_SUPPRESSION:

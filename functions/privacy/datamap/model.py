@@ -30,6 +30,7 @@ class StoreKind(str, Enum):
     S3 = "s3"
     SES_CONTACT_LIST = "ses_contact_list"
     SES_SUPPRESSION = "ses_suppression"
+    S3_DATASET = "s3_dataset"  # shared data-lake files (Parquet, JSON Lines, CSV) holding rows of many people
 
 
 class MaskStrategy(str, Enum):
@@ -195,6 +196,22 @@ class DynamoKeySchema(_Model):
     indexes: dict[str, str] = Field(default_factory=dict, description="GSI name -> its partition key")
 
 
+DatasetFormatName = Literal["parquet", "jsonl", "csv"]
+# A dotted path into nested JSON objects or Parquet structs (user.email); CSV columns are header names.
+_COLUMN = r"^[^.\s][^\s]*$"
+
+
+class Dataset(_Model):
+    """Where an s3_dataset store's files are and how a row names its subject."""
+
+    prefix: str = Field(default="", description="Key prefix of the store's files in the bucket, e.g. clicks/")
+    format: DatasetFormatName = Field(description="parquet, jsonl or csv; gzip is detected from the bytes and kept")
+    columns: dict[str, Annotated[str, Field(pattern=_COLUMN)]] = Field(
+        min_length=1,
+        description="Subject identifier -> the column holding it (dotted path into nested records; CSV header)",
+    )
+
+
 class Store(_Model):
     kind: StoreKind
     resource: str = Field(description="Table, bucket or contact list name (existing resources, not owned)")
@@ -206,6 +223,7 @@ class Store(_Model):
     retention_timestamp: str | None = Field(default=None, description="Attribute with the record's ISO timestamp")
     table: DynamoKeySchema | None = None
     topics: list[str] = Field(default_factory=list, description="ses_contact_list: topics of the list")
+    dataset: Dataset | None = Field(default=None, description="s3_dataset: prefix, format and identifier columns")
 
 
 class Recipient(_Model):
@@ -292,6 +310,8 @@ class DataMap(_Model):
             problems.extend(_dynamodb_problems(store))
         elif store.kind is StoreKind.S3:
             problems.extend(_template_problems(lookup.key_template, lookup.identifier))
+        elif store.kind is StoreKind.S3_DATASET:
+            problems.extend(self._dataset_problems(store))
         elif store.kind in _SES_KINDS and lookup.identifier != self.subject_identifier:
             problems.append(f"{store.kind.value} stores are looked up by the subject identifier (the email)")
         if store.kind is StoreKind.SES_SUPPRESSION and store.erasure.mode != "delete":
@@ -300,8 +320,27 @@ class DataMap(_Model):
             # One place owns suppression: the account suppression list's own store.
             problems.append("erasure.suppress belongs to the ses_suppression store (the account suppression list)")
         problems.extend(_rectifiable_problems(store))
-        if store.erasure.mode == "anonymise" and store.kind is not StoreKind.DYNAMODB:
-            problems.append("anonymise is only supported for dynamodb stores")
+        if store.erasure.mode == "anonymise" and store.kind not in {StoreKind.DYNAMODB, StoreKind.S3_DATASET}:
+            problems.append("anonymise is only supported for dynamodb and s3_dataset stores")
+        if store.dataset is not None and store.kind is not StoreKind.S3_DATASET:
+            problems.append("dataset belongs to s3_dataset stores")
+        return problems
+
+    def _dataset_problems(self, store: Store) -> list[str]:
+        dataset, lookup = store.dataset, store.lookup
+        if dataset is None:
+            return ["s3_dataset stores need dataset (prefix, format, columns)"]
+        problems = [f"dataset.columns: unknown identifier {n!r}" for n in dataset.columns if n not in self.identifiers]
+        if lookup.identifier not in dataset.columns:
+            problems.append(f"lookup: identifier {lookup.identifier!r} has no column in dataset.columns")
+        for field in ("key_attribute", "index", "key_template"):
+            if getattr(lookup, field) is not None:
+                problems.append(f"lookup: {field} means nothing for s3_dataset stores (dataset.columns find rows)")
+        if store.erasure.mode == "skip":
+            problems.append("erasure: s3_dataset stores delete or anonymise rows")
+        # Masks and the retention timestamp name columns the same way the identifier columns do.
+        paths = [*store.erasure.attributes, *([store.retention_timestamp] if store.retention_timestamp else [])]
+        problems.extend(f"{p!r} is not a column path (dotted, no spaces)" for p in paths if not re.match(_COLUMN, p))
         return problems
 
     def _transfer_problems(self) -> list[str]:

@@ -26,7 +26,8 @@ OPERATIONS = ("export", "erase", "rectify", "restrict", "opt_out")
 EVENTS = {"erase": "store_erased", **{op: f"store_{op}" for op in OPERATIONS if op != "erase"}}
 # What each result reports in state and evidence: counts, attribute names and exceptions, never values.
 FIELDS = {
-    "erase": ("found", "deleted", "anonymised", "kept", "added", "exceptions", "matched_spelling"),
+    # objects: s3_dataset per-object evidence (digests, versions, counts), present only when objects were acted on.
+    "erase": ("found", "deleted", "anonymised", "kept", "added", "exceptions", "matched_spelling", "objects"),
     "export": ("records", "objects", "bytes", "matched_spelling"),
     "rectify": ("found", "changed", "unchanged", "not_applicable", "attributes", "exceptions"),
     "restrict": ("found", "changed", "unchanged", "not_applicable", "attributes", "exceptions"),

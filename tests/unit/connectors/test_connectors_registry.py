@@ -48,3 +48,19 @@ def test_a_store_of_another_kind_is_refused_by_the_connector():
     store = DATAMAP.stores["newsletter"]
     with pytest.raises(StoreMisconfigured, match="store newsletter is not a ses_suppression store"):
         SesSuppressionConnector("newsletter", store, object(), str, ".*")
+
+
+def test_no_handler_imports_pyarrow_which_only_the_dataset_function_ships() -> None:
+    # Every function but the dataset store task runs python3.11 without the pyarrow layer: importing it
+    # there (say through the registry) would fail every invocation on AWS, though the venv has it.
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    handlers = sorted(p.stem for p in (Path(__file__).parents[3] / "functions" / "handlers").glob("*.py"))
+    code = "import importlib, sys\n" + "".join(
+        f"importlib.import_module('functions.handlers.{name}')\n" for name in handlers if name != "__init__"
+    )
+    code += "print('pyarrow' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"

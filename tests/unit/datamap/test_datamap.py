@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -207,3 +208,110 @@ def test_committed_json_schema_is_up_to_date():
     # Regenerate with: python -m functions.privacy.datamap.schema
     assert SCHEMA_PATH == Path(__file__).resolve().parents[3] / "docs" / "datamap.schema.json"
     assert SCHEMA_PATH.read_text(encoding="utf-8") == json.dumps(json_schema(), indent=2, sort_keys=True) + "\n"
+
+
+# --- s3_dataset entries -----------------------------------------------------------------------------
+
+CLICKS = {
+    "kind": "s3_dataset",
+    "resource": "dsr-sample-lake",
+    "categories": ["orders"],
+    "lookup": {"identifier": "customer_id"},
+    "dataset": {"prefix": "clicks/", "format": "parquet", "columns": {"customer_id": "user.id", "email": "user.email"}},
+    "retention_timestamp": "event.at",
+    "erasure": {"mode": "delete"},
+}
+
+
+def _with_clicks(raw: dict[str, Any], **changes: Any) -> dict[str, Any]:
+    clicks = copy.deepcopy(CLICKS)
+    for path, value in changes.items():
+        *parents, last = path.split("__")
+        node = clicks
+        for part in parents:
+            node = node[part]
+        if value is _DROP:
+            del node[last]
+        else:
+            node[last] = value
+    raw["stores"]["clicks"] = clicks
+    return raw
+
+
+_DROP = object()
+_ANONYMISE = {
+    "mode": "anonymise",
+    "reason": "Kept for fraud analysis",
+    "attributes": {"user.email": {"strategy": "null"}},
+}
+
+
+def test_a_dataset_store_loads_with_its_columns(sample_raw):
+    datamap = parse_datamap(_with_clicks(sample_raw))
+
+    clicks = datamap.stores["clicks"]
+    assert clicks.kind is StoreKind.S3_DATASET
+    assert clicks.dataset is not None and clicks.dataset.columns == {"customer_id": "user.id", "email": "user.email"}
+    assert (clicks.dataset.prefix, clicks.dataset.format) == ("clicks/", "parquet")
+
+
+def test_a_dataset_store_may_anonymise_its_rows(sample_raw):
+    datamap = parse_datamap(_with_clicks(sample_raw, erasure=_ANONYMISE))
+
+    assert datamap.stores["clicks"].erasure.attributes["user.email"].strategy.value == "null"
+
+
+DATASET_BROKEN = {
+    "dataset store without a dataset": ({"dataset": _DROP}, "s3_dataset stores need dataset (prefix, format, columns)"),
+    "unknown identifier in columns": (
+        {"dataset__columns": {"customer_id": "user.id", "account_id": "user.account"}},
+        "dataset.columns: unknown identifier 'account_id'",
+    ),
+    "lookup identifier without a column": (
+        {"dataset__columns": {"email": "user.email"}},
+        "identifier 'customer_id' has no column in dataset.columns",
+    ),
+    "key_template on a dataset store": (
+        {"lookup__key_template": "users/{customer_id}/"},
+        "key_template means nothing for s3_dataset stores",
+    ),
+    "key_attribute on a dataset store": (
+        {"lookup__key_attribute": "customer_id"},
+        "key_attribute means nothing for s3_dataset stores",
+    ),
+    "erasure skip on a dataset store": (
+        {"erasure": {"mode": "skip", "reason": "kept"}},
+        "s3_dataset stores delete or anonymise rows",
+    ),
+    "mask on something that is not a column path": (
+        {"erasure": {**_ANONYMISE, "attributes": {"user email": {"strategy": "null"}}}},
+        "'user email' is not a column path",
+    ),
+    "retention timestamp that is not a column path": ({"retention_timestamp": ".at"}, "'.at' is not a column path"),
+    "rectifiable columns on a dataset store": (
+        {"rectifiable": {"user.name": "string"}},
+        "only dynamodb stores have rectifiable attributes, not s3_dataset",
+    ),
+}
+
+
+@pytest.mark.parametrize("changes,detail", DATASET_BROKEN.values(), ids=DATASET_BROKEN.keys())
+def test_broken_dataset_store_is_rejected_naming_it(sample_raw, changes, detail):
+    with pytest.raises(DataMapError) as raised:
+        parse_datamap(_with_clicks(sample_raw, **changes))
+
+    message = str(raised.value)
+    assert "stores.clicks:" in message
+    assert detail in message
+
+
+def test_a_dataset_column_path_with_spaces_is_rejected(sample_raw):
+    with pytest.raises(DataMapError, match="stores.clicks.dataset.columns.email"):
+        parse_datamap(_with_clicks(sample_raw, dataset__columns={"customer_id": "user.id", "email": "user email"}))
+
+
+def test_a_dataset_on_a_store_of_another_kind_is_rejected(sample_raw):
+    sample_raw["stores"]["uploads"]["dataset"] = CLICKS["dataset"]
+
+    with pytest.raises(DataMapError, match="stores.uploads: dataset belongs to s3_dataset stores"):
+        parse_datamap(sample_raw)
