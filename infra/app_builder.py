@@ -7,6 +7,7 @@ from aws_cdk import App, Environment, Stack
 from functions.privacy.datamap.model import load_datamap, with_resource_names
 
 from .config import DeployConfig
+from .datastore_access import acknowledge_dataset_access
 from .datastores_stack import SampleDataStoresStack
 from .governance import acknowledge_privacy_stack, acknowledge_sample_stack, apply_governance
 from .privacy_stack import PrivacyStack
@@ -25,6 +26,8 @@ def build_app(app: App) -> dict[str, Stack]:
     stacks["privacy"] = privacy
     if "datastores" in stacks:
         acknowledge_sample_stack(stacks["datastores"])
-    acknowledge_privacy_stack(privacy, datamap, privacy.logical_ids(), api_waf=config.api_requests_per_ip > 0)
+    logical_ids = privacy.logical_ids()
+    acknowledge_privacy_stack(privacy, datamap, logical_ids, api_waf=config.api_requests_per_ip > 0)
+    acknowledge_dataset_access(privacy, datamap, logical_ids.get("dataset_store_task"))
     apply_governance(app)
     return stacks

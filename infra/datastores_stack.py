@@ -18,7 +18,7 @@ from functions.privacy.datamap.model import DataMap, StoreKind
 
 
 class SampleDataStoresStack(Stack):
-    """Tables, a bucket and a contact list shaped like the sample data map says."""
+    """Tables, buckets, a data lake and a contact list shaped like the sample data map says."""
 
     def __init__(self, scope: Construct, construct_id: str, *, datamap: DataMap, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -60,6 +60,23 @@ class SampleDataStoresStack(Stack):
                 removal_policy=RemovalPolicy.DESTROY,
             )
             CfnOutput(self, f"{name.title()}BucketName", value=bucket.bucket_name)
+
+        # The sample data lake: s3_dataset stores share buckets (one prefix per dataset), so one bucket each.
+        lakes = list(dict.fromkeys(store.resource for store in datamap.stores_of_kind(StoreKind.S3_DATASET).values()))
+        for number, name in enumerate(lakes, start=1):
+            suffix = "" if number == 1 else str(number)
+            lake = s3.Bucket(
+                self,
+                f"LakeBucket{suffix}",
+                bucket_name=name,
+                versioned=True,  # a rewrite is rolled back and older versions purged through versions
+                encryption=s3.BucketEncryption.S3_MANAGED,
+                block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+                enforce_ssl=True,
+                removal_policy=RemovalPolicy.DESTROY,
+            )
+            # LakeBucketName (the first lake) is the name the local cloud's outputs.json and its scripts use.
+            CfnOutput(self, f"LakeBucket{suffix}Name", value=lake.bucket_name)
 
         lists = datamap.stores_of_kind(StoreKind.SES_CONTACT_LIST)
         # SES allows one contact list per account and Region: marketing lists are its topics.

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration, RemovalPolicy, Size
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from functions.privacy.datamap.model import DataMap
+from functions.privacy.datamap.model import DataMap, StoreKind
 
-from .lambda_code import RUNTIME, code_asset, dependency_layer
+from .lambda_code import DATASET_RUNTIME, RUNTIME, code_asset, dependency_layer, pyarrow_layer
 
 SERVICE = "privacy-engine"
 
@@ -38,6 +38,11 @@ class PrivacyFunctions(Construct):
             "Erases the subject from one store, or re-checks it",
             timeout=Duration.minutes(15),
         )
+        # s3_dataset stores: the same handler on python3.12 with pyarrow (infra/lambda_code.py), only when the
+        # data map has such stores, so a map without them synthesizes (and downloads) nothing more.
+        self.dataset_store_task: lambda_.Function | None = None
+        if datamap.stores_of_kind(StoreKind.S3_DATASET):
+            self.dataset_store_task = self._dataset_store_task()
         self.complete = self._function("Complete", "complete", "Aggregates outcomes and writes completion evidence")
         self.package_export = self._function(
             "PackageExport", "package_export", "Streams an access export into one zip", timeout=Duration.minutes(15)
@@ -72,6 +77,7 @@ class PrivacyFunctions(Construct):
         return (
             self.plan,
             self.store_task,
+            *([self.dataset_store_task] if self.dataset_store_task is not None else []),
             self.complete,
             self.send_code,
             self.reject_unverified,
@@ -92,8 +98,38 @@ class PrivacyFunctions(Construct):
             self.retention_summary,
         )
 
+    def _dataset_store_task(self) -> lambda_.Function:
+        """The store task for s3_dataset stores: rewrites a lake object (download, row groups, upload, verify).
+
+        3008 MB: memory follows the largest decoded row group, not the file (LAKE.md measured 285 MB for a
+        100 MB, 4 M-row file rewritten one row group at a time, 741 MB rebuilding bloom filters), and Lambda
+        gives CPU in proportion to memory (about 1.7 vCPUs here), which decoding and re-encoding use. 10 GiB of
+        /tmp (Lambda's maximum): a rewrite holds up to three copies of an object there at once (the source
+        version, the rewritten file and the uploaded version read back to verify it), so objects to about
+        3 GiB fit. 900 s: Lambda's maximum, for the largest objects.
+        """
+        return self._function(
+            "DatasetStoreTask",
+            "store_task",
+            "Erases the subject from one data-lake (s3_dataset) store, or re-checks it",
+            timeout=Duration.minutes(15),
+            runtime=DATASET_RUNTIME,
+            layers=[dependency_layer(self, "DatasetDependencies", DATASET_RUNTIME), pyarrow_layer(self, "Pyarrow")],
+            memory_size=3008,
+            ephemeral_storage_size=Size.gibibytes(10),
+        )
+
     def _function(
-        self, construct_id: str, module: str, description: str, timeout: Duration = Duration.minutes(1)
+        self,
+        construct_id: str,
+        module: str,
+        description: str,
+        timeout: Duration = Duration.minutes(1),
+        *,
+        runtime: lambda_.Runtime = RUNTIME,
+        layers: list[lambda_.ILayerVersion] | None = None,
+        memory_size: int = 512,
+        ephemeral_storage_size: Size | None = None,
     ) -> lambda_.Function:
         log_group = logs.LogGroup(
             self, f"{construct_id}Logs", retention=logs.RetentionDays.ONE_YEAR, removal_policy=RemovalPolicy.DESTROY
@@ -105,13 +141,14 @@ class PrivacyFunctions(Construct):
             self,
             construct_id,
             role=role,
-            runtime=RUNTIME,
+            runtime=runtime,
             architecture=lambda_.Architecture.X86_64,
             handler=f"functions.handlers.{module}.handler",
             code=self._code,
-            layers=[self._layer],
+            layers=layers or [self._layer],
             description=description,
-            memory_size=512,
+            memory_size=memory_size,
+            ephemeral_storage_size=ephemeral_storage_size,
             timeout=timeout,
             tracing=lambda_.Tracing.ACTIVE,
             environment=self._environment,

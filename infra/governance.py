@@ -32,7 +32,8 @@ def acknowledge_privacy_stack(
         stack,
         "L1",
         "Python 3.11 is the interpreter the whole test suite and the local cloud run on; "
-        "moving the runtime is a tested change, not a default.",
+        "moving the runtime is a tested change, not a default. The dataset store task runs python3.12 "
+        "because pyarrow's wheels need glibc 2.28, which python3.11's Amazon Linux 2 lacks.",
     )
     for action in ("kms:GenerateDataKey*", "kms:ReEncrypt*"):
         _ack(stack, f"IAM5[Action::{action}]", "CDK's grantEncryptDecrypt on the stack's one data key (not '*').")

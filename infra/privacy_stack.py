@@ -160,7 +160,9 @@ class PrivacyStack(Stack):
         def of(construct: Construct) -> str:
             return self.get_logical_id(construct.node.default_child)  # type: ignore[arg-type]  # an L2's default_child is a CfnElement
 
+        dataset_store_task = self.functions.dataset_store_task
         return {
+            **({"dataset_store_task": of(dataset_store_task)} if dataset_store_task is not None else {}),
             "audit_bucket": of(self.audit_bucket),
             "plan": of(self.functions.plan),
             "store_task": of(self.functions.store_task),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from aws_cdk import RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_stepfunctions as sfn
@@ -17,7 +18,7 @@ from functions.privacy.datamap.model import DataMap
 
 from .audit import CHAIN, COMPLETE_WRITES, REJECT_WRITES, STORE_TASK_WRITES, grant_evidence_writes
 from .config import ROOT, DeployConfig
-from .datastore_access import resolution_statements, store_statements
+from .datastore_access import dataset_statements, resolution_statements, store_statements
 from .email import TransactionalEmail
 from .events import DownstreamEvents
 from .functions import PrivacyFunctions
@@ -67,15 +68,25 @@ class RequestWorkflow(Construct):
         storage.holds_table.grant_read_data(plan)
 
     def _wire_store_task(self, datamap: DataMap) -> None:
-        """Store tasks act on exactly the data map's stores and write evidence and export parts only."""
-        store_task, storage = self._functions.store_task, self._storage
+        """Store tasks act on exactly the data map's stores and write evidence and export parts only.
+
+        The dataset store task (s3_dataset stores, on python3.12 with pyarrow) runs the same handler and gets the
+        same requests-table, evidence, key and export grants, but only the lake's store statements: the workflow
+        routes it s3_dataset tasks alone. The ordinary store task gets nothing on the lake."""
+        stack = Stack.of(self)
+        self._grant_store_task(self._functions.store_task, store_statements(stack, datamap, write=True))
+        if self._functions.dataset_store_task is not None:
+            self._grant_store_task(self._functions.dataset_store_task, dataset_statements(stack, datamap, write=True))
+
+    def _grant_store_task(self, store_task: lambda_.IFunction, statements: list[iam.PolicyStatement]) -> None:
+        storage = self._storage
         grant_evidence_writes(
             store_task, self._audit_bucket, storage.key, writes=STORE_TASK_WRITES, reads=STORE_TASK_WRITES
         )
         storage.requests_table.grant_read_data(store_task)
         # claim_for_acting: the conditional UpdateItem that decides a cancel-versus-act race on the record.
         storage.requests_table.grant(store_task, "dynamodb:UpdateItem")
-        for statement in store_statements(Stack.of(self), datamap, write=True):
+        for statement in statements:
             store_task.add_to_role_policy(statement)
         storage.hmac_key.grant(store_task, "kms:GenerateMac")
         # GetObject for HeadObject on the archive and ListBucket on the parts: a re-run re-reads a store
@@ -158,6 +169,9 @@ class RequestWorkflow(Construct):
             definition_substitutions={
                 "PlanFunctionArn": f.plan.function_arn,
                 "StoreTaskFunctionArn": f.store_task.function_arn,
+                # Tasks of s3_dataset stores go here; without such stores no task has that kind (the Choice
+                # never takes this branch) and the store task's ARN keeps the definition valid.
+                "DatasetStoreTaskFunctionArn": (f.dataset_store_task or f.store_task).function_arn,
                 "CompleteFunctionArn": f.complete.function_arn,
                 "SendCodeFunctionArn": f.send_code.function_arn,
                 "RejectUnverifiedFunctionArn": f.reject_unverified.function_arn,

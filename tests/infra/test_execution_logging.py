@@ -22,7 +22,7 @@ def test_store_tasks_may_list_export_parts_only_under_the_exports_prefix(templat
     statements = [
         statement
         for name, policy in template.find_resources("AWS::IAM::Policy").items()
-        if "StoreTask" in name
+        if "StoreTask" in name and "Dataset" not in name
         for statement in policy["Properties"]["PolicyDocument"]["Statement"]
         if "ExportBucket" in str(statement["Resource"])
     ]

@@ -87,7 +87,7 @@ def held_outcomes(
 def plan_request(request_id: str, settings: PlanSettings, clients: Clients) -> dict[str, Any]:
     """Resolve identifiers, record them on the request, check holds and corrections, return the store tasks.
 
-    Only the request id, store names, hold reasons and the subject's HMAC enter Step Functions state.
+    Only the request id, store names and kinds, hold reasons and the subject's HMAC enter Step Functions state.
     """
     table = clients.resource_table(settings.REQUESTS_TABLE)
     record = requests.get_request(table, request_id)
@@ -120,7 +120,12 @@ def plan_request(request_id: str, settings: PlanSettings, clients: Clients) -> d
     requests.record_resolution(table, request_id, resolved, hmac_value, unresolved)
     active = holds.holds_for(clients.resource_table(settings.HOLDS_TABLE), hmac_value)
     free, held = held_outcomes(active, datamap, operation)
-    tasks = [{"request_id": request_id, "store": name, "operation": operation} for name in stores if name in free]
+    # The store kind routes a task to its function in the workflow (s3_dataset: the dataset store task).
+    tasks = [
+        {"request_id": request_id, "store": name, "kind": datamap.stores[name].kind.value, "operation": operation}
+        for name in stores
+        if name in free
+    ]
     return {
         "request_id": request_id,
         "type": record.type.value,

@@ -46,6 +46,8 @@ def test_erasure_removes_the_subject_keeps_orders_anonymised_for_tax_and_leaves_
 
     assert result["status"] == "completed"
     assert {t["store"] for t in plan["tasks"]} == set(datamap.stores)
+    # The kind routes each task to its function in the workflow (s3_dataset: the dataset store task).
+    assert {t["store"]: t["kind"] for t in plan["tasks"]} == {n: s.kind.value for n, s in datamap.stores.items()}
     by_store = {o["store"]: o for o in outcomes}
     assert by_store["customers"]["deleted"] == 1
     assert by_store["orders"]["anonymised"] == 3 and by_store["orders"]["exceptions"]
