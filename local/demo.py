@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from functions.privacy.core.clients import Clients
+from functions.privacy.datamap.model import StoreKind
 from functions.privacy.requests.record import RequestType
 
 from .cloud import LocalCloud
@@ -106,6 +107,8 @@ def _report(clients, datamap, outputs, request_id, result, target, others, befor
         if outcome.get("status") != "succeeded":
             problems.append(f"store {name}: {outcome.get('status')} {outcome.get('error', '')}")
     console.print(table)
+    for line in _lake_lines(datamap, evidence, problems):
+        console.print(line)
 
     after = holdings(datamap, clients, target)
     for name, counts in after.items():
@@ -134,6 +137,25 @@ def _report(clients, datamap, outputs, request_id, result, target, others, befor
     except s3.exceptions.ClientError as exc:
         console.print(f"Deleting the evidence is refused: {exc.response['Error']['Code']}")
     return problems
+
+
+def _lake_lines(datamap, evidence: dict, problems: list[str]) -> list[str]:
+    """What erasure did inside the shared lake files: rows removed and files rewritten, from the evidence."""
+    lines = []
+    for name, store in datamap.stores_of_kind(StoreKind.S3_DATASET).items():
+        outcome = evidence["stores"].get(name, {})
+        rewritten = [o for o in outcome.get("objects", []) if o["status"] in {"rewritten", "deleted"}]
+        before, after = sum(o["rows_before"] for o in rewritten), sum(o["rows_after"] for o in rewritten)
+        older = sum(o["older_versions_deleted"] for o in rewritten)
+        kind = store.dataset.format if store.dataset else "?"
+        if before - after != outcome.get("deleted", 0):  # the rewritten files lost someone else's rows
+            problems.append(f"{name}: {before - after} rows left the rewritten files, {outcome.get('deleted')} erased")
+        lines.append(
+            f"Lake {name} ({kind}): {outcome.get('found', 0)} rows of the subject found, "
+            f"{outcome.get('deleted', 0)} removed; {len(rewritten)} shared files rewritten "
+            f"(rows {before} -> {after}, {older} older versions deleted), everyone else's rows kept"
+        )
+    return lines
 
 
 def _finish(problems: list[str]) -> int:

@@ -20,7 +20,7 @@ from functions.privacy.core.clients import Clients
 from functions.privacy.datamap.model import DataMap
 from local.cloud import LocalCloud
 from local.inspect import local_datamap
-from local.seed import seed_sample_subjects, seed_subject
+from local.seed import seed_lake, seed_sample_subjects, seed_subject
 from local.synth import synthesize
 
 # Context for the test deployment (on top of local.synth.LOCAL_CONTEXT).
@@ -67,5 +67,21 @@ def fresh_subject(local_cloud: LocalCloudSession):
         n = next(_numbers)
         person = (f"{label.title()} Test{n}", f"{label}.{n}@example.com", f"T{n:05d}")
         return seed_subject(local_cloud.datamap, local_cloud.clients, person, datetime.now(UTC))
+
+    return make
+
+
+@pytest.fixture
+def lake_people(local_cloud: LocalCloudSession, fresh_subject):
+    """Fresh people who also share one new file in every lake store (with a few synthetic others).
+
+    Only tests about the lake use it: every request scans every lake file, so the lake stays small.
+    """
+
+    def make(*labels: str) -> list[dict[str, str]]:
+        people = [fresh_subject(label) for label in labels]
+        tag = people[0]["customer_id"].lower()
+        seed_lake(local_cloud.datamap, local_cloud.clients, people, datetime.now(UTC), files=1, name=tag, others=5)
+        return people
 
     return make

@@ -58,12 +58,12 @@ def test_holds_refuse_unknown_stores_and_categories(fresh_subject, dsr):
     assert "must not contain an email address" in typed_address
 
 
-def test_a_hold_blocks_erasure_of_the_held_store_until_released_and_redriven(local_cloud, fresh_subject, dsr):
+def test_a_hold_blocks_erasure_of_the_held_store_until_released_and_redriven(local_cloud, lake_people, dsr):
     from local.inspect import holdings
     from tests.e2e.cli_support import chain_events, wait_for_status
 
     datamap, clients = local_cloud.datamap, local_cloud.clients
-    subject = fresh_subject("litigant")
+    (subject,) = lake_people("litigant")  # with lake rows: the hold keeps the ticket export's rows too
     placed = dsr("holds", "place", "--email", subject["email"], "--reason", "Litigation L-7", "--category", "support")
     hold_id, subject_hmac = PLACED.search(placed.output).groups()
     held_stores = {name for name, store in datamap.stores.items() if "support" in store.categories}

@@ -13,9 +13,9 @@ from local.workflow import start_request, wait_for_execution
 pytestmark = pytest.mark.e2e
 
 
-def test_erasure_through_the_deployed_workflow_removes_the_data_and_leaves_locked_evidence(local_cloud, fresh_subject):
+def test_erasure_through_the_deployed_workflow_removes_the_data_and_leaves_locked_evidence(local_cloud, lake_people):
     datamap, clients, outputs = local_cloud.datamap, local_cloud.clients, local_cloud.outputs
-    subject, bystander = fresh_subject("erase"), fresh_subject("bystander")
+    subject, bystander = lake_people("erase", "bystander")  # sharing lake files: only the subject's rows go
     bystander_before = holdings(datamap, clients, bystander)
     before = holdings(datamap, clients, subject)
     # The suppression list is the exception: an entry there is kept on erasure, so it never counts as personal.

@@ -56,7 +56,11 @@ def test_a_customer_stored_with_capitals_is_erased_and_one_not_found_is_named(lo
     request_id, result = _erase(local_cloud, "oli.other@example.com")
     record = _evidence(local_cloud, result["evidence_key"])
     assert record["unresolved_identifiers"] == [
-        {"identifier": "customer_id", "store": "customers", "stores_not_searched": ["orders", "uploads"]}
+        {
+            "identifier": "customer_id",
+            "store": "customers",
+            "stores_not_searched": ["lake_clicks", "lake_orders", "orders", "uploads"],
+        }
     ]
     assert "@" not in json.dumps(record["unresolved_identifiers"])
     assert holdings(datamap, clients, other)["customers"]["found"] == 1  # not silently reported as erased

@@ -11,7 +11,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from functions.privacy.datamap.model import DataMap, load_datamap, with_resource_names
+from functions.privacy.datamap.model import DataMap, StoreKind, load_datamap, with_resource_names
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"  # moto's default account
@@ -107,11 +107,13 @@ def tables(aws: MotoClients, datamap: DataMap) -> Any:
 
 @pytest.fixture
 def bucket(aws: MotoClients, datamap: DataMap) -> str:
-    """The sample uploads bucket, versioned like the sample stack's."""
+    """The sample uploads bucket, versioned like the sample stack's (and the sample lake bucket beside it)."""
     name = datamap.stores["uploads"].resource
     s3 = aws.client("s3")
-    s3.create_bucket(Bucket=name)
-    s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+    lakes = {store.resource for store in datamap.stores_of_kind(StoreKind.S3_DATASET).values()}
+    for bucket_name in [name, *sorted(lakes)]:
+        s3.create_bucket(Bucket=bucket_name)
+        s3.put_bucket_versioning(Bucket=bucket_name, VersioningConfiguration={"Status": "Enabled"})
     return name
 
 

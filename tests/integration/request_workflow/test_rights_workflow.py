@@ -118,8 +118,11 @@ def test_a_held_store_gets_no_erase_task_and_the_hold_is_the_recorded_exception(
     )
 
     plan = plan_request(request_id, settings, clients)
-    assert {t["store"] for t in plan["tasks"]} == set(datamap.stores) - {"uploads"}
-    (held,) = plan["held"]
+    # Support requests live in the uploads bucket and the lake's ticket export: the hold covers both.
+    assert {t["store"] for t in plan["tasks"]} == set(datamap.stores) - {"uploads", "lake_tickets"}
+    held_by_store = {h["store"]: h for h in plan["held"]}
+    assert set(held_by_store) == {"uploads", "lake_tickets"}
+    held = held_by_store["uploads"]
     assert held == {
         "store": "uploads",
         "operation": "erase",
@@ -135,6 +138,7 @@ def test_a_held_store_gets_no_erase_task_and_the_hold_is_the_recorded_exception(
     assert result["status"] == "partially_completed"
     after = holdings(datamap, clients, alice)
     assert after["uploads"]["personal"] == 4 and after["customers"]["found"] == 0
+    assert after["lake_tickets"]["personal"] == 4  # the held rows stay in the shared files
     record = json.loads(clients.client("s3").get_object(Bucket=AUDIT, Key=result["evidence_key"])["Body"].read())
     assert record["stores"]["uploads"]["status"] == "held"
     assert "legal hold: Litigation L-42" in record["exceptions"]

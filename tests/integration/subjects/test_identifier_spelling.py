@@ -84,7 +84,13 @@ def test_an_identifier_that_does_not_resolve_is_named_in_the_result_without_its_
         seed_subject(datamap, clients, MIXED, datetime.now(UTC))
         # Stored as Alice@Example.com, typed alice@example.com: an exact key lookup cannot see the capitals.
         result = _erase(clients, settings, _filed(clients, settings, RequestType.ERASURE, "alice@example.com"))
-        named = [{"identifier": "customer_id", "store": "customers", "stores_not_searched": ["orders", "uploads"]}]
+        named = [
+            {
+                "identifier": "customer_id",
+                "store": "customers",
+                "stores_not_searched": ["lake_clicks", "lake_orders", "orders", "uploads"],
+            }
+        ]
         assert result["plan"]["unresolved"] == named
         assert result["evidence"]["unresolved_identifiers"] == named
         assert "alice@example.com" not in json.dumps(result["evidence"]).lower()

@@ -28,7 +28,10 @@ def test_sample_data_map_loads():
 
     assert datamap.subject_identifier == "email"
     assert datamap.resolution_order() == ["email", "customer_id"]
-    assert set(datamap.stores) == {"customers", "orders", "uploads", "newsletter", "suppression"}
+    assert set(datamap.stores) == {
+        *("customers", "orders", "uploads", "newsletter", "suppression"),
+        *("lake_orders", "lake_clicks", "lake_tickets"),
+    }
     assert datamap.stores["orders"].erasure.mode == "anonymise"
     assert datamap.stores["customers"].lookup.index == "by-email"
     assert set(datamap.stores_of_kind(StoreKind.DYNAMODB)) == {"customers", "orders"}

@@ -27,7 +27,7 @@ def test_the_record_has_the_issue_shape_and_the_data_map_content(sample_raw):
         "legal_basis": "legal_obligation",
         "retention": "P7Y",
         "recipients": ["hosting_provider", "payment_processor"],
-        "stores": ["orders"],
+        "stores": ["orders", "lake_orders"],
     }
     marketing = next(c for c in record["categories"] if c["name"] == "marketing")
     assert marketing["stores"] == ["newsletter", "suppression"]
