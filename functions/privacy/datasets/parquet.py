@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import math
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from datetime import UTC, date, datetime
@@ -67,7 +68,10 @@ class ParquetFormat:
             expiry = _group_expiry(metadata, group, selection)
             if not may_hold and expiry == "keep":
                 continue
-            needed = sorted({*(selection.identifiers.values() if may_hold or selection.held else ())})
+            # Only the identifier columns whose filter (or missing filter) let a value through: a bloom filter has
+            # no false negatives, so a column it ruled out holds none. Holds compare every identifier column.
+            confirm = selection.identifiers.values() if selection.held and expiry != "keep" else may_hold
+            needed = sorted(set(confirm))
             if expiry == "read":
                 needed.append(selection.timestamp or "")  # expiry "read" implies a timestamp
             if not needed and expiry == "all":
@@ -93,9 +97,10 @@ class ParquetFormat:
         selection: Selection,
         columns: Mapping[str, int],
         hashes: Mapping[str, list[int]],
-    ) -> bool:
-        """Whether any queued value may be in this row group: statistics first, then the bloom filter."""
+    ) -> set[str]:
+        """The identifier columns that may hold a queued value in this row group: statistics, then bloom filters."""
         row_group = metadata.row_group(group)
+        may_hold: set[str] = set()
         for identifier, index in columns.items():
             values = selection.values.get(identifier, frozenset())
             if not values:
@@ -104,11 +109,10 @@ class ParquetFormat:
             in_range = _in_statistics(chunk, values)
             if not in_range:
                 continue
-            if chunk.bloom_filter_offset is None:
-                return True  # no filter: the column must be read
-            if _filter_may_hold(source, chunk, hashes[identifier]):
-                return True
-        return False
+            # No filter: the column must be read; a filter that lets a value through: confirm by reading it.
+            if chunk.bloom_filter_offset is None or _filter_may_hold(source, chunk, hashes[identifier]):
+                may_hold.add(selection.identifiers[identifier])
+        return may_hold
 
     # --- rewrite ----------------------------------------------------------------------------------
 
@@ -416,9 +420,7 @@ def writer_settings(metadata: pq.FileMetaData, schema: pa.Schema) -> dict[str, A
     blooms = {}
     for index, chunk in enumerate(chunks):
         if chunk.bloom_filter_offset is not None:
-            largest = max(metadata.row_group(g).num_rows for g in range(metadata.num_row_groups))
-            # ndv and fpp are not stored in the file: size each filter for the largest row group at 1 % (LAKE.md).
-            blooms[metadata.schema.column(index).path] = {"ndv": max(largest, 1), "fpp": 0.01}
+            blooms[metadata.schema.column(index).path] = _bloom_options(metadata, index)
     arrow_schema_stored = bool(metadata.metadata and b"ARROW:schema" in metadata.metadata)
     return {
         "version": metadata.format_version,
@@ -430,6 +432,24 @@ def writer_settings(metadata: pq.FileMetaData, schema: pa.Schema) -> dict[str, A
         "write_page_index": any(c.has_column_index for c in chunks),
         "bloom_filter_options": blooms or None,
     }
+
+
+def _bloom_options(metadata: pq.FileMetaData, index: int) -> dict[str, Any]:
+    """ndv and fpp that make pyarrow write the source's filter size again (neither is stored in the file).
+
+    pyarrow sizes a split-block filter as -8 ndv / ln(1 - fpp^(1/8)) bits, rounded up to a power of two: the
+    largest row group's rows and the fpp that fills exactly the source's power of two reproduce it, so a
+    rewrite neither shrinks a lake's filters (more false positives, more bytes read by every later find) nor
+    grows them.
+    """
+    groups = [metadata.row_group(g) for g in range(metadata.num_row_groups)]
+    rows = max(group.num_rows for group in groups)
+    lengths = [group.column(index).bloom_filter_length or 0 for group in groups]
+    if rows < 1 or max(lengths) <= 0:
+        return {"ndv": max(rows, 1), "fpp": 0.01}  # no size to copy: the LAKE.md default
+    filter_bytes = 1 << (max(lengths).bit_length() - 1)  # the bitset's power of two, without the Thrift header
+    fpp = (1 - math.exp(-rows / filter_bytes)) ** 8 * 1.01  # a hair looser so rounding lands on the same size
+    return {"ndv": rows, "fpp": min(max(fpp, 1e-9), 0.5)}
 
 
 def _leaf_type(schema: pa.Schema, path: str) -> pa.DataType:

@@ -69,6 +69,29 @@ def test_scan_reads_only_the_row_group_whose_bloom_filter_may_hold_the_subject()
     assert result.hits == {("customer_id", "c-42"): 2}
 
 
+def test_scan_confirms_by_reading_only_the_identifier_column_whose_filter_matched(monkeypatch) -> None:
+    flat = pa.table(
+        {"customer_id": [f"{'az'[i % 2]}-{i}" for i in range(2000)], "email": [f"{i}@x.test" for i in range(2000)]}
+    )
+    raw = write(flat, compression="zstd", bloom_filter_options={"customer_id": True, "email": True})
+    read: list[list[str]] = []
+    original = pq.ParquetFile.read_row_group
+
+    def recording(self, group, columns=None, **kwargs):  # type: ignore[no-untyped-def]
+        read.append(list(columns or []))
+        return original(self, group, columns=columns, **kwargs)
+
+    monkeypatch.setattr(pq.ParquetFile, "read_row_group", recording)
+    chosen = Selection(
+        identifiers={"customer_id": "customer_id", "email": "email"},
+        values={"customer_id": frozenset({"z-1501"}), "email": frozenset({"nobody@x.test"})},
+    )
+    result = ParquetFormat().scan(io.BytesIO(raw), chosen)
+    assert result.subject_rows == 1
+    # Bloom filters have no false negatives: the email filters ruled their value out, so no email chunk is read.
+    assert read == [["customer_id"]]
+
+
 def test_a_file_without_bloom_filters_is_still_searched_and_says_so() -> None:
     raw = write(orders(subjects={10: "c-42"}), bloom_filter_options=None)
     result = ParquetFormat().scan(io.BytesIO(raw), selection("c-42"))
@@ -210,3 +233,13 @@ def test_a_ranged_scan_reads_a_small_part_of_a_large_object() -> None:
     assert source.bytes_read < len(raw) * 0.25, (source.bytes_read, len(raw))
     assert result.row_groups_read <= 2
     assert source.bytes_read < len(raw) * 0.1
+
+
+@pytest.mark.parametrize("fpp", [0.001, 0.01, 0.05])
+def test_a_rewrite_keeps_the_size_of_every_bloom_filter(fpp) -> None:
+    # A smaller filter would let more values through: every later find would read more column chunks.
+    raw = write(orders(subjects={5: "c-42"}), bloom_filter_options={"customer.id": {"ndv": 1000, "fpp": fpp}})
+    new, _stats = rewrite(raw, selection("c-42"))
+    before, after = pq.ParquetFile(io.BytesIO(raw)).metadata, pq.ParquetFile(io.BytesIO(new)).metadata
+    sizes = [[m.row_group(g).column(0).bloom_filter_length for g in range(m.num_row_groups)] for m in (before, after)]
+    assert sizes[0] == sizes[1] and all(sizes[0])
