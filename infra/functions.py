@@ -9,6 +9,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from functions.privacy.datamap.model import DataMap, StoreKind
+from functions.privacy.retention.runs import retention_applies
 
 from .lambda_code import DATASET_RUNTIME, RUNTIME, code_asset, dependency_layer, pyarrow_layer
 
@@ -40,6 +41,7 @@ class PrivacyFunctions(Construct):
         )
         # s3_dataset stores: the same handler on python3.12 with pyarrow (infra/lambda_code.py), only when the
         # data map has such stores, so a map without them synthesizes (and downloads) nothing more.
+        self._dataset_layers: list[lambda_.ILayerVersion] | None = None
         self.dataset_store_task: lambda_.Function | None = None
         if datamap.stores_of_kind(StoreKind.S3_DATASET):
             self.dataset_store_task = self._dataset_store_task()
@@ -71,6 +73,10 @@ class PrivacyFunctions(Construct):
         self.retention_contacts = self._function("RetentionContacts", "retention_contacts", "Removes contacts", long)
         self.retention_record = self._function("RetentionRecord", "retention_record", "Records store evidence")
         self.retention_summary = self._function("RetentionSummary", "retention_summary", "Records a run summary")
+        # Lake stores with a retention timestamp: their rows expire through the dataset rewrite (pyarrow, 3.12).
+        self.retention_dataset: lambda_.Function | None = None
+        if any(retention_applies(s) for s in datamap.stores_of_kind(StoreKind.S3_DATASET).values()):
+            self.retention_dataset = self._retention_dataset()
 
     def request_workflow(self) -> tuple[lambda_.Function, ...]:
         """The functions the request state machine invokes."""
@@ -114,10 +120,35 @@ class PrivacyFunctions(Construct):
             "Erases the subject from one data-lake (s3_dataset) store, or re-checks it",
             timeout=Duration.minutes(15),
             runtime=DATASET_RUNTIME,
-            layers=[dependency_layer(self, "DatasetDependencies", DATASET_RUNTIME), pyarrow_layer(self, "Pyarrow")],
+            layers=self._lake_layers(),
             memory_size=3008,
             ephemeral_storage_size=Size.gibibytes(10),
         )
+
+    def _retention_dataset(self) -> lambda_.Function:
+        """Lake retention: plans key batches of a store's objects and rewrites each without its expired rows.
+
+        The same runtime, layers, memory, /tmp and timeout as the dataset store task, for the same rewrite.
+        """
+        return self._function(
+            "RetentionDataset",
+            "retention_dataset",
+            "Expires rows past their retention period from data-lake (s3_dataset) files",
+            timeout=Duration.minutes(15),
+            runtime=DATASET_RUNTIME,
+            layers=self._lake_layers(),
+            memory_size=3008,
+            ephemeral_storage_size=Size.gibibytes(10),
+        )
+
+    def _lake_layers(self) -> list[lambda_.ILayerVersion]:
+        """The python3.12 dependency layer and the pyarrow layer, made once for every lake function."""
+        if self._dataset_layers is None:
+            self._dataset_layers = [
+                dependency_layer(self, "DatasetDependencies", DATASET_RUNTIME),
+                pyarrow_layer(self, "Pyarrow"),
+            ]
+        return self._dataset_layers
 
     def _function(
         self,

@@ -24,7 +24,7 @@ from functions.privacy.retention.runs import retention_applies
 
 from .audit import RETENTION_WRITES, grant_evidence_writes
 from .config import DeployConfig
-from .datastore_access import _s3_prefix, _table_arns
+from .datastore_access import _s3_prefix, _table_arns, dataset_statements
 from .functions import PrivacyFunctions
 from .governance import _ack
 from .storage import PrivacyStorage
@@ -50,14 +50,20 @@ class RetentionEngine(Construct):
         self._audit_bucket = audit_bucket
         everyone = functions.retention()
         self.plan, self.segment, self.objects, self.batch, self.contacts, self.record, self.summary = everyone
+        # Lake (s3_dataset) stores with a retention timestamp only: python3.12 with pyarrow (infra/functions.py).
+        self.dataset = functions.retention_dataset
         self.work_bucket = self._work_bucket(key, storage.access_logs)
         self._wire_functions(config, key, storage.hmac_key, storage.holds_table)
         self._grant_stores(stack, datamap)
+        self._grant_lake(stack, datamap)
         self._let_ses_read_import_files(stack, key)
         name = f"{stack.stack_name}-Retention"
         self.state_machine = self._state_machine(stack, config, key, name)
         self.schedule = self._schedule(config)
-        self._acknowledge(stack, datamap, everyone, name)
+        self._acknowledge(stack, datamap, (*everyone, *self._lake_functions()), name)
+
+    def _lake_functions(self) -> tuple[lambda_.Function, ...]:
+        return () if self.dataset is None else (self.dataset,)
 
     def _work_bucket(self, key: kms.IKey, access_logs: s3.IBucket) -> s3.Bucket:
         """Key batches, scan cursors and import files hold identifiers: encrypted, and gone within a day."""
@@ -82,14 +88,16 @@ class RetentionEngine(Construct):
         self, config: DeployConfig, key: kms.IKey, hmac_key: kms.IKey, holds_table: dynamodb.ITable
     ) -> None:
         """Environment and the grants every run needs whatever the data map holds (stores: _grant_stores)."""
-        for function in (self.plan, self.segment, self.objects, self.batch, self.contacts, self.record, self.summary):
+        lake = self._lake_functions()
+        every = (self.plan, self.segment, self.objects, self.batch, self.contacts, self.record, self.summary, *lake)
+        for function in every:
             function.add_environment("RETENTION_WORK_BUCKET", self.work_bucket.bucket_name)
         self.plan.add_environment("RETENTION_SEGMENTS", str(config.retention_segments))
-        for function in (self.segment, self.objects, self.batch, self.contacts):
+        for function in (self.segment, self.objects, self.batch, self.contacts, *lake):
             self.work_bucket.grant_read_write(function, "runs/*")
             key.grant_encrypt_decrypt(function)
         # Whatever expires records must see legal holds first, and digests the keys it expired.
-        for function in (self.segment, self.objects, self.contacts):
+        for function in (self.segment, self.objects, self.contacts, *lake):
             holds_table.grant_read_data(function)
             hmac_key.grant(function, "kms:GenerateMac")
         holds_table.grant_read_data(self.batch)  # holds are read again just before each batch is deleted
@@ -134,6 +142,9 @@ class RetentionEngine(Construct):
                 "ContactsFunctionArn": self.contacts.function_arn,
                 "RecordFunctionArn": self.record.function_arn,
                 "SummaryFunctionArn": self.summary.function_arn,
+                # Without lake stores the s3_dataset branch is never taken; the object lister stands in (and would
+                # fail a misrouted store, which the branch's Catch records as failed).
+                "DatasetFunctionArn": (self.dataset or self.objects).function_arn,
                 "RetryIntervalSeconds": str(config.retry_interval_seconds),
                 "StoreConcurrency": str(config.store_task_concurrency),
                 # Inline Map runs at most 40 iterations at once on AWS; more segments queue behind them.
@@ -145,7 +156,8 @@ class RetentionEngine(Construct):
             # Events without inputs and outputs: a run's state names stores and keys, never needed in logs.
             logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=False),
         )
-        for function in (self.plan, self.segment, self.objects, self.batch, self.contacts, self.record, self.summary):
+        every = (self.plan, self.segment, self.objects, self.batch, self.contacts, self.record, self.summary)
+        for function in (*every, *self._lake_functions()):
             function.grant_invoke(state_machine)
         # The Distributed Map reads the manifest itself and runs child executions of this state machine.
         self.work_bucket.grant_read(state_machine, "runs/*")
@@ -219,6 +231,17 @@ class RetentionEngine(Construct):
                         ],
                     )
                 )
+
+    def _grant_lake(self, stack: Stack, datamap: DataMap) -> None:
+        """The lake prefixes of the stores retention applies to: list, read, rewrite and delete versions there.
+
+        The same statements as the dataset store task's (infra/datastore_access.py), for the same rewrite.
+        """
+        if self.dataset is None:
+            return
+        stores = {n: s for n, s in datamap.stores_of_kind(StoreKind.S3_DATASET).items() if retention_applies(s)}
+        for statement in dataset_statements(stack, datamap.model_copy(update={"stores": stores}), write=True):
+            self.dataset.add_to_role_policy(statement)
 
     def _acknowledge(self, stack: Stack, datamap: DataMap, functions: tuple[lambda_.Function, ...], name: str) -> None:
         for function in functions:

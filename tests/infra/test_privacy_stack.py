@@ -171,7 +171,7 @@ def test_functions_use_powertools_and_their_own_log_groups(template):
         "functions.handlers.digest.handler",
     } | {
         f"functions.handlers.retention_{step}.handler"
-        for step in ("plan", "segment", "objects", "batch", "contacts", "record", "summary")
+        for step in ("plan", "segment", "objects", "batch", "contacts", "record", "summary", "dataset")
     }
     for function in functions.values():
         props = function["Properties"]

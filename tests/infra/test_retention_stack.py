@@ -70,7 +70,9 @@ def test_retention_functions_can_only_delete_in_the_data_maps_stores(template):
                 "dynamodb:UpdateItem",
             ]:
                 deletes.append(json.dumps(statement["Resource"]))
-    assert len(deletes) == 4  # erasure and retention, on the tables and on the bucket
+    # erasure and retention, on the tables and on the bucket; the dataset store task and lake retention on the
+    # lake prefixes
+    assert len(deletes) == 6
     assert all("dsr-sample-" in r for r in deletes)
     template.has_output("RetentionStateMachineArn", {"Value": Match.any_value()})
 

@@ -11,6 +11,11 @@ from functions.privacy.retention import digest
 # How many keys of records with an unreadable timestamp a store lists (as keyed digests): enough to
 # find and fix the writer, few enough to keep the evidence and execution state small.
 UNREADABLE_KEYS_LISTED = 5
+# How many lake objects a store's evidence describes one by one (those not cleanly handled: failed or
+# blocked), as digests, versions and counts: what an operator needs to find them, and a bounded state.
+OBJECTS_LISTED = 20
+# Lake (s3_dataset) object counts: how many current objects were read, and what became of them.
+OBJECT_FIELDS = ("objects", "objects_rewritten", "objects_deleted", "objects_blocked", "objects_failed")
 
 
 class Counts(BaseModel):
@@ -22,6 +27,17 @@ class Counts(BaseModel):
     skipped_unreadable: int = 0  # timestamp missing or unreadable: never expired, reported instead
     unreadable_key_digests: list[str] = []
     expired_keys_digest: str = digest.EMPTY
+    # s3_dataset stores only: rows are what scanned/expired/skipped_* count there; these count objects.
+    objects: int = 0
+    objects_rewritten: int = 0
+    objects_deleted: int = 0  # every row expired: every version of the key went
+    objects_blocked: int = 0  # Object Lock, an unversioned bucket or an archived class: nothing written
+    objects_failed: int = 0  # conflict, too large, failed verification or unreadable: also counted in failed
+    object_outcomes: list[dict[str, Any]] = []  # the first OBJECTS_LISTED blocked or failed objects
+
+    def listed(self, entry: dict[str, Any]) -> None:
+        if len(self.object_outcomes) < OBJECTS_LISTED:
+            self.object_outcomes.append(entry)
 
     def unreadable(self, key_digest: str) -> None:
         self.skipped_unreadable += 1
@@ -40,6 +56,8 @@ class Counts(BaseModel):
                 :UNREADABLE_KEYS_LISTED
             ],
             expired_keys_digest=digest.combine([self.expired_keys_digest, other.expired_keys_digest]),
+            **{name: getattr(self, name) + getattr(other, name) for name in OBJECT_FIELDS},
+            object_outcomes=[*self.object_outcomes, *other.object_outcomes][:OBJECTS_LISTED],
         )
 
     @classmethod

@@ -7,15 +7,21 @@ store that failed gets no record at its key (so a rerun after the fix can still 
 store's outcome); the failure is named in the run's summary instead. A run that ended
 partially_completed writes its summary under attempts/<execution>.json, keeping summary.json for the
 run that completes.
+
+Lake (s3_dataset) stores count rows (scanned, expired, skipped_*) and objects (``objects``: read, rewritten,
+deleted, blocked, failed), and list the objects they could not handle cleanly (``object_outcomes``: key
+digest, versions, sha256s and row counts). A lake store with a failed object (a conflict, one too large, a
+failed verification) is ``partially_completed``, not succeeded: its record says what was expired, and the
+run ends partially_completed so a rerun picks up what is left.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from functions.privacy.datamap.model import DataMap
+from functions.privacy.datamap.model import DataMap, StoreKind
 from functions.privacy.evidence import records as evidence
-from functions.privacy.retention.counts import Counts
+from functions.privacy.retention.counts import OBJECT_FIELDS, Counts
 
 COUNT_FIELDS = ("scanned", "expired", "skipped_held", "skipped_retained", "skipped_unreadable", "failed")
 
@@ -36,6 +42,12 @@ def record_store(
     counts = Counts.total(units)
     store = datamap.stores[store_name]
     key = evidence.retention_record_key(plan["run_id"], store_name)
+    lake = store.kind is StoreKind.S3_DATASET
+    objects = {f: getattr(counts, f) for f in OBJECT_FIELDS}
+    status, error = "succeeded", None
+    if lake and counts.objects_failed:
+        status = "partially_completed"
+        error = f"{counts.objects_failed} lake object(s) could not be handled (see object_outcomes in its evidence)"
     fields = {
         "kind": "retention_run",
         "run_id": plan["run_id"],
@@ -52,6 +64,8 @@ def record_store(
         "expired_keys_digest": counts.expired_keys_digest,
         "execution": plan["execution"],
     }
+    if lake:
+        fields.update(status=status, objects=objects, object_outcomes=counts.object_outcomes)
     record, sha = evidence.write_record(s3, audit_bucket, key, fields)
     if record.get("execution") != plan["execution"] and counts.expired:
         # A replay of the same as_of that still expired records (e.g. a hold was released since, or older
@@ -60,9 +74,11 @@ def record_store(
         record, sha = evidence.write_record(s3, audit_bucket, key, fields)
     return {
         "store": store_name,
-        "status": "succeeded",
+        "status": status,
         **{f: getattr(counts, f) for f in COUNT_FIELDS},
         "unreadable_key_digests": counts.unreadable_key_digests,
+        **({"objects": objects} if lake else {}),
+        **({"error": error} if error else {}),
         "evidence_key": key,
         "evidence_sha256": sha,
         # This execution's own execution name may differ from the recorded one on a replay.
@@ -80,6 +96,7 @@ def summarize_run(s3: Any, audit_bucket: str, plan: dict[str, Any], stores: list
     output_stores = [
         {"store": s["store"], "status": s["status"], **{f: s.get(f, 0) for f in COUNT_FIELDS}}
         | ({"unreadable_key_digests": s["unreadable_key_digests"]} if s.get("unreadable_key_digests") else {})
+        | ({"objects": s["objects"]} if s.get("objects") else {})
         | ({"error": s["error"]} if s.get("error") else {})
         for s in stores
     ]

@@ -89,8 +89,12 @@ def store_cutoffs(datamap: DataMap, store: Store, as_of: str) -> StoreCutoffs:
 
 
 def retention_applies(store: Store) -> bool:
-    """Stores retention can act on: tables with a retention timestamp, buckets, contact lists."""
-    if store.kind is StoreKind.DYNAMODB:
+    """Stores retention can act on: tables and lake files with a retention timestamp, buckets, contact lists.
+
+    A lake (s3_dataset) store without a retention timestamp column has no row age to judge: it is left out
+    (as a table without one is), and the data map's own checks are where that choice is made.
+    """
+    if store.kind in {StoreKind.DYNAMODB, StoreKind.S3_DATASET}:
         return store.retention_timestamp is not None
     return store.kind in {StoreKind.S3, StoreKind.SES_CONTACT_LIST}
 

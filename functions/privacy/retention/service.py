@@ -127,6 +127,8 @@ def record_store(
 ) -> dict:
     # Object stores: what the last round's batches found held at delete time (earlier rounds folded it in).
     units = [*units, outcome.Counts.kept_by_late_holds(plan.get("batch_results")).model_dump()]
+    # Lake stores: the last round's batch counts (earlier rounds' are in the round's counts already).
+    units.extend(plan.get("dataset_results") or [])
     return outcome.record_store(
         clients.client("s3"), settings.AUDIT_BUCKET, _datamap(settings), plan, plan["store"], units
     )

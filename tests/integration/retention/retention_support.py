@@ -13,7 +13,7 @@ import boto3
 
 from functions.privacy.connectors.base import StoreError
 from functions.privacy.datamap.model import DataMap
-from functions.privacy.retention import dynamodb, outcome, s3, ses_contacts
+from functions.privacy.retention import dynamodb, lake, outcome, s3, ses_contacts
 from functions.privacy.retention.counts import Counts
 from functions.privacy.retention.runs import RetentionRunInput, plan_run
 from functions.privacy.subjects.holds import all_holds, held_prefixes, held_values
@@ -149,6 +149,8 @@ def _expire_store(
             if not result["more"]:
                 return units
             cursor, number = result["cursor_key"], number + 1
+    if kind == "s3_dataset":
+        return _expire_lake(aws, datamap, plan)
     counts = ses_contacts.expire_contacts(
         datamap=datamap,
         store_name=name,
@@ -160,6 +162,33 @@ def _expire_store(
         sleep=lambda _: None,
     )
     return [counts.model_dump()]
+
+
+def _expire_lake(aws: Any, datamap: DataMap, plan: dict[str, Any]) -> list[dict[str, Any]]:
+    """Lake rounds and their batches as the workflow runs them (holds read again for every object)."""
+    s3c, units, cursor, number = aws.client("s3"), [], None, 0
+    name = plan["store"]
+    while True:
+        result = lake.plan_round(
+            datamap=datamap, store_name=name, plan=plan, round_number=number, cursor_key=cursor, client=s3c, s3=s3c
+        )
+        for item in _json(s3c, plan["work_bucket"], result["manifest_key"]):
+            more = True
+            while more:
+                counts, more = lake.expire_batch(
+                    datamap=datamap,
+                    store_name=name,
+                    plan=plan,
+                    batch_key=item["batch"],
+                    held=lambda: lake.held_columns(all_holds(holds_table()), datamap, name),
+                    client=s3c,
+                    s3=s3c,
+                    key_hmac=key_hmac,
+                )
+                units.append(counts.model_dump(exclude_defaults=True))
+        if not result["more"]:
+            return units
+        cursor, number = result["cursor_key"], number + 1
 
 
 def _json(s3c: Any, bucket: str, key: str) -> Any:

@@ -272,9 +272,8 @@ def test_a_failing_store_is_reported_and_the_others_complete(engine, bucket, con
     s3 = aws.client("s3")
     prefix = f"retention/{result['run_id']}/"
     keys = {o["Key"] for o in s3.list_objects_v2(Bucket=AUDIT, Prefix=prefix)["Contents"]}
-    assert keys == {f"{prefix}{s}.json" for s in ("customers", "orders", "newsletter")} | {
-        f"{prefix}attempts/exec-1.json"
-    }
+    stored = ("customers", "orders", "newsletter", "lake_orders", "lake_clicks", "lake_tickets")
+    assert keys == {f"{prefix}{s}.json" for s in stored} | {f"{prefix}attempts/exec-1.json"}
 
 
 def test_deletes_use_full_batches(engine, bucket, calls_to):

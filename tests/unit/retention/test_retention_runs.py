@@ -56,8 +56,11 @@ def test_the_plan_lists_every_store_retention_can_act_on_with_its_segments():
         work_bucket="w",
         segments=3,
     )
-    assert [s["store"] for s in plan["stores"]] == ["customers", "orders", "uploads", "newsletter"]
+    assert [s["store"] for s in plan["stores"]] == [
+        "customers", "orders", "uploads", "newsletter", "lake_orders", "lake_clicks", "lake_tickets"
+    ]  # fmt: skip
     assert plan["stores"][0]["segments"] == [0, 1, 2] and "segments" not in plan["stores"][2]
+    assert {s["kind"] for s in plan["stores"][4:]} == {"s3_dataset"}
 
 
 def test_the_expired_keys_digest_is_the_same_however_the_keys_are_split():
