@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: all venv synth demo up test test-unit test-e2e lint openapi clean bench bench-cold-start bench-retention bench-burst browser
+.PHONY: all venv synth demo up test test-unit test-e2e lint openapi clean bench bench-cold-start bench-retention bench-burst bench-lake browser
 
 all: venv
 
@@ -36,7 +36,7 @@ test-unit: venv
 test-e2e: venv
 	$(PY) -m pytest -q tests/e2e
 
-bench: bench-cold-start bench-retention bench-burst  ## every benchmark; each writes its own keys of bench/results.json
+bench: bench-cold-start bench-retention bench-burst bench-lake  ## every benchmark; each writes its own keys of bench/results.json
 
 bench-cold-start: venv  ## each handler's import time (RUNS=7 fresh interpreters, median) against the 300 ms goal
 	$(PY) -m bench.cold_start --runs $(or $(RUNS),7)
@@ -46,6 +46,9 @@ bench-retention: venv  ## retention benchmark on the local cloud (SIZE=100000 it
 
 bench-burst: venv  ## the local API's filings per second under a burst (BURST=100 filings from 20 threads)
 	$(PY) -m bench.burst_bench --filings $(or $(BURST),100)
+
+bench-lake: venv  ## erase 10 subjects from a moto Parquet lake (FILES=100 of ROWS=100000 rows, ~10 MB each; FPP=0.001)
+	$(PY) -m bench.lake_bench --files $(or $(FILES),100) --rows $(or $(ROWS),100000) --fpp $(or $(FPP),0.001)
 
 openapi: venv  ## regenerate docs/openapi.json from the intake API's routes (a test fails when it drifts)
 	$(PY) -m functions.handlers.intake > docs/openapi.json
