@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from . import evidence, executions, holds, report, requests, retention, ropa
+from . import datasets, evidence, executions, holds, report, requests, retention, ropa
 from .context import DEFAULT_OUTPUTS, DEFAULT_STACK, Options, default_operator
 
 app = typer.Typer(
@@ -23,6 +23,7 @@ app.add_typer(holds.app, name="holds")
 app.add_typer(executions.app, name="executions")
 app.add_typer(retention.app, name="retention")
 app.add_typer(evidence.app, name="evidence")
+app.add_typer(datasets.app, name="datasets")
 app.command("report")(report.report)
 app.command("ropa")(ropa.ropa)
 
