@@ -105,7 +105,23 @@ class PrivacyFunctions(Construct):
         )
 
     def _dataset_store_task(self) -> lambda_.Function:
-        """The store task for s3_dataset stores: rewrites a lake object (download, row groups, upload, verify).
+        """The store task for s3_dataset stores: rewrites a lake object (download, row groups, upload, verify)."""
+        return self._lake_function(
+            "DatasetStoreTask",
+            "store_task",
+            "Erases the subject from one data-lake (s3_dataset) store, or re-checks it",
+        )
+
+    def _retention_dataset(self) -> lambda_.Function:
+        """Lake retention: plans key batches of a store's objects and rewrites each without its expired rows."""
+        return self._lake_function(
+            "RetentionDataset",
+            "retention_dataset",
+            "Expires rows past their retention period from data-lake (s3_dataset) files",
+        )
+
+    def _lake_function(self, construct_id: str, handler: str, description: str) -> lambda_.Function:
+        """A function that rewrites lake objects: python3.12 with pyarrow, sized for one object's rewrite.
 
         3008 MB: memory follows the largest decoded row group, not the file (LAKE.md measured 285 MB for a
         100 MB, 4 M-row file rewritten one row group at a time, 741 MB rebuilding bloom filters), and Lambda
@@ -115,25 +131,9 @@ class PrivacyFunctions(Construct):
         3 GiB fit. 900 s: Lambda's maximum, for the largest objects.
         """
         return self._function(
-            "DatasetStoreTask",
-            "store_task",
-            "Erases the subject from one data-lake (s3_dataset) store, or re-checks it",
-            timeout=Duration.minutes(15),
-            runtime=DATASET_RUNTIME,
-            layers=self._lake_layers(),
-            memory_size=3008,
-            ephemeral_storage_size=Size.gibibytes(10),
-        )
-
-    def _retention_dataset(self) -> lambda_.Function:
-        """Lake retention: plans key batches of a store's objects and rewrites each without its expired rows.
-
-        The same runtime, layers, memory, /tmp and timeout as the dataset store task, for the same rewrite.
-        """
-        return self._function(
-            "RetentionDataset",
-            "retention_dataset",
-            "Expires rows past their retention period from data-lake (s3_dataset) files",
+            construct_id,
+            handler,
+            description,
             timeout=Duration.minutes(15),
             runtime=DATASET_RUNTIME,
             layers=self._lake_layers(),

@@ -18,6 +18,7 @@ from aws_cdk.assertions import Template
 
 from infra.app_builder import build_app
 from infra.config import ROOT
+from tests.infra.template_support import arn_text, functions, listed, one_function, role_statements
 
 LAKE = "dsr-sample-lake-123456789012-us-east-1"
 LAKE_PREFIXES = ("events/clicks/", "exports/orders/", "exports/tickets/")
@@ -61,49 +62,14 @@ def undated_lake(tmp_path_factory) -> Template:
     return _synth(tmp_path_factory, "undated-lake", keep_lake=True)
 
 
-def _functions(template: Template) -> dict[str, dict[str, Any]]:
-    return {k: v["Properties"] for k, v in template.find_resources("AWS::Lambda::Function").items()}
-
-
-def _one(template: Template, prefix: str) -> tuple[str, dict[str, Any]]:
-    (found,) = [(k, v) for k, v in _functions(template).items() if re.fullmatch(rf"Functions{prefix}[0-9A-F]{{8}}", k)]
-    return found
-
-
-def _listed(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value]
-
-
-def _text(resource: Any) -> str:
-    if isinstance(resource, str):
-        return resource
-    if "Fn::Join" in resource:
-        return "".join(_text(part) for part in resource["Fn::Join"][1])
-    if "Ref" in resource:
-        return f"<{resource['Ref']}>"
-    if "Fn::GetAtt" in resource:
-        return f"<{'.'.join(resource['Fn::GetAtt'])}>"
-    return json.dumps(resource)
-
-
-def _statements(template: Template, function: dict[str, Any]) -> list[dict[str, Any]]:
-    role = function["Role"]["Fn::GetAtt"][0]
-    return [
-        s
-        for policy in template.find_resources("AWS::IAM::Policy").values()
-        if {"Ref": role} in policy["Properties"]["Roles"]
-        for s in policy["Properties"]["PolicyDocument"]["Statement"]
-    ]
-
-
 def _retention_definition(template: Template) -> tuple[dict[str, Any], dict[str, Any]]:
     """The retention state machine's definition (substituted ARNs as <LogicalId.Arn>) and its properties."""
     (machine,) = template.find_resources(
         "AWS::StepFunctions::StateMachine", {"Properties": {"StateMachineName": "PrivacyEngine-Retention"}}
     ).values()
     props = machine["Properties"]
-    substitutions = {k: _text(v) for k, v in props.get("DefinitionSubstitutions", {}).items()}
-    body = re.sub(r"\$\{(\w+)\}", lambda m: substitutions[m.group(1)], _text(props["DefinitionString"]))
+    substitutions = {k: arn_text(v) for k, v in props.get("DefinitionSubstitutions", {}).items()}
+    body = re.sub(r"\$\{(\w+)\}", lambda m: substitutions[m.group(1)], arn_text(props["DefinitionString"]))
     return json.loads(body), props
 
 
@@ -112,8 +78,8 @@ def _store_states(definition: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_the_lake_retention_function_runs_python312_with_the_dependency_and_pyarrow_layers(template):
-    _, function = _one(template, "RetentionDataset")
-    _, dataset_task = _one(template, "DatasetStoreTask")
+    _, function = one_function(template, "RetentionDataset")
+    _, dataset_task = one_function(template, "DatasetStoreTask")
     assert function["Handler"] == "functions.handlers.retention_dataset.handler"
     assert function["Runtime"] == "python3.12"
     assert (function["MemorySize"], function["EphemeralStorage"], function["Timeout"]) == (3008, {"Size": 10240}, 900)
@@ -130,12 +96,12 @@ def test_without_lake_stores_or_without_their_timestamps_there_is_no_lake_retent
     without_lake, undated_lake
 ):
     for template in (without_lake, undated_lake):
-        assert not [k for k in _functions(template) if "RetentionDataset" in k]
+        assert not [k for k in functions(template) if "RetentionDataset" in k]
         definition, _ = _retention_definition(template)
-        objects, _ = _one(template, "RetentionObjects")
+        objects, _ = one_function(template, "RetentionObjects")
         # The branch is never taken; its stand-in is the object lister, which would fail a misrouted store.
         assert _store_states(definition)["PlanDatasetBatches"]["Parameters"]["FunctionName"] == f"<{objects}.Arn>"
-    assert not [k for k in _functions(without_lake) if "DatasetStoreTask" in k]
+    assert not [k for k in functions(without_lake) if "DatasetStoreTask" in k]
 
 
 def test_the_retention_workflow_routes_s3_dataset_stores_to_the_lake_branch(template):
@@ -144,7 +110,7 @@ def test_the_retention_workflow_routes_s3_dataset_stores_to_the_lake_branch(temp
     routes = {c["StringEquals"]: c["Next"] for c in states["ChooseStoreKind"]["Choices"]}
     assert routes["s3_dataset"] == "StartDatasetListing"
     assert states["StartDatasetListing"]["Next"] == "PlanDatasetBatches"
-    logical, _ = _one(template, "RetentionDataset")
+    logical, _ = one_function(template, "RetentionDataset")
     plan = states["PlanDatasetBatches"]
     assert plan["Parameters"] == {"FunctionName": f"<{logical}.Arn>", "Payload": {"step": "plan", "event.$": "$"}}
     assert plan["Catch"][0]["Next"] == "StoreFailed" and plan["Next"] == "ExpireDatasetBatches"
@@ -163,31 +129,31 @@ def test_the_retention_workflow_routes_s3_dataset_stores_to_the_lake_branch(temp
     # The state machine may invoke it.
     role = props["RoleArn"]["Fn::GetAtt"][0]
     invokes = [
-        _text(r)
+        arn_text(r)
         for policy in template.find_resources("AWS::IAM::Policy").values()
         if {"Ref": role} in policy["Properties"]["Roles"]
         for s in policy["Properties"]["PolicyDocument"]["Statement"]
-        if "lambda:InvokeFunction" in _listed(s["Action"])
-        for r in _listed(s["Resource"])
+        if "lambda:InvokeFunction" in listed(s["Action"])
+        for r in listed(s["Resource"])
     ]
     assert f"<{logical}.Arn>" in invokes
 
 
 def test_the_lake_retention_function_may_rewrite_only_under_the_lake_prefixes_and_reads_holds(template):
-    _, function = _one(template, "RetentionDataset")
-    statements = _statements(template, function)
-    lake = [s for s in statements if any(LAKE in _text(r) for r in _listed(s["Resource"]))]
+    _, function = one_function(template, "RetentionDataset")
+    statements = role_statements(template, function)
+    lake = [s for s in statements if any(LAKE in arn_text(r) for r in listed(s["Resource"]))]
     bucket = f"arn:<AWS::Partition>:s3:::{LAKE}"
-    objects = [s for s in lake if "s3:PutObject" in _listed(s["Action"])]
-    assert [sorted(_text(r) for r in _listed(s["Resource"])) for s in objects] == [
+    objects = [s for s in lake if "s3:PutObject" in listed(s["Action"])]
+    assert [sorted(arn_text(r) for r in listed(s["Resource"])) for s in objects] == [
         sorted(f"{bucket}/{p}*" for p in LAKE_PREFIXES)
     ]
     assert "s3:DeleteObjectVersion" in objects[0]["Action"] and "s3:DeleteObject" not in objects[0]["Action"]
     (listing,) = [s for s in lake if "Condition" in s]
     assert sorted(listing["Condition"]["StringLike"]["s3:prefix"]) == sorted(f"{p}*" for p in LAKE_PREFIXES)
     assert len(lake) == 3  # listing, bucket settings and the objects: nothing else on the lake
-    holds = [s for s in statements if "dynamodb:Scan" in _listed(s["Action"])]
+    holds = [s for s in statements if "dynamodb:Scan" in listed(s["Action"])]
     assert holds and all("HoldsTable" in json.dumps(s["Resource"]) for s in holds)
-    assert any("kms:GenerateMac" in _listed(s["Action"]) for s in statements)
+    assert any("kms:GenerateMac" in listed(s["Action"]) for s in statements)
     work = [s for s in statements if "WorkBucket" in json.dumps(s["Resource"])]
-    assert work and not any("dynamodb:BatchWriteItem" in _listed(s["Action"]) for s in statements)
+    assert work and not any("dynamodb:BatchWriteItem" in listed(s["Action"]) for s in statements)

@@ -23,6 +23,7 @@ from infra.app_builder import build_app
 from infra.config import ROOT
 from infra.datastore_access import dataset_statements
 from infra.lambda_code import DATASET_RUNTIME, dependency_layer_dir, pyarrow_layer_dir
+from tests.infra.template_support import arn_text, functions, listed, one_function, role_statements
 
 LAKE = "dsr-sample-lake-123456789012-us-east-1"
 LAMBDA_UNZIPPED_LIMIT = 262_144_000  # 250 MB: function code and all its layers, unzipped
@@ -90,49 +91,15 @@ def lake_template(lake_app) -> Template:
     return Template.from_stack(lake_app[0]["privacy"])
 
 
-def _functions(template: Template) -> dict[str, dict[str, Any]]:
-    return {k: v["Properties"] for k, v in template.find_resources("AWS::Lambda::Function").items()}
-
-
-def _one(template: Template, prefix: str) -> tuple[str, dict[str, Any]]:
-    (found,) = [(k, v) for k, v in _functions(template).items() if re.fullmatch(rf"Functions{prefix}[0-9A-F]{{8}}", k)]
-    return found
-
-
-def _role_statements(template: Template, function: dict[str, Any]) -> list[dict[str, Any]]:
-    role = function["Role"]["Fn::GetAtt"][0]
-    statements = []
-    for policy in template.find_resources("AWS::IAM::Policy").values():
-        if {"Ref": role} in policy["Properties"]["Roles"]:
-            statements += policy["Properties"]["PolicyDocument"]["Statement"]
-    return statements
-
-
-def _listed(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value]
-
-
-def _text(resource: Any) -> str:
-    """An ARN as text: Fn::Join parts concatenated, partition refs as <AWS::Partition>."""
-    if isinstance(resource, str):
-        return resource
-    if "Fn::Join" in resource:
-        return "".join(_text(part) for part in resource["Fn::Join"][1])
-    if "Ref" in resource:
-        return f"<{resource['Ref']}>"
-    if "Fn::GetAtt" in resource:
-        return f"<{'.'.join(resource['Fn::GetAtt'])}>"
-    return json.dumps(resource)
-
-
 def _definition(template: Template) -> dict[str, Any]:
     """The request state machine's definition, each substituted ARN shown as <LogicalId.Arn>."""
     machines = {
         k: v for k, v in template.find_resources("AWS::StepFunctions::StateMachine").items() if "Retention" not in k
     }
     (machine,) = machines.values()
-    substitutions = {k: _text(v) for k, v in machine["Properties"].get("DefinitionSubstitutions", {}).items()}
-    body = re.sub(r"\$\{(\w+)\}", lambda m: substitutions[m.group(1)], _text(machine["Properties"]["DefinitionString"]))
+    substitutions = {k: arn_text(v) for k, v in machine["Properties"].get("DefinitionSubstitutions", {}).items()}
+    definition = arn_text(machine["Properties"]["DefinitionString"])
+    body = re.sub(r"\$\{(\w+)\}", lambda m: substitutions[m.group(1)], definition)
     return json.loads(body)
 
 
@@ -154,8 +121,8 @@ def _routes(processor: dict[str, Any]) -> tuple[str, str]:
 
 def test_without_dataset_stores_there_is_no_dataset_function_or_python312_layer(stacks):
     template = Template.from_stack(stacks["privacy"])
-    assert {p["Runtime"] for p in _functions(template).values()} == {"python3.11"}
-    assert not [k for k in _functions(template) if "DatasetStoreTask" in k]
+    assert {p["Runtime"] for p in functions(template).values()} == {"python3.11"}
+    assert not [k for k in functions(template) if "DatasetStoreTask" in k]
     for layer in template.find_resources("AWS::Lambda::LayerVersion").values():
         assert layer["Properties"]["CompatibleRuntimes"] == ["python3.11"]
     sample = Template.from_stack(stacks["datastores"])
@@ -164,7 +131,7 @@ def test_without_dataset_stores_there_is_no_dataset_function_or_python312_layer(
 
 def test_without_dataset_stores_dataset_tasks_would_go_to_the_store_task(stacks):
     definition = _definition(Template.from_stack(stacks["privacy"]))
-    store_task = _one(Template.from_stack(stacks["privacy"]), "StoreTask")[0]
+    store_task = one_function(Template.from_stack(stacks["privacy"]), "StoreTask")[0]
     for name in ("ActOnStores", "RecheckStores"):
         dataset, default = _routes(definition["States"][name]["ItemProcessor"])
         assert dataset == default == f"<{store_task}.Arn>"
@@ -174,8 +141,8 @@ def test_without_dataset_stores_dataset_tasks_would_go_to_the_store_task(stacks)
 
 
 def test_the_dataset_store_task_runs_the_store_task_handler_on_python312_with_two_layers(lake_template):
-    _, store_task = _one(lake_template, "StoreTask")
-    _, dataset = _one(lake_template, "DatasetStoreTask")
+    _, store_task = one_function(lake_template, "StoreTask")
+    _, dataset = one_function(lake_template, "DatasetStoreTask")
     assert dataset["Handler"] == store_task["Handler"] == "functions.handlers.store_task.handler"
     assert dataset["Code"] == store_task["Code"]  # the same code asset
     assert dataset["Runtime"] == "python3.12" and store_task["Runtime"] == "python3.11"
@@ -198,7 +165,7 @@ def _size(directory: Path) -> int:
 
 def test_the_dataset_store_task_fits_lambdas_unzipped_size_limit(lake_app, lake_template):
     """Code asset (as staged into cdk.out) plus both layers (as staged under .build/), unzipped."""
-    _, dataset = _one(lake_template, "DatasetStoreTask")
+    _, dataset = one_function(lake_template, "DatasetStoreTask")
     code = _size(_asset_dir(lake_app[1], dataset["Code"]))
     dependencies, pyarrow = _size(dependency_layer_dir(DATASET_RUNTIME)), _size(pyarrow_layer_dir())
     total = code + dependencies + pyarrow
@@ -267,10 +234,10 @@ def test_the_trimmed_layers_write_and_read_parquet_with_bloom_filters_on_python3
 
 
 def test_the_dataset_store_task_may_act_on_exactly_the_lake_prefixes(lake_template):
-    _, dataset = _one(lake_template, "DatasetStoreTask")
-    statements = _role_statements(lake_template, dataset)
-    lake = [s for s in statements if any(LAKE in _text(r) for r in _listed(s["Resource"]))]
-    by_resource = {tuple(sorted(_text(r) for r in _listed(s["Resource"]))): s for s in lake}
+    _, dataset = one_function(lake_template, "DatasetStoreTask")
+    statements = role_statements(lake_template, dataset)
+    lake = [s for s in statements if any(LAKE in arn_text(r) for r in listed(s["Resource"]))]
+    by_resource = {tuple(sorted(arn_text(r) for r in listed(s["Resource"]))): s for s in lake}
     bucket = f"arn:<AWS::Partition>:s3:::{LAKE}"
     objects = by_resource[(f"{bucket}/clicks/*", f"{bucket}/orders/*")]
     assert set(objects["Action"]) == {
@@ -287,7 +254,7 @@ def test_the_dataset_store_task_may_act_on_exactly_the_lake_prefixes(lake_templa
         "s3:GetObjectRetention",
         "s3:GetObjectLegalHold",
     }
-    bucket_level = [s for s in lake if [_text(r) for r in _listed(s["Resource"])] == [bucket]]
+    bucket_level = [s for s in lake if [arn_text(r) for r in listed(s["Resource"])] == [bucket]]
     listing = [s for s in bucket_level if "Condition" in s]
     assert [set(s["Action"]) for s in listing] == [{"s3:ListBucket", "s3:ListBucketVersions"}]
     assert listing[0]["Condition"] == {"StringLike": {"s3:prefix": ["clicks/*", "orders/*"]}}
@@ -299,31 +266,31 @@ def test_the_dataset_store_task_may_act_on_exactly_the_lake_prefixes(lake_templa
     }
     assert len(lake) == 3  # nothing else on the lake, and no s3:DeleteObject (a delete marker hides, not erases)
     # The same requests-table, evidence, key and export grants as the store task.
-    _, store_task = _one(lake_template, "StoreTask")
-    shared = [s for s in _role_statements(lake_template, store_task) if not _is_data_store(s)]
+    _, store_task = one_function(lake_template, "StoreTask")
+    shared = [s for s in role_statements(lake_template, store_task) if not _is_data_store(s)]
     assert [s for s in statements if s not in lake and not _is_logs(s)] == [s for s in shared if not _is_logs(s)]
 
 
 def _is_logs(statement: dict[str, Any]) -> bool:
-    return any(a.startswith("logs:") for a in _listed(statement["Action"]))
+    return any(a.startswith("logs:") for a in listed(statement["Action"]))
 
 
 def _is_data_store(statement: dict[str, Any]) -> bool:
     """A statement on one of the sample data map's stores (not on the engine's own resources)."""
-    text = " ".join(_text(r) for r in _listed(statement["Resource"]))
-    return "dsr-sample-" in text or any(a.startswith("ses:") for a in _listed(statement["Action"]))
+    text = " ".join(arn_text(r) for r in listed(statement["Resource"]))
+    return "dsr-sample-" in text or any(a.startswith("ses:") for a in listed(statement["Action"]))
 
 
 def test_the_store_task_gets_nothing_on_the_lake(lake_template):
-    _, store_task = _one(lake_template, "StoreTask")
-    for statement in _role_statements(lake_template, store_task):
-        assert not any(LAKE in _text(r) for r in _listed(statement["Resource"])), statement
-    for key, function in _functions(lake_template).items():
+    _, store_task = one_function(lake_template, "StoreTask")
+    for statement in role_statements(lake_template, store_task):
+        assert not any(LAKE in arn_text(r) for r in listed(statement["Resource"])), statement
+    for key, function in functions(lake_template).items():
         if "DatasetStoreTask" in key:
             continue
-        for statement in _role_statements(lake_template, function):
-            if "s3:PutObject" in _listed(statement["Action"]):
-                assert not any(LAKE in _text(r) for r in _listed(statement["Resource"])), (key, statement)
+        for statement in role_statements(lake_template, function):
+            if "s3:PutObject" in listed(statement["Action"]):
+                assert not any(LAKE in arn_text(r) for r in listed(statement["Resource"])), (key, statement)
 
 
 def test_read_only_dataset_access_lists_and_gets_only(lake_map):
@@ -366,15 +333,16 @@ def test_every_s3_call_of_the_lake_code_is_granted(lake_template):
     assert {"head_object", "put_object", "delete_object", "list_object_versions"} <= calls
     unknown = calls - set(S3_CALL_ACTIONS)
     assert not unknown, f"S3 calls with no known IAM actions here (add them and grant them): {sorted(unknown)}"
-    _, dataset = _one(lake_template, "DatasetStoreTask")
-    granted = {a for s in _role_statements(lake_template, dataset) for a in _listed(s["Action"])}
+    _, dataset = one_function(lake_template, "DatasetStoreTask")
+    granted = {a for s in role_statements(lake_template, dataset) for a in listed(s["Action"])}
     for call in sorted(calls):
         assert S3_CALL_ACTIONS[call] <= granted, (call, S3_CALL_ACTIONS[call] - granted)
 
 
 def test_the_workflow_routes_s3_dataset_tasks_to_the_dataset_store_task(lake_template):
     definition = _definition(lake_template)
-    dataset_task, store_task = _one(lake_template, "DatasetStoreTask")[0], _one(lake_template, "StoreTask")[0]
+    dataset_task = one_function(lake_template, "DatasetStoreTask")[0]
+    store_task = one_function(lake_template, "StoreTask")[0]
     for name in ("ActOnStores", "RecheckStores"):
         assert _routes(definition["States"][name]["ItemProcessor"]) == (f"<{dataset_task}.Arn>", f"<{store_task}.Arn>")
     selector = definition["States"]["RecheckStores"]["ItemSelector"]
@@ -382,12 +350,12 @@ def test_the_workflow_routes_s3_dataset_tasks_to_the_dataset_store_task(lake_tem
     (machine,) = [k for k in lake_template.find_resources("AWS::StepFunctions::StateMachine") if "Retention" not in k]
     role = lake_template.find_resources("AWS::StepFunctions::StateMachine")[machine]["Properties"]["RoleArn"]
     invokes = [
-        _text(r)
+        arn_text(r)
         for policy in lake_template.find_resources("AWS::IAM::Policy").values()
         if {"Ref": role["Fn::GetAtt"][0]} in policy["Properties"]["Roles"]
         for s in policy["Properties"]["PolicyDocument"]["Statement"]
-        if "lambda:InvokeFunction" in _listed(s["Action"])
-        for r in _listed(s["Resource"])
+        if "lambda:InvokeFunction" in listed(s["Action"])
+        for r in listed(s["Resource"])
     ]
     assert f"<{dataset_task}.Arn>" in invokes
 
