@@ -155,15 +155,15 @@ def plan_round(
             next_cursor = {"ContinuationToken": params["ContinuationToken"]}
             break
     flush()
-    manifest_key = f"{base}round-{round_number:05d}/dataset-manifest.json"
-    work.put_json(s3, plan["work_bucket"], manifest_key, [{"batch": k} for k in batches])
-    saved_cursor = None
-    if next_cursor is not None:
-        saved_cursor = f"{base}round-{round_number:05d}/dataset-cursor.json"
-        work.put_json(s3, plan["work_bucket"], saved_cursor, next_cursor)
-    if cursor_key:
-        # Only once this round is saved: a retried invocation still finds the cursor it started from.
-        s3.delete_object(Bucket=plan["work_bucket"], Key=cursor_key)
+    manifest_key, saved_cursor = work.save_round(
+        s3,
+        plan["work_bucket"],
+        f"{base}round-{round_number:05d}/",
+        batches,
+        next_cursor,
+        cursor_key,
+        names=("dataset-manifest.json", "dataset-cursor.json"),
+    )
     return {
         "manifest_key": manifest_key,
         "batches": len(batches),

@@ -109,15 +109,9 @@ def plan_round(
             break
     flush()
     counts.expired_keys_digest = digest.add(counts.expired_keys_digest, digests)
-    manifest_key = f"{base}round-{round_number:05d}/manifest.json"
-    work.put_json(s3, plan["work_bucket"], manifest_key, [{"batch": k} for k in batches])
-    saved_cursor = None
-    if next_cursor is not None:
-        saved_cursor = f"{base}round-{round_number:05d}/cursor.json"
-        work.put_json(s3, plan["work_bucket"], saved_cursor, next_cursor)
-    if cursor_key:
-        # Only once this round is saved: a retried invocation still finds the cursor it started from.
-        s3.delete_object(Bucket=plan["work_bucket"], Key=cursor_key)
+    manifest_key, saved_cursor = work.save_round(
+        s3, plan["work_bucket"], f"{base}round-{round_number:05d}/", batches, next_cursor, cursor_key
+    )
     return {
         "counts": counts.model_dump(),
         "manifest_key": manifest_key,

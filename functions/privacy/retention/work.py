@@ -21,3 +21,30 @@ def put_json(s3: Any, bucket: str, key: str, value: Any) -> None:
 
 def get_json(s3: Any, bucket: str, key: str) -> Any:
     return json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+
+
+def save_round(
+    s3: Any,
+    bucket: str,
+    round_base: str,
+    batches: list[str],
+    next_cursor: dict[str, Any] | None,
+    cursor_key: str | None,
+    *,
+    names: tuple[str, str] = ("manifest.json", "cursor.json"),
+) -> tuple[str, str | None]:
+    """Write a listing round's manifest (and the cursor the next round starts from); returns both keys.
+
+    The cursor this round started from is deleted only once the round is saved: a retried invocation still
+    finds the cursor it started from.
+    """
+    manifest_name, cursor_name = names
+    manifest_key = f"{round_base}{manifest_name}"
+    put_json(s3, bucket, manifest_key, [{"batch": k} for k in batches])
+    saved_cursor = None
+    if next_cursor is not None:
+        saved_cursor = f"{round_base}{cursor_name}"
+        put_json(s3, bucket, saved_cursor, next_cursor)
+    if cursor_key:
+        s3.delete_object(Bucket=bucket, Key=cursor_key)
+    return manifest_key, saved_cursor
