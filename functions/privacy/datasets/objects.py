@@ -183,6 +183,11 @@ def rewrite_object(
             if (locked := _object_lock(s3, bucket, key)) is not None:
                 outcome.status, outcome.reason = ObjectStatus.BLOCKED, locked
                 return outcome
+            if _every_row_goes(scan, selection):
+                # Known from the scan alone (for Parquet, often row-group statistics): nothing is left to write,
+                # so the key goes without reading or rewriting the file.
+                _delete_whole(s3, bucket, key, pinned, dataset_format, source, scan, outcome)
+                return outcome
             if source_sha256 is None:
                 source, source_sha256 = files.enter_context(reader.spooled(pinned.version_id, pinned.etag))
                 outcome.source_sha256 = source_sha256
@@ -295,6 +300,35 @@ def _clear_noncurrent(
     for version_id in holding:
         s3.delete_object(Bucket=bucket, Key=key, VersionId=version_id)
     outcome.older_versions_deleted = len(holding)
+
+
+def _every_row_goes(scan: ScanResult, selection: Selection) -> bool:
+    """Whether every row of the file is acted on and removed: expired (not held), or a subject's in delete mode."""
+    removed = scan.expired_rows + (scan.subject_rows if selection.mode == "delete" else 0)
+    kept = scan.held_rows or scan.unreadable_rows or scan.malformed_rows
+    return scan.rows > 0 and removed == scan.rows and not kept
+
+
+def _delete_whole(
+    s3: Any,
+    bucket: str,
+    key: str,
+    pinned: _Pinned,
+    dataset_format: DatasetFormat,
+    source: BinaryIO,
+    scan: ScanResult,
+    outcome: ObjectOutcome,
+) -> None:
+    """Every version of a key whose every row goes, as `_rewrite` does for a file rewritten to no rows."""
+    outcome.rows_before, outcome.rows_after = scan.rows, 0
+    outcome.removed_rows = scan.rows
+    outcome.schema_hash = dataset_format.schema_hash(source)  # Parquet: from the cached footer
+    if str(s3.head_object(Bucket=bucket, Key=key).get("VersionId")) != pinned.version_id:
+        outcome.status = ObjectStatus.CONFLICT
+        outcome.reason = "the object changed after it was read; it is left for the next job"
+        return
+    outcome.status = ObjectStatus.DELETED
+    outcome.older_versions_deleted = _delete_versions(s3, bucket, key, pinned)
 
 
 def _rewrite(

@@ -493,3 +493,30 @@ def test_an_object_rewritten_by_someone_else_before_its_last_rows_go_is_left_for
 
     assert outcome.status is ObjectStatus.CONFLICT and outcome.older_versions_deleted == 0
     assert versions(s3) == [theirs[0], source]
+
+
+def test_a_parquet_object_whose_statistics_show_every_row_expired_is_deleted_without_being_read(
+    s3: Any, tmp_path: Path
+) -> None:
+    table = pa.table(
+        {
+            "customer": pa.array([{"id": f"c-{i}", "email": f"c-{i}@example.com"} for i in range(5000)]),
+            "ordered_at": pa.array([datetime(2015, 1, 1, tzinfo=UTC) + timedelta(hours=i) for i in range(5000)]),
+            "basket": pa.array([hashlib.sha256(str(i).encode()).hexdigest() * 4 for i in range(5000)]),
+        }
+    )
+    sink = io.BytesIO()
+    pq.write_table(table, sink, row_group_size=1000, compression="zstd")
+    put(s3, sink.getvalue(), key=PARQUET_KEY)
+    put(s3, sink.getvalue(), key=PARQUET_KEY)  # an older version holds the same rows
+    expired = Selection(identifiers=IDS, timestamp="ordered_at", expire_before=datetime(2020, 1, 1, tzinfo=UTC))
+
+    outcome = rewrite_object(
+        s3, bucket=LAKE, key=PARQUET_KEY, dataset_format=format_for("parquet"), selection=expired, work_dir=tmp_path
+    )
+
+    assert outcome.status is ObjectStatus.DELETED
+    assert (outcome.rows_before, outcome.rows_after, outcome.expired_rows) == (5000, 0, 5000)
+    # One ranged GET of the tail (footer and statistics), never the whole file, and nothing written.
+    assert (outcome.gets, outcome.puts) == (1, 0) and outcome.bytes_read < len(sink.getvalue()) / 3
+    assert versions(s3, PARQUET_KEY) == []  # every version gone, no delete marker left
