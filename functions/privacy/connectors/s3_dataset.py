@@ -39,12 +39,16 @@ from functions.privacy.connectors.errors import error_code, store_error
 from functions.privacy.datamap.model import Identifier, MaskStrategy, Store, StoreKind, spellings
 from functions.privacy.datasets.format import DatasetFormat
 from functions.privacy.datasets.formats import format_for
-from functions.privacy.datasets.objects import ObjectOutcome, ObjectStatus, export_object, rewrite_object
+from functions.privacy.datasets.objects import (
+    GONE_CODES,
+    ObjectOutcome,
+    ObjectStatus,
+    export_object,
+    rewrite_object,
+)
 from functions.privacy.datasets.ranged import RangedObject
 from functions.privacy.datasets.selection import Hit, Selection, dotted
 
-# A version deleted by someone between the listing and the read: it no longer holds anyone.
-_GONE_CODES = frozenset({"NoSuchVersion", "NoSuchKey", "404"})
 # What the keyed_hash and random masks write (DerivedKeys.digest, secrets.token_hex(16)): with no marker column
 # in a lake file, a masked cell is recognised by its shape.
 _MASKED_SHAPES = {
@@ -348,7 +352,7 @@ class S3DatasetConnector(StoreConnector):
                 try:
                     yield
                 except ClientError as exc:
-                    if error_code(exc) in _GONE_CODES:
+                    if error_code(exc) in GONE_CODES:
                         raise _Gone from None
                     raise
         except (StoreError, _Gone):
@@ -411,7 +415,7 @@ class S3DatasetConnector(StoreConnector):
                 self._client.delete_object(Bucket=self._store.resource, Key=key, VersionId=version_id)
             except ClientError as exc:
                 code = error_code(exc)
-                if code in _GONE_CODES:
+                if code in GONE_CODES:
                     continue
                 if code == "AccessDenied":  # what S3 answers for a version under Object Lock
                     outcome.status = ObjectStatus.BLOCKED

@@ -49,6 +49,10 @@ _GRANT_PARAMS = {
 }
 
 
+# Error codes of a version or object deleted by someone since it was listed: it no longer holds anyone.
+GONE_CODES = frozenset({"NoSuchVersion", "NoSuchKey", "404"})
+
+
 class ObjectStatus(StrEnum):
     CLEAN = "clean"  # nothing to act on (noncurrent versions that still held selected rows are deleted)
     REWRITTEN = "rewritten"
@@ -152,9 +156,12 @@ def rewrite_object(
     selection: Selection,
     work_dir: Path,
     max_bytes: int = MAX_OBJECT_BYTES,
+    dry_run: bool = False,
 ) -> ObjectOutcome:
     """Remove (or mask) the Selection's rows from one object so that no version of it still holds them.
 
+    ``dry_run`` reads exactly what a run would and writes nothing: the status is the one a run would reach
+    if nothing changed meanwhile (rewritten or deleted, blocked, too_large or clean), the counts the scan's.
     botocore errors other than a lost If-Match race pass through: the dataset job maps them to named errors.
     """
     work_dir.mkdir(parents=True, exist_ok=True)
@@ -178,10 +185,14 @@ def rewrite_object(
             scan = dataset_format.scan(source, selection)
             _count_scan(outcome, scan)
             if not scan.acts:
-                _clear_noncurrent(s3, bucket, key, pinned, dataset_format, selection, reader, outcome)
+                if not dry_run:
+                    _clear_noncurrent(s3, bucket, key, pinned, dataset_format, selection, reader, outcome)
                 return outcome
             if (locked := _object_lock(s3, bucket, key)) is not None:
                 outcome.status, outcome.reason = ObjectStatus.BLOCKED, locked
+                return outcome
+            if dry_run:
+                _predict(outcome, scan, selection)
                 return outcome
             if _every_row_goes(scan, selection):
                 # Known from the scan alone (for Parquet, often row-group statistics): nothing is left to write,
@@ -323,12 +334,27 @@ def _delete_whole(
     outcome.rows_before, outcome.rows_after = scan.rows, 0
     outcome.removed_rows = scan.rows
     outcome.schema_hash = dataset_format.schema_hash(source)  # Parquet: from the cached footer
+    _delete_key(s3, bucket, key, pinned, outcome)
+
+
+def _delete_key(s3: Any, bucket: str, key: str, pinned: _Pinned, outcome: ObjectOutcome) -> None:
+    """Delete every version of a key that serves nobody any more, unless someone wrote it since it was pinned."""
     if str(s3.head_object(Bucket=bucket, Key=key).get("VersionId")) != pinned.version_id:
+        # Someone wrote the key since it was pinned: their version is not ours to judge (next job).
         outcome.status = ObjectStatus.CONFLICT
         outcome.reason = "the object changed after it was read; it is left for the next job"
         return
     outcome.status = ObjectStatus.DELETED
     outcome.older_versions_deleted = _delete_versions(s3, bucket, key, pinned)
+
+
+def _predict(outcome: ObjectOutcome, scan: ScanResult, selection: Selection) -> None:
+    """A dry run's outcome: the rows a run would remove (or mask) and the status it would reach."""
+    outcome.removed_rows = scan.expired_rows + (scan.subject_rows if selection.mode == "delete" else 0)
+    outcome.masked_rows = scan.subject_rows if selection.mode == "anonymise" else 0
+    outcome.rows_after = scan.rows - outcome.removed_rows
+    deleted = outcome.rows_after == 0 and scan.malformed_rows == 0
+    outcome.status = ObjectStatus.DELETED if deleted else ObjectStatus.REWRITTEN
 
 
 def _rewrite(
@@ -353,13 +379,7 @@ def _rewrite(
         outcome.schema_hash, outcome.hits = stats.schema_hash, Counter(stats.hits)
         if stats.rows_after == 0 and stats.malformed_rows == 0:
             # A file of no rows (a CSV header, an empty Parquet footer) serves nobody: the key goes entirely.
-            if str(s3.head_object(Bucket=bucket, Key=key).get("VersionId")) != pinned.version_id:
-                # Someone wrote the key since it was pinned: their version is not ours to judge (next job).
-                outcome.status = ObjectStatus.CONFLICT
-                outcome.reason = "the object changed after it was read; it is left for the next job"
-                return
-            outcome.status = ObjectStatus.DELETED
-            outcome.older_versions_deleted = _delete_versions(s3, bucket, key, pinned)
+            _delete_key(s3, bucket, key, pinned, outcome)
             return
 
         new_sha256 = _sha256_file(rewritten)

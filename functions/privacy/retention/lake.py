@@ -36,10 +36,9 @@ from functions.privacy.core.clients import Clients
 from functions.privacy.core.settings import RetentionExpirySettings
 from functions.privacy.core.timestamps import parse_utc
 from functions.privacy.datamap.model import DataMap, Store
-from functions.privacy.datasets import objects
 from functions.privacy.datasets.format import DatasetFormat
 from functions.privacy.datasets.formats import format_for
-from functions.privacy.datasets.objects import ObjectOutcome, ObjectStatus, rewrite_object
+from functions.privacy.datasets.objects import GONE_CODES, ObjectOutcome, ObjectStatus, rewrite_object
 from functions.privacy.datasets.selection import Selection
 from functions.privacy.retention import digest, service, work
 from functions.privacy.retention.counts import UNREADABLE_KEYS_LISTED, Counts
@@ -52,8 +51,6 @@ TIME_MARGIN_SECONDS = 420.0
 LISTING_MARGIN_SECONDS = 60.0
 # Keeps the Distributed Map's aggregated output (a few hundred bytes of counts per batch) below 256 KiB.
 MAX_BATCHES_PER_ROUND = 100
-# A version or object deleted by someone since the listing: it no longer holds anyone.
-_GONE_CODES = frozenset({"NoSuchVersion", "NoSuchKey", "404"})
 _FAILED = {ObjectStatus.TOO_LARGE, ObjectStatus.CONFLICT, ObjectStatus.FAILED_VERIFICATION}
 # What the evidence lists of an object not handled cleanly: digests, versions and counts, never a value.
 _LISTED_FIELDS = {
@@ -238,20 +235,18 @@ class _Worker:
     def expire(self, key: str, selection: Selection, work_dir: Path) -> None:
         operation = "scan object" if self.dry_run else "rewrite object"
         try:
-            if self.dry_run:
-                outcome = scan_object(self.client, self.bucket, key, self.format, selection, work_dir)
-            else:
-                outcome = rewrite_object(
-                    self.client,
-                    bucket=self.bucket,
-                    key=key,
-                    dataset_format=self.format,
-                    selection=selection,
-                    work_dir=work_dir,
-                )
+            outcome = rewrite_object(
+                self.client,
+                bucket=self.bucket,
+                key=key,
+                dataset_format=self.format,
+                selection=selection,
+                work_dir=work_dir,
+                dry_run=self.dry_run,  # reads exactly what a run would, writes nothing
+            )
         except ClientError as exc:
             code = error_code(exc)
-            if code in _GONE_CODES:
+            if code in GONE_CODES:
                 return  # deleted since the listing: nothing of it is left to expire
             status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
             error = store_error(self.store_name, self.store.resource, operation, code, status)
@@ -309,46 +304,6 @@ class _Worker:
 
     def _key_digest(self, key: str) -> str:
         return self.key_hmac(canonical_json({"key": key}))
-
-
-def scan_object(
-    s3: Any, bucket: str, key: str, dataset_format: DatasetFormat, selection: Selection, work_dir: Path
-) -> ObjectOutcome:
-    """What rewrite_object would do to one object, found by reading it only (a dry run writes nothing).
-
-    The status is the one a run would reach if nothing changed meanwhile: rewritten or deleted when rows
-    expire, blocked or too_large as the rewrite would find, clean otherwise; counts are the scan's.
-    """
-    # datasets.objects' own pinning and reader, so a dry run reads exactly what a run would (ranged Parquet).
-    pinned = objects._pin(s3, bucket, key)  # noqa: SLF001
-    outcome = ObjectOutcome(status=ObjectStatus.CLEAN, source_version_id=pinned.version_id)
-    if (blocked := objects._unwritable(s3, bucket, pinned)) is not None:  # noqa: SLF001
-        outcome.status, outcome.reason = ObjectStatus.BLOCKED, blocked
-        return outcome
-    if pinned.size > objects.MAX_OBJECT_BYTES:
-        outcome.status = ObjectStatus.TOO_LARGE
-        outcome.reason = f"object is {pinned.size} bytes, over the {objects.MAX_OBJECT_BYTES}-byte single-PUT limit"
-        return outcome
-    work_dir.mkdir(parents=True, exist_ok=True)
-    reader = objects._Reader(s3, bucket, key, work_dir, ranged=dataset_format.name == "parquet")  # noqa: SLF001
-    try:
-        with reader.scannable(pinned.version_id, pinned.etag, pinned.size) as (source, sha256):
-            scan = dataset_format.scan(source, selection)
-    finally:
-        outcome.gets, outcome.bytes_read = reader.gets, reader.bytes_read
-    outcome.source_sha256 = sha256
-    outcome.rows_before, outcome.expired_rows, outcome.held_rows = scan.rows, scan.expired_rows, scan.held_rows
-    outcome.unreadable_rows, outcome.malformed_rows = scan.unreadable_rows, scan.malformed_rows
-    outcome.rows_after = scan.rows - scan.expired_rows
-    outcome.removed_rows = scan.expired_rows
-    if scan.expired_rows:
-        if (locked := objects._object_lock(s3, bucket, key)) is not None:  # noqa: SLF001
-            outcome.status, outcome.reason = ObjectStatus.BLOCKED, locked
-        elif outcome.rows_after == 0 and scan.malformed_rows == 0:
-            outcome.status = ObjectStatus.DELETED
-        else:
-            outcome.status = ObjectStatus.REWRITTEN
-    return outcome
 
 
 # --- the workflow's steps, wired to the function's settings and clients (the handler stays thin) ---------

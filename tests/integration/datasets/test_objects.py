@@ -520,3 +520,23 @@ def test_a_parquet_object_whose_statistics_show_every_row_expired_is_deleted_wit
     # One ranged GET of the tail (footer and statistics), never the whole file, and nothing written.
     assert (outcome.gets, outcome.puts) == (1, 0) and outcome.bytes_read < len(sink.getvalue()) / 3
     assert versions(s3, PARQUET_KEY) == []  # every version gone, no delete marker left
+
+
+def test_a_dry_run_reports_what_a_run_would_do_and_writes_nothing(s3: Any, tmp_path: Path) -> None:
+    put(s3, b"".join(ORDERS))
+    put(s3, KEPT)  # clean now; the older version still holds Ann's rows
+    put(s3, b"".join(ORDERS), key="orders/2026/11/part-0002.jsonl")
+    before = {key: versions(s3, key) for key in (KEY, "orders/2026/11/part-0002.jsonl")}
+
+    clean = rewrite_object(
+        s3, bucket=LAKE, key=KEY, dataset_format=JSONL, selection=ANN, work_dir=tmp_path, dry_run=True
+    )
+    acts = rewrite_object(
+        s3, bucket=LAKE, key="orders/2026/11/part-0002.jsonl", dataset_format=JSONL, selection=ANN,
+        work_dir=tmp_path, dry_run=True,
+    )  # fmt: skip
+
+    assert clean.status is ObjectStatus.CLEAN and clean.puts == 0
+    assert (acts.status, acts.rows_before, acts.rows_after, acts.removed_rows) == (ObjectStatus.REWRITTEN, 5, 3, 2)
+    assert acts.puts == 0 and acts.new_version_id is None
+    assert {key: versions(s3, key) for key in before} == before  # no version written or deleted
