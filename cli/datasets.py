@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import time
+
 import typer
 from rich.table import Table
 
-from .context import console, engine, guarded
+from functions.privacy.core import timestamps
+from functions.privacy.operations import dataset_jobs
+from functions.privacy.requests.executions import EXECUTION_ENDED
+
+from .context import CliError, console, engine, guarded
 
 app = typer.Typer(help="Data-lake stores (s3_dataset): their files and how a find searches them.", no_args_is_help=True)
 
@@ -51,3 +57,46 @@ def check(ctx: typer.Context) -> None:
     console.print(table)
     for note in notes:
         console.print(note, highlight=False, markup=False)
+
+
+@app.command("run")
+@guarded
+def run(
+    ctx: typer.Context,
+    timeout: float = typer.Option(1800, "--timeout", help="Seconds to wait for the job before giving up watching."),
+) -> None:
+    """Start the dataset job now (it also runs on its schedule): every queued lake erasure and access at once."""
+    eng = engine(ctx)
+    sfn = eng.clients.client("stepfunctions")
+    arn = dataset_jobs.start_job(sfn, eng.output("DatasetJobStateMachineArn"), timestamps.now())
+    deadline = time.monotonic() + timeout
+    with console.status(f"dataset job {arn.rsplit(':', 1)[-1]}"):
+        while (execution := sfn.describe_execution(executionArn=arn))["status"] not in EXECUTION_ENDED:
+            if time.monotonic() > deadline:
+                raise CliError(f"job {arn} still running after {timeout:g}s")
+            time.sleep(0.5)
+    summary = dataset_jobs.job_summary(execution)
+    console.print(
+        f"Dataset job {arn.rsplit(':', 1)[-1]}: execution {summary['execution_status']}, {summary['entries']} queued "
+        f"task(s): {summary['succeeded']} done, {summary['retried']} queued again (an object changed or was not "
+        f"reached), {summary['failed']} failed, {summary['gone']} no longer waiting"
+    )
+    if summary["execution_status"] != "SUCCEEDED" or summary["failed"]:
+        raise typer.Exit(1)
+
+
+@app.command("queue")
+@guarded
+def queue(ctx: typer.Context) -> None:
+    """The lake erasures and accesses waiting for the next dataset job (oldest first)."""
+    eng = engine(ctx)
+    rows = dataset_jobs.queued(eng.clients.resource_table(eng.output("DatasetQueueTableName")))
+    if not rows:
+        console.print("Nothing is queued for the dataset job.")
+        return
+    table = Table(title=f"{len(rows)} queued task(s)")
+    for column in ("queued at", "store", "operation", "request", "claimed by job"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(row["queued_at"], row["store"], row["operation"], row["request_id"], row["job_id"] or "-")
+    console.print(table)

@@ -45,6 +45,13 @@ class DeployConfig(BaseModel):
     retention_time_zone: str = "UTC"
     retention_segments: int = Field(default=4, ge=1, le=1000)
     retention_batch_concurrency: int = Field(default=20, ge=1, le=10000)
+    # The dataset job (lake erasure and access, batched): how often it starts, how many object batches it
+    # rewrites at once, and how long a queued store task waits for a job before the request records it failed.
+    dataset_job_schedule: str = Field(default="rate(1 hour)", pattern=r"^(cron|rate)\(.+\)$")
+    dataset_object_concurrency: int = Field(default=20, ge=1, le=10000)
+    dataset_task_timeout_hours: int = Field(default=24, ge=1, le=720)
+    # Overrides the hours when set: the local cloud's jobs run every few seconds.
+    dataset_task_timeout_seconds: int | None = Field(default=None, ge=30, le=720 * 3600)
     # Days a failed or never-verified request keeps its raw identifiers before the daily sweep drops them.
     failed_request_retention_days: int = Field(default=30, ge=1, le=3650)
     # Hours an erasure waits, planned but nothing erased, so the requester can still cancel (0 = no wait).
@@ -77,6 +84,11 @@ class DeployConfig(BaseModel):
     def verification_timeout(self) -> int:
         """Seconds a one-time code stays valid (the workflow's task-token timeout)."""
         return self.verification_timeout_seconds or self.verification_timeout_hours * 3600
+
+    @property
+    def dataset_task_timeout(self) -> int:
+        """Seconds a queued s3_dataset store task waits for a dataset job (the task-token timeout)."""
+        return self.dataset_task_timeout_seconds or self.dataset_task_timeout_hours * 3600
 
     @property
     def erasure_grace(self) -> int:
@@ -116,6 +128,9 @@ class DeployConfig(BaseModel):
             "failed_request_retention_days",
             "erasure_grace_hours",
             "erasure_grace_seconds",
+            "dataset_object_concurrency",
+            "dataset_task_timeout_hours",
+            "dataset_task_timeout_seconds",
         ):
             if isinstance(values.get(number), str):
                 values[number] = int(str(values[number]))

@@ -43,8 +43,14 @@ class PrivacyFunctions(Construct):
         # data map has such stores, so a map without them synthesizes (and downloads) nothing more.
         self._dataset_layers: list[lambda_.ILayerVersion] | None = None
         self.dataset_store_task: lambda_.Function | None = None
+        self.dataset_job: lambda_.Function | None = None
         if datamap.stores_of_kind(StoreKind.S3_DATASET):
             self.dataset_store_task = self._dataset_store_task()
+            self.dataset_job = self._lake_function(
+                "DatasetJob",
+                "dataset_job",
+                "The dataset job: every queued lake erasure and access at once, each object rewritten once",
+            )
         self.complete = self._function("Complete", "complete", "Aggregates outcomes and writes completion evidence")
         self.package_export = self._function(
             "PackageExport", "package_export", "Streams an access export into one zip", timeout=Duration.minutes(15)
@@ -105,11 +111,11 @@ class PrivacyFunctions(Construct):
         )
 
     def _dataset_store_task(self) -> lambda_.Function:
-        """The store task for s3_dataset stores: rewrites a lake object (download, row groups, upload, verify)."""
+        """The store task for s3_dataset stores: queues erasure and access for the dataset job, re-checks a store."""
         return self._lake_function(
             "DatasetStoreTask",
-            "store_task",
-            "Erases the subject from one data-lake (s3_dataset) store, or re-checks it",
+            "dataset_store_task",
+            "Queues a data-lake (s3_dataset) store's erasure or access for the dataset job, or re-checks it",
         )
 
     def _retention_dataset(self) -> lambda_.Function:

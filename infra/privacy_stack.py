@@ -13,6 +13,7 @@ from functions.privacy.datamap.model import DataMap
 from .api import IntakeApi
 from .audit import AuditBucket
 from .config import DeployConfig
+from .dataset_jobs import DatasetJobs
 from .deadlines import DeadlineCheck
 from .email import TransactionalEmail
 from .events import DownstreamEvents
@@ -96,11 +97,28 @@ class PrivacyStack(Stack):
             storage=storage,
             audit_bucket=audit.bucket,
         )
+        # Lake (s3_dataset) erasure and access, batched: only when the data map has such stores.
+        self.dataset_jobs: DatasetJobs | None = None
+        if functions.dataset_job is not None and functions.dataset_store_task is not None:
+            self.dataset_jobs = DatasetJobs(
+                self,
+                "DatasetJobs",
+                config=config,
+                datamap=datamap,
+                job=functions.dataset_job,
+                store_task=functions.dataset_store_task,
+                storage=storage,
+                workflow=workflow,
+                work_bucket=retention.work_bucket,
+            )
+        machines = {"Request": workflow.state_machine, "Retention": retention.state_machine}
+        if self.dataset_jobs is not None:
+            machines["DatasetJob"] = self.dataset_jobs.state_machine
         monitoring = Monitoring(
             self,
             "Monitoring",
             service=SERVICE,
-            state_machines={"Request": workflow.state_machine, "Retention": retention.state_machine},
+            state_machines=machines,
             api=api.api,
             api_stage=api.api.deployment_stage.stage_name,
             dead_letter_queues={"EvidenceDigest": digests.dead_letters},
@@ -151,6 +169,14 @@ class PrivacyStack(Stack):
             "AlarmTopicArn": self.monitoring.topic.topic_arn,
             # `dsr ropa`: the controller and the settings its measures are worded from, as deployed.
             "ProcessingRecord": json.dumps(config.processing_record(), sort_keys=True),
+            **(
+                {
+                    "DatasetJobStateMachineArn": self.dataset_jobs.state_machine.state_machine_arn,
+                    "DatasetQueueTableName": self.dataset_jobs.queue.table_name,
+                }
+                if self.dataset_jobs is not None
+                else {}
+            ),
         }.items():
             CfnOutput(self, name, value=value)
 

@@ -70,15 +70,16 @@ class RequestWorkflow(Construct):
     def _wire_store_task(self, datamap: DataMap) -> None:
         """Store tasks act on exactly the data map's stores and write evidence and export parts only.
 
-        The dataset store task (s3_dataset stores, on python3.12 with pyarrow) runs the same handler and gets the
-        same requests-table, evidence, key and export grants, but only the lake's store statements: the workflow
-        routes it s3_dataset tasks alone. The ordinary store task gets nothing on the lake."""
+        The dataset store task (s3_dataset stores, on python3.12 with pyarrow) gets the same requests-table,
+        evidence, key and export grants, and reads the lake only: it queues erasure and access for the dataset job
+        (infra/dataset_jobs.py, which gets the lake's write statements) and re-checks. The workflow routes it
+        s3_dataset tasks alone; the ordinary store task gets nothing on the lake."""
         stack = Stack.of(self)
-        self._grant_store_task(self._functions.store_task, store_statements(stack, datamap, write=True))
+        self.grant_store_task(self._functions.store_task, store_statements(stack, datamap, write=True))
         if self._functions.dataset_store_task is not None:
-            self._grant_store_task(self._functions.dataset_store_task, dataset_statements(stack, datamap, write=True))
+            self.grant_store_task(self._functions.dataset_store_task, dataset_statements(stack, datamap, write=False))
 
-    def _grant_store_task(self, store_task: lambda_.IFunction, statements: list[iam.PolicyStatement]) -> None:
+    def grant_store_task(self, store_task: lambda_.IFunction, statements: list[iam.PolicyStatement]) -> None:
         storage = self._storage
         grant_evidence_writes(
             store_task, self._audit_bucket, storage.key, writes=STORE_TASK_WRITES, reads=STORE_TASK_WRITES
@@ -183,6 +184,8 @@ class RequestWorkflow(Construct):
                 "StoreTaskConcurrency": str(config.store_task_concurrency),
                 "RetryIntervalSeconds": str(config.retry_interval_seconds),
                 "ErasureGraceSeconds": str(config.erasure_grace),
+                # How long a queued lake task waits for a dataset job before it fails (States.Timeout).
+                "DatasetTaskTimeoutSeconds": str(config.dataset_task_timeout),
             },
             state_machine_type=sfn.StateMachineType.STANDARD,
             tracing_enabled=True,

@@ -68,6 +68,7 @@ class LocalCloud:
         self.port: int | None = None
         self.skipped: dict[str, dict[str, list[str]]] = {}
         self._server: Any = None
+        self.scheduler: Any = None  # local.scheduler.LocalScheduler once started
         self._saved_env: dict[str, str | None] = {}
         self._saved_moto_config: dict[str, Any] = {}
 
@@ -116,6 +117,10 @@ class LocalCloud:
         except BaseException:
             self.stop()
             raise
+        from .scheduler import LocalScheduler
+
+        self.scheduler = LocalScheduler(self.client)
+        self.scheduler.start()
         log.info("local cloud listening at %s", self.endpoint)
         return self
 
@@ -123,6 +128,9 @@ class LocalCloud:
         """Stop the server and restore this process's environment and moto."""
         if self._server is None:
             return
+        if self.scheduler is not None:
+            self.scheduler.stop()
+            self.scheduler = None
         try:
             self._server.stop()
         finally:

@@ -9,6 +9,10 @@ from typing import Any
 LOCAL_CONTEXT = {
     # moto runs Retry intervals in real time; one second keeps fault tests fast. AWS keeps the default.
     "retry_interval_seconds": 1,
+    # The dataset job every 30 seconds (local/adapters/scheduler.py fires rate schedules); EventBridge Scheduler's
+    # own minimum is one minute, so AWS keeps the hourly default. A queued lake task waits at most 15 minutes.
+    "dataset_job_schedule": "rate(30 seconds)",
+    "dataset_task_timeout_seconds": 900,
 }
 
 

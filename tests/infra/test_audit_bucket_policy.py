@@ -148,7 +148,8 @@ def test_each_function_may_create_only_the_evidence_it_owns(template, audit, fun
         "failed_request_sweep": {"requests/*/chain/*-identifiers_dropped.json"},
         "complete": {"requests/*/chain/*-completed.json", "requests/*/chain/*-completed_rerun_*.json"},
         "store_task": {"requests/*/stores/*"},
-        "dataset_store_task": {"requests/*/stores/*"},  # the same handler, for the lake's stores
+        "dataset_store_task": {"requests/*/stores/*"},  # the lake's stores: answers recorded tasks itself
+        "dataset_job": {"requests/*/stores/*"},  # records the store outcome of every task it resumes
         "digest": {"digests/*"},
         "retention_record": {"retention/*"},
         "retention_summary": {"retention/*"},

@@ -93,9 +93,7 @@ def lake_template(lake_app) -> Template:
 
 def _definition(template: Template) -> dict[str, Any]:
     """The request state machine's definition, each substituted ARN shown as <LogicalId.Arn>."""
-    machines = {
-        k: v for k, v in template.find_resources("AWS::StepFunctions::StateMachine").items() if "Retention" not in k
-    }
+    machines = {k: v for k, v in template.find_resources("AWS::StepFunctions::StateMachine").items() if "Request" in k}
     (machine,) = machines.values()
     substitutions = {k: arn_text(v) for k, v in machine["Properties"].get("DefinitionSubstitutions", {}).items()}
     definition = arn_text(machine["Properties"]["DefinitionString"])
@@ -140,10 +138,12 @@ def test_without_dataset_stores_dataset_tasks_would_go_to_the_store_task(stacks)
 # With s3_dataset stores.
 
 
-def test_the_dataset_store_task_runs_the_store_task_handler_on_python312_with_two_layers(lake_template):
+@pytest.mark.parametrize("name", ["DatasetStoreTask", "DatasetJob"])
+def test_the_lake_functions_run_on_python312_with_two_layers(lake_template, name):
     _, store_task = one_function(lake_template, "StoreTask")
-    _, dataset = one_function(lake_template, "DatasetStoreTask")
-    assert dataset["Handler"] == store_task["Handler"] == "functions.handlers.store_task.handler"
+    _, dataset = one_function(lake_template, name)
+    handler = {"DatasetStoreTask": "dataset_store_task", "DatasetJob": "dataset_job"}[name]
+    assert dataset["Handler"] == f"functions.handlers.{handler}.handler"
     assert dataset["Code"] == store_task["Code"]  # the same code asset
     assert dataset["Runtime"] == "python3.12" and store_task["Runtime"] == "python3.11"
     assert (dataset["MemorySize"], dataset["EphemeralStorage"], dataset["Timeout"]) == (3008, {"Size": 10240}, 900)
@@ -152,7 +152,10 @@ def test_the_dataset_store_task_runs_the_store_task_handler_on_python312_with_tw
     for ref in dataset["Layers"]:
         assert layers[ref["Ref"]]["Properties"]["CompatibleRuntimes"] == ["python3.12"]
     assert any("pyarrow==26.0.1" in layers[r["Ref"]]["Properties"]["Description"] for r in dataset["Layers"])
-    assert dataset["Environment"] == store_task["Environment"]
+    variables = dataset["Environment"]["Variables"]
+    shared = {k: v for k, v in variables.items() if not k.startswith("DATASET_")}
+    assert shared == store_task["Environment"]["Variables"]
+    assert "DATASET_QUEUE_TABLE" in variables
 
 
 def _asset_dir(outdir: Path, code: dict[str, Any]) -> Path:
@@ -233,8 +236,16 @@ def test_the_trimmed_layers_write_and_read_parquet_with_bloom_filters_on_python3
     assert run.stdout.split()[0] == "26.0.1"
 
 
-def test_the_dataset_store_task_may_act_on_exactly_the_lake_prefixes(lake_template):
+def test_the_dataset_store_task_only_reads_the_lake(lake_template):
+    """It queues erasure and access for the dataset job and re-checks: listing and reading, nothing more."""
     _, dataset = one_function(lake_template, "DatasetStoreTask")
+    for statement in role_statements(lake_template, dataset):
+        if any(LAKE in arn_text(r) for r in listed(statement["Resource"])):
+            assert all(a.startswith(("s3:List", "s3:Get")) for a in listed(statement["Action"])), statement
+
+
+def test_the_dataset_job_may_act_on_exactly_the_lake_prefixes(lake_template):
+    _, dataset = one_function(lake_template, "DatasetJob")
     statements = role_statements(lake_template, dataset)
     lake = [s for s in statements if any(LAKE in arn_text(r) for r in listed(s["Resource"]))]
     by_resource = {tuple(sorted(arn_text(r) for r in listed(s["Resource"]))): s for s in lake}
@@ -265,10 +276,11 @@ def test_the_dataset_store_task_may_act_on_exactly_the_lake_prefixes(lake_templa
         "s3:GetBucketObjectLockConfiguration",
     }
     assert len(lake) == 3  # nothing else on the lake, and no s3:DeleteObject (a delete marker hides, not erases)
-    # The same requests-table, evidence, key and export grants as the store task.
+    # The same requests-table, evidence, key and export grants as the store task, and its queue and work files.
     _, store_task = one_function(lake_template, "StoreTask")
-    shared = [s for s in role_statements(lake_template, store_task) if not _is_data_store(s)]
-    assert [s for s in statements if s not in lake and not _is_logs(s)] == [s for s in shared if not _is_logs(s)]
+    shared = [s for s in role_statements(lake_template, store_task) if not _is_data_store(s) and not _is_logs(s)]
+    own = [s for s in statements if s not in lake and not _is_logs(s)]
+    assert all(s in own for s in shared)
 
 
 def _is_logs(statement: dict[str, Any]) -> bool:
@@ -286,7 +298,7 @@ def test_the_store_task_gets_nothing_on_the_lake(lake_template):
     for statement in role_statements(lake_template, store_task):
         assert not any(LAKE in arn_text(r) for r in listed(statement["Resource"])), statement
     for key, function in functions(lake_template).items():
-        if "DatasetStoreTask" in key:
+        if "DatasetJob" in key:
             continue
         for statement in role_statements(lake_template, function):
             if "s3:PutObject" in listed(statement["Action"]):
@@ -314,6 +326,7 @@ S3_CALL_ACTIONS = {
     "get_object_lock_configuration": {"s3:GetBucketObjectLockConfiguration"},
     "list_object_versions": {"s3:ListBucketVersions"},
     "list_objects_v2": {"s3:ListBucket"},
+    "delete_objects": {"s3:DeleteObject"},  # the job's own files in the work bucket
 }
 LAKE_CODE = [
     ROOT / "functions" / "privacy" / "datasets",
@@ -333,8 +346,9 @@ def test_every_s3_call_of_the_lake_code_is_granted(lake_template):
     assert {"head_object", "put_object", "delete_object", "list_object_versions"} <= calls
     unknown = calls - set(S3_CALL_ACTIONS)
     assert not unknown, f"S3 calls with no known IAM actions here (add them and grant them): {sorted(unknown)}"
-    _, dataset = one_function(lake_template, "DatasetStoreTask")
+    _, dataset = one_function(lake_template, "DatasetJob")
     granted = {a for s in role_statements(lake_template, dataset) for a in listed(s["Action"])}
+    granted |= {a.replace("*", "") for a in granted if a.endswith("*")}  # CDK's s3:DeleteObject* and the like
     for call in sorted(calls):
         assert S3_CALL_ACTIONS[call] <= granted, (call, S3_CALL_ACTIONS[call] - granted)
 
@@ -347,7 +361,7 @@ def test_the_workflow_routes_s3_dataset_tasks_to_the_dataset_store_task(lake_tem
         assert _routes(definition["States"][name]["ItemProcessor"]) == (f"<{dataset_task}.Arn>", f"<{store_task}.Arn>")
     selector = definition["States"]["RecheckStores"]["ItemSelector"]
     assert selector["kind.$"] == "$$.Map.Item.Value.kind"
-    (machine,) = [k for k in lake_template.find_resources("AWS::StepFunctions::StateMachine") if "Retention" not in k]
+    (machine,) = [k for k in lake_template.find_resources("AWS::StepFunctions::StateMachine") if "Request" in k]
     role = lake_template.find_resources("AWS::StepFunctions::StateMachine")[machine]["Properties"]["RoleArn"]
     invokes = [
         arn_text(r)

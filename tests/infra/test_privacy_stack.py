@@ -99,9 +99,7 @@ def test_requests_table_is_encrypted_with_the_stack_key(template):
 
 
 def test_request_state_machine_is_the_asl_file_inline(template):
-    machines = {
-        k: v for k, v in template.find_resources("AWS::StepFunctions::StateMachine").items() if "Retention" not in k
-    }
+    machines = {k: v for k, v in template.find_resources("AWS::StepFunctions::StateMachine").items() if "Request" in k}
     assert len(machines) == 1
     (machine,) = machines.values()
     definition = json.dumps(machine["Properties"]["DefinitionString"])
@@ -159,6 +157,8 @@ def test_functions_use_powertools_and_their_own_log_groups(template):
     assert {f["Properties"]["Handler"] for f in functions.values()} == {
         "functions.handlers.plan.handler",
         "functions.handlers.store_task.handler",
+        "functions.handlers.dataset_store_task.handler",
+        "functions.handlers.dataset_job.handler",
         "functions.handlers.complete.handler",
         "functions.handlers.intake.handler",
         "functions.handlers.send_code.handler",

@@ -1,8 +1,10 @@
 """S3 dataset connector: one subject's rows in shared data-lake files (Parquet, JSON Lines, CSV) under a prefix.
 
-Per request, until the batching dataset job takes these stores over: find reads every version (a noncurrent
-version still holds the person), erase rewrites each object holding the subject with datasets.objects (pinned,
-conditional, verified, older versions purged) and refuses to report success for an object it could not clean.
+Find reads every version (a noncurrent version still holds the person); erase rewrites each object holding the
+subject with datasets.objects (pinned, conditional, verified, older versions purged) and refuses to report success
+for an object it could not clean. The request workflow's re-check uses find per request; erasure and access run in
+the batching dataset job (functions/privacy/dataset_jobs), which uses the per-key methods below for every queued
+subject at once, so one object is read and rewritten once per job.
 """
 
 from __future__ import annotations
@@ -82,6 +84,13 @@ class _Holding:
         return self.current_personal + self.history_personal
 
 
+@dataclass
+class KeyHolding(_Holding):
+    """One request's share of one key in a dataset job, with the (identifier, spelling) pairs that found it."""
+
+    hits: set[Hit] = field(default_factory=set)
+
+
 class _Gone(Exception):
     """An object or version deleted by someone since the listing: it no longer holds anyone."""
 
@@ -129,7 +138,7 @@ class S3DatasetConnector(StoreConnector):
         ``personal`` leaves out rows already masked (anonymise stores), so the re-check after an erasure
         counts what still holds the person, as the dynamodb connector does with its marker.
         """
-        selection = self._selection(subject)
+        selection = self.selection_for(subject)
         if selection is None:
             return FindResult()
         found = personal = 0
@@ -151,7 +160,7 @@ class S3DatasetConnector(StoreConnector):
         retries; objects too large or failing verification raise StoreError; objects under Object Lock (or
         otherwise blocked) are reported as kept with the reason.
         """
-        selection = self._selection(subject)
+        selection = self.selection_for(subject)
         if selection is None:
             return EraseResult()
         erasure = self._store.erasure
@@ -199,7 +208,7 @@ class S3DatasetConnector(StoreConnector):
 
     def export(self, subject: Subject, sink: ExportSink) -> ExportResult:
         """The subject's rows of every current object, as JSON records in one part for this store."""
-        selection = self._selection(subject)
+        selection = self.selection_for(subject)
         if selection is None:
             return ExportResult()
         digests: list[str] = []
@@ -242,9 +251,77 @@ class S3DatasetConnector(StoreConnector):
     def opt_out(self, subject: Subject) -> ChangeResult:
         return self.not_applicable()  # marketing consent lives in the SES stores
 
+    # --- one key for many subjects (the dataset job) ---------------------------------------------
+
+    def keys(self) -> Iterator[str]:
+        """Every key under the prefix with at least one version holding bytes (deleted keys' history included)."""
+        last = None
+        for version in self._listing():
+            if version.key != last:
+                last = version.key
+                yield version.key
+
+    def key_holdings(
+        self, key: str, selection: Selection, owners: Mapping[Hit, frozenset[str]], work_dir: Path
+    ) -> dict[str, KeyHolding]:
+        """What each owner's (request's) values hold in every version of ``key``: one read of each version.
+
+        A row counts for every owner whose value it holds. Rows are attributed with the format's scan when one
+        owner alone is hit (delete stores); otherwise each subject row is read to know whose it is.
+        """
+        holdings: dict[str, KeyHolding] = {}
+        versions = self._versions_of(key)
+        has_current = any(v.latest for v in versions)
+        for version in versions:
+            try:
+                with self._aws("GetObject"), self._source(version, work_dir) as source:
+                    counted = self._attributed(source, selection, owners)
+            except _Gone:
+                continue
+            for owner, (rows, personal, hits) in counted.items():
+                holding = holdings.setdefault(owner, KeyHolding(has_current=has_current))
+                holding.hits.update(hits)
+                if version.latest:
+                    holding.current, holding.current_personal = rows, personal
+                else:
+                    holding.history_personal += personal
+                if personal:
+                    holding.versions.append(version.version_id)
+        return holdings
+
+    def clean_key(
+        self, key: str, selection: Selection, holdings: Mapping[str, KeyHolding], work_dir: Path
+    ) -> ObjectOutcome:
+        """Remove every owner's rows from ``key`` in one rewrite (or purge the history of a deleted key)."""
+        if any(h.has_current for h in holdings.values()):
+            return self._rewrite(key, selection, work_dir)
+        versions = sorted({v for h in holdings.values() for v in h.versions})
+        return self._purge_history(key, _Holding(versions=versions))
+
+    def export_key(
+        self, key: str, selection: Selection, work_dir: Path
+    ) -> tuple[str, dict[Hit, list[Mapping[str, Any]]]] | None:
+        """The current version of ``key`` (its version id) and its subject rows by hit; None when it has none."""
+        current = next((v for v in self._versions_of(key) if v.latest), None)
+        if current is None:
+            return None
+        grouped = self._exported(current, selection, work_dir)
+        return None if not grouped else (current.version_id, grouped)
+
+    def object_evidence(self, key: str, outcome: ObjectOutcome, digest: KeyDigester) -> dict[str, Any]:
+        return self._object_evidence(key, outcome, digest)
+
+    def version_digest(self, key: str, version_id: str, digest: KeyDigester) -> str:
+        return self._version_digest(key, version_id, digest)
+
+    @contextmanager
+    def work_dir(self) -> Iterator[Path]:
+        with self._work_dir() as path:
+            yield path
+
     # --- internals ------------------------------------------------------------------------------
 
-    def _selection(self, subject: Subject) -> Selection | None:
+    def selection_for(self, subject: Subject) -> Selection | None:
         """Every checked spelling of every identifier the subject has and the dataset has a column for."""
         values: dict[str, frozenset[str]] = {}
         for name, identifier in self._identifiers.items():
@@ -305,6 +382,45 @@ class S3DatasetConnector(StoreConnector):
             if personal:
                 holding.versions.append(version.version_id)
         return holdings
+
+    def _versions_of(self, key: str) -> list[_Version]:
+        """Every version of exactly ``key`` (a prefix listing also returns longer keys), newest first."""
+        pages = self._client.get_paginator("list_object_versions").paginate(Bucket=self._store.resource, Prefix=key)
+        versions: list[_Version] = []
+        with self._calling("ListObjectVersions"):
+            for page in pages:
+                for entry in page.get("Versions", []):
+                    if entry["Key"] != key or int(entry.get("Size", 0)) == 0:
+                        continue
+                    versions.append(
+                        _Version(
+                            key=key,
+                            version_id=str(entry["VersionId"]),
+                            etag=str(entry["ETag"]),
+                            size=int(entry["Size"]),
+                            latest=bool(entry.get("IsLatest")),
+                        )
+                    )
+        return versions
+
+    def _attributed(
+        self, source: BinaryIO, selection: Selection, owners: Mapping[Hit, frozenset[str]]
+    ) -> dict[str, tuple[int, int, set[Hit]]]:
+        """owner -> (subject rows, of which personal, hits) in one file."""
+        if selection.mode == "delete":
+            scan = self._format.scan(source, selection)
+            if not scan.subject_rows:
+                return {}
+            hit_owners = {o for hit in scan.hits for o in owners.get(hit, ())}
+            if len(hit_owners) == 1:  # one request's values only: the scan's count is that request's
+                return {hit_owners.pop(): (scan.subject_rows, scan.subject_rows, set(scan.hits))}
+        counted: dict[str, tuple[int, int, set[Hit]]] = {}
+        for row_hits, record in self._format.subject_rows(source, selection):
+            personal = selection.mode == "delete" or not self._masked(record)
+            for owner in {o for hit in row_hits for o in owners.get(hit, ())}:
+                rows, kept, hits = counted.get(owner, (0, 0, set()))
+                counted[owner] = (rows + 1, kept + personal, hits | {h for h in row_hits if owner in owners.get(h, ())})
+        return counted
 
     def _count(
         self, subject: Subject, selection: Selection, version: _Version, work_dir: Path
@@ -446,10 +562,10 @@ class S3DatasetConnector(StoreConnector):
         if name == self._store.lookup.identifier:
             self._matched(subject, spelling)
 
-    def _object_evidence(self, key: str, outcome: ObjectOutcome) -> dict[str, Any]:
+    def _object_evidence(self, key: str, outcome: ObjectOutcome, digest: KeyDigester | None = None) -> dict[str, Any]:
         """One object's rewrite as evidence: digests, versions and counts; the key only as a keyed digest."""
         return {
-            "key_digest": self._digest(canonical_json({"key": key})),
+            "key_digest": (digest or self._digest)(canonical_json({"key": key})),
             **outcome.model_dump(
                 mode="json",
                 include={
@@ -469,8 +585,8 @@ class S3DatasetConnector(StoreConnector):
             ),
         }
 
-    def _version_digest(self, key: str, version_id: str) -> str:
-        return self._digest(canonical_json({"key": key, "version_id": version_id}))
+    def _version_digest(self, key: str, version_id: str, digest: KeyDigester | None = None) -> str:
+        return (digest or self._digest)(canonical_json({"key": key, "version_id": version_id}))
 
 
 def _chain(first: Mapping[str, Any], rest: Iterator[Mapping[str, Any]]) -> Iterator[Mapping[str, Any]]:

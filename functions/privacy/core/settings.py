@@ -116,6 +116,22 @@ class StoreTaskSettings(RequestsTable, AuditBucket, HmacKey, ExportBucket, DataM
     """One store task (export, erase, rectify, restrict, opt out, re-check)."""
 
 
+class DatasetQueue(FunctionSettings):
+    DATASET_QUEUE_TABLE: Required
+
+
+class DatasetStoreTaskSettings(StoreTaskSettings, DatasetQueue):
+    """The store task of s3_dataset stores: queues erasure and access for the dataset job, acts on the rest."""
+
+
+class DatasetJobSettings(StoreTaskSettings, DatasetQueue):
+    """The dataset job: claims queued tasks, rewrites lake objects once for all of them, resumes the requests."""
+
+    DATASET_WORK_BUCKET: Required
+    # A claim older than this is taken over by the next job (the job holding it died); above the job's run time.
+    DATASET_CLAIM_LEASE_SECONDS: int = Field(default=6 * 3600, ge=60)
+
+
 class CompleteSettings(RequestsTable, AuditBucket, DataMapFile):
     """WriteEvidence: aggregates outcomes into the completion evidence (a disclosure notice's from the data map)."""
 

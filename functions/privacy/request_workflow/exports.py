@@ -183,10 +183,16 @@ class S3ExportSink:
     def _key(self, path: str) -> str:
         return parts_prefix(self._request_id) + path
 
-    def write_records(self, store: str, records: Iterable[Mapping[str, Any]]) -> tuple[str, int, int]:
-        """Stream records as one JSON array to ``<store>/records[-n].json``; returns (path, count, bytes)."""
-        n = self._record_files[store] = self._record_files.get(store, 0) + 1
-        path = f"{store}/records.json" if n == 1 else f"{store}/records-{n}.json"
+    def write_records(
+        self, store: str, records: Iterable[Mapping[str, Any]], *, name: str | None = None
+    ) -> tuple[str, int, int]:
+        """Stream records as one JSON array to ``<store>/records[-n].json`` (or ``<store>/<name>``, which the dataset
+        job uses for one part per lake object); returns (path, count, bytes)."""
+        if name is not None:
+            path = f"{store}/{name}"
+        else:
+            n = self._record_files[store] = self._record_files.get(store, 0) + 1
+            path = f"{store}/records.json" if n == 1 else f"{store}/records-{n}.json"
         writer = MultipartWriter(
             self._s3, self._bucket, self._key(path), part_size=self._part_size, content_type="application/json"
         )

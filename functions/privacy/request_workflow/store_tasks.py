@@ -119,28 +119,60 @@ def run_store_task(
     if recorded is None:
         table = clients.resource_table(settings.REQUESTS_TABLE)
         subject = Subject(requests.get_identifiers(table, request_id))
-        record = requests.get_request(table, request_id)
-        opt_out_only(requests.request_item(table, request_id), operation)  # a request filed without proof
-        # The claim and a cancel/refusal are conditional updates of the same record: only one of them wins.
-        if not requests.claim_for_acting(table, request_id, timestamps.now()):
-            raise RequestClosedMeanwhile(f"request {request_id} was cancelled or refused: {store_name} not acted on")
+        claim_store(table, request_id, store_name, operation)
         result = _act(operation, store_name, request_id, subject, settings, clients)
-        digests = sorted(getattr(result, "key_digests", []))
-        fields: dict[str, Any] = {
-            "kind": "request_event",
-            "event": EVENTS[operation],
-            "request_id": request_id,
-            "subject": record.subject_hmac,
-            "store": store_name,
-            "store_kind": settings.datamap().stores[store_name].kind.value,
-            "operation": operation,
-            # Export file paths may contain identifiers from object keys: evidence keeps the count only.
-            "outcome": result.model_dump(mode="json", exclude={"key_digests", "files"}),
-        }
-        if isinstance(result, ExportResult):
-            fields["outcome"]["files"] = len(result.files)
-        fields["erased_key_digests" if operation == "erase" else "key_digests"] = digests
-        recorded = evidence.write_record(s3, settings.AUDIT_BUCKET, key, fields)
+        recorded = record_outcome(request_id, store_name, operation, result, settings, clients)
+    return task_output(store_name, operation, key, recorded)
+
+
+def recorded_outcome(
+    request_id: str, store_name: str, operation: str, settings: StoreTaskSettings, clients: Clients
+) -> tuple[dict[str, Any], str] | None:
+    """The store's recorded evidence for this operation (body, sha256), or None when it was not acted on yet."""
+    key = evidence.store_outcome_key(request_id, store_name, operation)
+    return evidence.read_record(clients.client("s3"), settings.AUDIT_BUCKET, key)
+
+
+def claim_store(table: Any, request_id: str, store_name: str, operation: str) -> None:
+    """Check the request may be acted on and claim it: from here on it can no longer be cancelled."""
+    opt_out_only(requests.request_item(table, request_id), operation)  # a request filed without proof
+    # The claim and a cancel/refusal are conditional updates of the same record: only one of them wins.
+    if not requests.claim_for_acting(table, request_id, timestamps.now()):
+        raise RequestClosedMeanwhile(f"request {request_id} was cancelled or refused: {store_name} not acted on")
+
+
+def record_outcome(
+    request_id: str,
+    store_name: str,
+    operation: str,
+    result: EraseResult | ExportResult | ChangeResult,
+    settings: StoreTaskSettings,
+    clients: Clients,
+) -> tuple[dict[str, Any], str]:
+    """Write the store's evidence record first-time-only (an existing one is returned instead)."""
+    table = clients.resource_table(settings.REQUESTS_TABLE)
+    record = requests.get_request(table, request_id)
+    digests = sorted(getattr(result, "key_digests", []))
+    fields: dict[str, Any] = {
+        "kind": "request_event",
+        "event": EVENTS[operation],
+        "request_id": request_id,
+        "subject": record.subject_hmac,
+        "store": store_name,
+        "store_kind": settings.datamap().stores[store_name].kind.value,
+        "operation": operation,
+        # Export file paths may contain identifiers from object keys: evidence keeps the count only.
+        "outcome": result.model_dump(mode="json", exclude={"key_digests", "files"}),
+    }
+    if isinstance(result, ExportResult):
+        fields["outcome"]["files"] = len(result.files)
+    fields["erased_key_digests" if operation == "erase" else "key_digests"] = digests
+    key = evidence.store_outcome_key(request_id, store_name, operation)
+    return evidence.write_record(clients.client("s3"), settings.AUDIT_BUCKET, key, fields)
+
+
+def task_output(store_name: str, operation: str, key: str, recorded: tuple[dict[str, Any], str]) -> dict[str, Any]:
+    """What the workflow gets for a store task: the recorded outcome's counts and the evidence record's digest."""
     body, digest = recorded
     outcome = body["outcome"]
     return {
