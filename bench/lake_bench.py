@@ -4,7 +4,8 @@ Builds a lake of ``--files`` zstd Parquet files (default 100 of about 10 MB: 1 G
 in at most 1 % of the files" means exactly one file) in a versioned bucket of in-process moto, with bloom filters
 on the identifier columns (customer_id, email; sized for the row group's rows at fpp 0.001 by default; the
 rewrite keeps each filter's size) and random ids, so row-group min/max statistics rule nothing out. Then runs
-the job's per-object work: ``rewrite_object`` with one Selection holding all 10 subjects over every object, and
+the dataset job's per-key work (``dataset_jobs.job.erase_key``, what each Distributed Map worker does: every
+version read once for all 10 queued subjects, the object rewritten at most once) over every object, and
 a naive baseline in the same run that GETs every object whole and filters it with pyarrow.
 
 Every S3 call is counted in botocore (``after-call``): a GetObject answered with Content-Range is a ranged read
@@ -20,6 +21,7 @@ Not part of `make test`.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import io
 import os
 import platform
@@ -221,6 +223,26 @@ def selection_values(subjects: list[int]) -> dict[str, frozenset[str]]:
     return {"customer_id": frozenset(customer_ids.to_pylist()), "email": frozenset(emails.to_pylist())}
 
 
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def queued_subjects(subjects: list[int], selection: Any) -> Any:
+    """The 10 subjects as the job holds them: one queued entry each, owning its customer id and email."""
+    from functions.privacy.connectors.base import Subject
+    from functions.privacy.dataset_jobs.subjects import QueuedSubjects
+
+    queued = QueuedSubjects(selection=selection)
+    customer_ids, emails = _identity(pa.array(subjects, pa.int64()))
+    for n, (customer_id, email) in enumerate(zip(customer_ids.to_pylist(), emails.to_pylist(), strict=True)):
+        entry = f"request-{n}#erase"
+        queued.owners[("customer_id", customer_id)] = frozenset({entry})
+        queued.owners[("email", email)] = frozenset({entry})
+        queued.subjects[entry] = Subject({"customer_id": customer_id, "email": email})
+        queued.digests[entry] = _digest
+    return queued
+
+
 def subject_mask(table: pa.Table, values: dict[str, frozenset[str]]) -> pa.Array:
     masks = [
         pc.is_in(table.column(path), value_set=pa.array(sorted(values[name]), pa.string()))
@@ -287,8 +309,9 @@ def run(
     import boto3
     from moto import mock_aws
 
-    from functions.privacy.datasets.formats import format_for
-    from functions.privacy.datasets.objects import ObjectStatus, rewrite_object
+    from functions.privacy.connectors.s3_dataset import S3DatasetConnector
+    from functions.privacy.datamap.model import Identifier, Store
+    from functions.privacy.dataset_jobs.job import erase_key
     from functions.privacy.datasets.selection import Selection
 
     meter = Meter()
@@ -312,10 +335,24 @@ def run(
         naive_seconds = time.monotonic() - t0
         naive = meter.reset()
 
-        # The batching job's per-object work: one Selection of every queued subject, each object once.
-        selection = Selection(identifiers=IDENTIFIERS, values=values)
-        parquet = format_for("parquet")
-        outcomes = {}
+        # The dataset job's per-key work: every queued subject at once, each object visited once.
+        store = Store.model_validate(
+            {
+                "kind": "s3_dataset",
+                "resource": BUCKET,
+                "categories": ["events"],
+                "lookup": {"identifier": "customer_id"},
+                "dataset": {"prefix": "", "format": "parquet", "columns": IDENTIFIERS},
+                "erasure": {"mode": "delete"},
+            }
+        )
+        identifiers = {
+            "customer_id": Identifier(pattern=r"^C[0-9]+$"),
+            "email": Identifier(pattern=r"^[^@\s]+@[^@\s]+$"),
+        }
+        connector = S3DatasetConnector("bench", store, s3, _digest, _digest, identifiers)
+        queued = queued_subjects(subject_numbers(seed), Selection(identifiers=IDENTIFIERS, values=values))
+        outcomes: dict[str, dict[str, Any]] = {}
         find_seconds = rewrite_seconds = 0.0
         clean_ranged_gets = clean_ranged_bytes = 0
         rewritten_find_bytes = 0
@@ -324,18 +361,19 @@ def run(
         t0 = time.monotonic()
         for item in lake:
             started = time.monotonic()
-            outcome = rewrite_object(
-                s3, bucket=BUCKET, key=item.key, dataset_format=parquet, selection=selection, work_dir=Path(work)
-            )
+            shares = erase_key(connector, item.key, queued, "customer_id", Path(work))
             took = time.monotonic() - started
             used = meter.reset()
+            # Every share of a rewritten key names the same object evidence (one rewrite for all of them).
+            objects = {s["object"]["new_version_id"]: s["object"] for s in shares.values() if "object" in s}
+            outcome = next(iter(objects.values()), {"status": "clean", "removed_rows": 0})
+            assert len(objects) <= 1, (item.key, objects)
             outcomes[item.key] = outcome
             calls.update(used.calls)
             ranged_gets += used.ranged_gets
             whole_gets += used.whole_gets
             whole_bytes += used.whole_bytes
-            assert used.ranged_bytes + used.whole_bytes == outcome.bytes_read, (item.key, used, outcome.bytes_read)
-            if outcome.status is ObjectStatus.REWRITTEN:
+            if outcome["status"] == "rewritten":
                 rewrite_seconds += took
                 rewritten_find_bytes += used.ranged_bytes
             else:
@@ -344,8 +382,8 @@ def run(
                 clean_ranged_bytes += used.ranged_bytes
         job_seconds = time.monotonic() - t0
 
-        rewritten = {key for key, outcome in outcomes.items() if outcome.status is ObjectStatus.REWRITTEN}
-        statuses = Counter(str(outcome.status) for outcome in outcomes.values())
+        rewritten = {key for key, outcome in outcomes.items() if outcome["status"] == "rewritten"}
+        statuses = Counter(str(outcome["status"]) for outcome in outcomes.values())
         problems = verify(s3, lake, rewritten, values)
         if naive_holding != truth:
             problems.append(f"the naive scan found subjects in {len(naive_holding)} objects, {len(truth)} hold them")
@@ -355,7 +393,7 @@ def run(
     find_bytes = clean_ranged_bytes + rewritten_find_bytes
     clean = len(lake) - len(rewritten)
     rewritten_bytes = sum(item.size for item in lake if item.key in rewritten)
-    removed = sum(outcomes[key].removed_rows for key in rewritten)
+    removed = sum(outcomes[key]["removed_rows"] for key in rewritten)
     return {
         "ran_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "machine": f"{platform.machine()} {os.cpu_count()} cpus, Python {platform.python_version()}, moto in-process",

@@ -406,17 +406,23 @@ class S3DatasetConnector(StoreConnector):
     def _attributed(
         self, source: BinaryIO, selection: Selection, owners: Mapping[Hit, frozenset[str]]
     ) -> dict[str, tuple[int, int, set[Hit]]]:
-        """owner -> (subject rows, of which personal, hits) in one file."""
+        """owner -> (subject rows, of which personal, hits) in one file.
+
+        Delete stores: from the scan alone (each distinct set of values a row holds, and how many rows hold it),
+        so a file is read no more than a single request's find reads it. Anonymise stores read each subject row
+        to tell masked rows from personal ones.
+        """
+        counted: dict[str, tuple[int, int, set[Hit]]] = {}
         if selection.mode == "delete":
             scan = self._format.scan(source, selection)
-            if not scan.subject_rows:
-                return {}
-            hit_owners = {o for hit in scan.hits for o in owners.get(hit, ())}
-            if len(hit_owners) == 1:  # one request's values only: the scan's count is that request's
-                return {hit_owners.pop(): (scan.subject_rows, scan.subject_rows, set(scan.hits))}
-        counted: dict[str, tuple[int, int, set[Hit]]] = {}
+            for hit_set, rows in scan.row_hits.items():
+                for owner in {o for hit in hit_set for o in owners.get(hit, ())}:
+                    found, personal, hits = counted.get(owner, (0, 0, set()))
+                    mine = {h for h in hit_set if owner in owners.get(h, ())}
+                    counted[owner] = (found + rows, personal + rows, hits | mine)
+            return counted
         for row_hits, record in self._format.subject_rows(source, selection):
-            personal = selection.mode == "delete" or not self._masked(record)
+            personal = not self._masked(record)
             for owner in {o for hit in row_hits for o in owners.get(hit, ())}:
                 rows, kept, hits = counted.get(owner, (0, 0, set()))
                 counted[owner] = (rows + 1, kept + personal, hits | {h for h in row_hits if owner in owners.get(h, ())})

@@ -141,7 +141,7 @@ def run_batch(
                 break
             results: dict[str, dict[str, Any]] = {}
             if erasures.selection is not None:
-                results.update(_erase_key(connector, key, erasures, lookup, work_dir))
+                results.update(erase_key(connector, key, erasures, lookup, work_dir))
             if accesses.selection is not None:
                 results.update(_export_key(connector, key, accesses, lookup, settings, clients, work_dir))
             if results:
@@ -158,9 +158,11 @@ def _put_result(s3: Any, bucket: str, job_id: str, store: str, key: str, body: d
     work.put_json(s3, bucket, f"{job_prefix(job_id)}results/{store}/{name}.json", body)
 
 
-def _erase_key(
+def erase_key(
     connector: S3DatasetConnector, key: str, queued: QueuedSubjects, lookup: str, work_dir: Any
 ) -> dict[str, dict[str, Any]]:
+    """One key for every queued erasure of its store: each version read once, the object rewritten at most once;
+    per entry, its share (bench/lake_bench.py measures this function)."""
     assert queued.selection is not None
     holdings = connector.key_holdings(key, queued.selection, queued.owners, work_dir)
     if not holdings:

@@ -29,6 +29,10 @@ class ScanResult(BaseModel):
     malformed_rows: int = 0  # JSON Lines / CSV records that do not parse: kept byte for byte, never acted on
     # (identifier, value) -> rows: the job attributes rows to requests with it; never leaves the worker.
     hits: Counter[Hit] = Field(default_factory=Counter, exclude=True)
+    # Each distinct set of (identifier, value) pairs a subject row holds -> rows: the job attributes each row to
+    # every request owning one of its values without reading the rows again (a row holding a subject's email and
+    # customer id counts once for that subject).
+    row_hits: Counter[frozenset[Hit]] = Field(default_factory=Counter, exclude=True)
     # Parquet: row groups read to confirm and whether the file has bloom filters on the identifier columns.
     row_groups: int = 0
     row_groups_read: int = 0

@@ -87,6 +87,7 @@ class ParquetFormat:
             result.held_rows += decision.held_rows
             result.unreadable_rows += decision.unreadable_rows
             result.hits.update(decision.hits)
+            result.row_hits.update(decision.row_hits)
         return result
 
     def _may_hold(
@@ -182,6 +183,7 @@ class _Decision:
         self.subject = [False] * rows
         self.expired = [False] * rows
         self.hits: Counter[Hit] = Counter()
+        self.row_hits: Counter[frozenset[Hit]] = Counter()
         self.subject_rows = self.expired_rows = self.held_rows = self.unreadable_rows = 0
 
 
@@ -205,6 +207,7 @@ def _decide(table: pa.Table, selection: Selection, *, expiry_all: bool, naive_ut
             decision.subject[row] = True
             decision.subject_rows += 1
             decision.hits.update(hits)
+            decision.row_hits[frozenset(hits)] += 1
     if selection.expires:
         stamps: list[Any] = (
             [None] * table.num_rows if expiry_all else _stamps(_column(table, selection.timestamp or ""), naive_utc)

@@ -210,6 +210,7 @@ class LineFormat(ABC, Generic[RowT]):
             if verdict.hits:
                 result.subject_rows += 1
                 result.hits.update(verdict.hits)
+                result.row_hits[frozenset(verdict.hits)] += 1
             _count_expiry(result, verdict)
         return result
 
