@@ -7,11 +7,10 @@ Map and resumes each task with its store's outcome. Exists only when the data ma
 
 from __future__ import annotations
 
-from aws_cdk import ArnFormat, RemovalPolicy, Stack
+from aws_cdk import RemovalPolicy, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_scheduler_targets as targets
@@ -23,8 +22,9 @@ from functions.privacy.datamap.model import DataMap
 from .config import DeployConfig
 from .datastore_access import dataset_statements
 from .governance import _ack
+from .state_machines import distributed_map_machine
 from .storage import PrivacyStorage
-from .workflows import STATEMACHINES, RequestWorkflow
+from .workflows import RequestWorkflow
 
 WORK = "jobs/*"  # the job's batches, manifest and per-object results in the work bucket
 
@@ -100,37 +100,21 @@ class DatasetJobs(Construct):
     def _state_machine(
         self, stack: Stack, config: DeployConfig, storage: PrivacyStorage, name: str
     ) -> sfn.StateMachine:
-        log_group = logs.LogGroup(
-            self, "Logs", retention=logs.RetentionDays.ONE_YEAR, removal_policy=RemovalPolicy.DESTROY
-        )
-        state_machine = sfn.StateMachine(
+        state_machine = distributed_map_machine(
             self,
             "StateMachine",
-            state_machine_name=name,
-            definition_body=sfn.DefinitionBody.from_string((STATEMACHINES / "datasets.asl.json").read_text()),
-            definition_substitutions={
+            name=name,
+            asl="datasets.asl.json",
+            substitutions={
                 "DatasetJobFunctionArn": self._job.function_arn,
                 "RetryIntervalSeconds": str(config.retry_interval_seconds),
                 "ObjectConcurrency": str(config.dataset_object_concurrency),
             },
-            state_machine_type=sfn.StateMachineType.STANDARD,
-            tracing_enabled=True,
-            # Events without inputs and outputs: task tokens and batch names are never needed in logs.
-            logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=False),
+            work_bucket=self._work_bucket,
+            work_prefix=WORK,
+            key=storage.key,
         )
         self._job.grant_invoke(state_machine)
-        # The Distributed Map reads the manifest itself and runs child executions of this state machine.
-        self._work_bucket.grant_read(state_machine, WORK)
-        storage.key.grant_decrypt(state_machine)
-        colon = ArnFormat.COLON_RESOURCE_NAME
-        own = stack.format_arn(service="states", resource="stateMachine", resource_name=name, arn_format=colon)
-        executions = stack.format_arn(
-            service="states", resource="execution", resource_name=f"{name}/*", arn_format=colon
-        )
-        state_machine.add_to_role_policy(iam.PolicyStatement(actions=["states:StartExecution"], resources=[own]))
-        state_machine.add_to_role_policy(
-            iam.PolicyStatement(actions=["states:DescribeExecution", "states:StopExecution"], resources=[executions])
-        )
         return state_machine
 
     def _acknowledge(self, stack: Stack, name: str) -> None:

@@ -7,12 +7,11 @@ replayed exactly.
 
 from __future__ import annotations
 
-from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack, TimeZone
+from aws_cdk import Duration, RemovalPolicy, Stack, TimeZone
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_scheduler_targets as targets
@@ -27,8 +26,8 @@ from .config import DeployConfig
 from .datastore_access import _s3_prefix, _table_arns, dataset_statements
 from .functions import PrivacyFunctions
 from .governance import _ack
+from .state_machines import distributed_map_machine
 from .storage import PrivacyStorage
-from .workflows import STATEMACHINES
 
 
 class RetentionEngine(Construct):
@@ -126,15 +125,12 @@ class RetentionEngine(Construct):
         )
 
     def _state_machine(self, stack: Stack, config: DeployConfig, key: kms.IKey, name: str) -> sfn.StateMachine:
-        log_group = logs.LogGroup(
-            self, "Logs", retention=logs.RetentionDays.ONE_YEAR, removal_policy=RemovalPolicy.DESTROY
-        )
-        state_machine = sfn.StateMachine(
+        state_machine = distributed_map_machine(
             self,
             "RetentionStateMachine",
-            state_machine_name=name,
-            definition_body=sfn.DefinitionBody.from_string((STATEMACHINES / "retention.asl.json").read_text()),
-            definition_substitutions={
+            name=name,
+            asl="retention.asl.json",
+            substitutions={
                 "PlanFunctionArn": self.plan.function_arn,
                 "SegmentFunctionArn": self.segment.function_arn,
                 "ObjectPlanFunctionArn": self.objects.function_arn,
@@ -151,26 +147,13 @@ class RetentionEngine(Construct):
                 "SegmentConcurrency": str(min(config.retention_segments, 40)),
                 "BatchConcurrency": str(config.retention_batch_concurrency),
             },
-            state_machine_type=sfn.StateMachineType.STANDARD,
-            tracing_enabled=True,
-            # Events without inputs and outputs: a run's state names stores and keys, never needed in logs.
-            logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=False),
+            work_bucket=self.work_bucket,
+            work_prefix="runs/*",
+            key=key,
         )
         every = (self.plan, self.segment, self.objects, self.batch, self.contacts, self.record, self.summary)
         for function in (*every, *self._lake_functions()):
             function.grant_invoke(state_machine)
-        # The Distributed Map reads the manifest itself and runs child executions of this state machine.
-        self.work_bucket.grant_read(state_machine, "runs/*")
-        key.grant_decrypt(state_machine)
-        colon = ArnFormat.COLON_RESOURCE_NAME
-        own = stack.format_arn(service="states", resource="stateMachine", resource_name=name, arn_format=colon)
-        executions = stack.format_arn(
-            service="states", resource="execution", resource_name=f"{name}/*", arn_format=colon
-        )
-        state_machine.add_to_role_policy(iam.PolicyStatement(actions=["states:StartExecution"], resources=[own]))
-        state_machine.add_to_role_policy(
-            iam.PolicyStatement(actions=["states:DescribeExecution", "states:StopExecution"], resources=[executions])
-        )
         return state_machine
 
     def _schedule(self, config: DeployConfig) -> scheduler.Schedule:

@@ -17,14 +17,14 @@ from constructs import Construct
 from functions.privacy.datamap.model import DataMap
 
 from .audit import CHAIN, COMPLETE_WRITES, REJECT_WRITES, STORE_TASK_WRITES, grant_evidence_writes
-from .config import ROOT, DeployConfig
+from .config import DeployConfig
 from .datastore_access import dataset_statements, resolution_statements, store_statements
 from .email import TransactionalEmail
 from .events import DownstreamEvents
 from .functions import PrivacyFunctions
+from .state_machines import STATEMACHINES
 from .storage import PrivacyStorage
 
-STATEMACHINES = ROOT / "statemachines"
 # Request evidence lives under requests/ in the audit bucket (see functions/privacy/evidence/records.py).
 # Store tasks write export parts here; packaging turns them into the archive the requester downloads.
 EXPORTS = "exports/*"
