@@ -83,6 +83,15 @@ class _Holding:
     def personal(self) -> int:
         return self.current_personal + self.history_personal
 
+    def add(self, version: _Version, rows: int, personal: int) -> None:
+        """Count one version's subject rows (current or history) and note it when it holds personal rows."""
+        if version.latest:
+            self.current, self.current_personal = rows, personal
+        else:
+            self.history_personal += personal
+        if personal:
+            self.versions.append(version.version_id)
+
 
 @dataclass
 class KeyHolding(_Holding):
@@ -281,12 +290,7 @@ class S3DatasetConnector(StoreConnector):
             for owner, (rows, personal, hits) in counted.items():
                 holding = holdings.setdefault(owner, KeyHolding(has_current=has_current))
                 holding.hits.update(hits)
-                if version.latest:
-                    holding.current, holding.current_personal = rows, personal
-                else:
-                    holding.history_personal += personal
-                if personal:
-                    holding.versions.append(version.version_id)
+                holding.add(version, rows, personal)
         return holdings
 
     def clean_key(
@@ -374,13 +378,7 @@ class S3DatasetConnector(StoreConnector):
             counted = self._count(subject, selection, version, work_dir)
             if counted is None:
                 continue
-            rows, personal = counted
-            if version.latest:
-                holding.current, holding.current_personal = rows, personal
-            else:
-                holding.history_personal += personal
-            if personal:
-                holding.versions.append(version.version_id)
+            holding.add(version, *counted)
         return holdings
 
     def _versions_of(self, key: str) -> list[_Version]:
