@@ -17,8 +17,8 @@ from tests.integration.datasets.test_s3_dataset_connector import (
     IDENTIFIERS,
     JSONL_KEY,
     LAKE,
+    MASK_BUYER,
     NESTED,
-    REASON,
     dataset_store,
     digest,
     every_version,
@@ -100,12 +100,7 @@ def test_two_subjects_in_one_file_are_deleted_by_one_rewrite_and_each_gets_its_o
 
 def test_anonymise_masks_every_queued_subjects_rows_once_and_a_rerun_writes_nothing(s3: Any, tmp_path: Path):
     put(s3, JSONL_KEY, jsonl_file(ROWS))
-    erasure = {
-        "mode": "anonymise",
-        "reason": REASON,
-        "attributes": {"customer.email": {"strategy": "null"}, "customer.name": {"strategy": "keyed_hash"}},
-    }
-    store = dataset_store("jsonl", "orders/", NESTED, erasure)
+    store = dataset_store("jsonl", "orders/", NESTED, MASK_BUYER)
     connector = S3DatasetConnector("orders", store, s3, digest, keyed_hash, IDENTIFIERS, work_root=tmp_path)
     queued = _queued(connector, {"req-ann": ANN, "req-ben": BEN})
     puts = _puts(s3)

@@ -38,6 +38,11 @@ NESTED = {"customer_id": "customer.id", "email": "customer.email"}
 FLAT = {"customer_id": "customer_id", "email": "email"}
 PARQUET_KEY, JSONL_KEY, CSV_KEY = "clicks/part-0.parquet", "orders/part-0.jsonl.gz", "signups/part-0.csv"
 REASON = "Orders are kept for tax; the buyer is masked"
+MASK_BUYER = {
+    "mode": "anonymise",
+    "reason": REASON,
+    "attributes": {"customer.email": {"strategy": "null"}, "customer.name": {"strategy": "keyed_hash"}},
+}
 CallsTo = Callable[[Any, str], list[dict[str, Any]]]
 
 
@@ -224,12 +229,7 @@ def test_a_noncurrent_version_holding_the_subject_is_found_and_erased(s3: Any, t
 
 def test_anonymise_masks_the_named_columns_and_keeps_every_row(s3: Any, tmp_path: Path, calls_to: CallsTo) -> None:
     put(s3, JSONL_KEY, jsonl_file(ORDERS))
-    erasure = {
-        "mode": "anonymise",
-        "reason": REASON,
-        "attributes": {"customer.email": {"strategy": "null"}, "customer.name": {"strategy": "keyed_hash"}},
-    }
-    store = dataset_store("jsonl", "orders/", NESTED, erasure)
+    store = dataset_store("jsonl", "orders/", NESTED, MASK_BUYER)
     connector = S3DatasetConnector("orders", store, s3, digest, keyed_hash, IDENTIFIERS, work_root=tmp_path)
 
     erased = connector.erase(ANN)
