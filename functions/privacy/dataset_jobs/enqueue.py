@@ -15,8 +15,12 @@ from functions.privacy.core import timestamps
 from functions.privacy.core.clients import Clients
 from functions.privacy.core.settings import DatasetStoreTaskSettings
 from functions.privacy.dataset_jobs import queue
-from functions.privacy.evidence import records as evidence
-from functions.privacy.request_workflow.store_tasks import UnknownOperation, claim_store, run_store_task
+from functions.privacy.request_workflow.store_tasks import (
+    UnknownOperation,
+    claim_store,
+    recorded_outcome,
+    run_store_task,
+)
 
 
 def queue_store_task(
@@ -29,8 +33,7 @@ def queue_store_task(
 ) -> dict[str, Any]:
     """Queue the task for the next dataset job, or answer it now; returns what was done (no values)."""
     if operation in queue.OPERATIONS:
-        key = evidence.store_outcome_key(request_id, store_name, operation)
-        if evidence.read_record(clients.client("s3"), settings.AUDIT_BUCKET, key) is None:
+        if recorded_outcome(request_id, store_name, operation, settings, clients) is None:
             claim_store(clients.resource_table(settings.REQUESTS_TABLE), request_id, store_name, operation)
             queue.enqueue(
                 clients.resource_table(settings.DATASET_QUEUE_TABLE),

@@ -143,7 +143,9 @@ def run_batch(
     with connector.work_dir() as work_dir:
         for index, key in enumerate(keys):
             if index and time_left() < TIME_MARGIN_SECONDS:
-                _put_result(s3, bucket, job_id, store_name, f"unreached-{event['batch']}", {"unreached": keys[index:]})
+                _put_result(
+                    s3, bucket, job_id, store_name, f"unreached-{event['batch']}", {"unreached": len(keys) - index}
+                )
                 break
             results: dict[str, dict[str, Any]] = {}
             if erasures.selection is not None:
@@ -159,8 +161,6 @@ def run_batch(
 def _put_result(s3: Any, bucket: str, job_id: str, store: str, key: str, body: dict[str, Any]) -> None:
     # Named by a hash: the key itself (which may carry an identifier) is not written anywhere.
     name = hashlib.sha256(key.encode()).hexdigest()
-    if "unreached" in body:
-        body = {"unreached": len(body["unreached"])}
     work.put_json(s3, bucket, f"{job_prefix(job_id)}results/{store}/{name}.json", body)
 
 
