@@ -24,13 +24,16 @@ from local.seed import seed_lake, seed_sample_subjects, seed_subject
 from local.synth import synthesize
 
 # Context for the test deployment (on top of local.synth.LOCAL_CONTEXT).
+# verification_timeout_seconds: short, so test_intake_http sees a code expire, but not shorter than the backlog of
+# the burst test (test_local_burst_e2e): one process sends its 105 codes up to ~30 s after their filings here and
+# later on a slower machine, and a code that expires before it is sent is a lost request, not a slow one.
 # retention_segments: not the default 4, so a run proves the deployed value reaches the planner.
 # erasure_grace_seconds: erasures wait that long before acting, so a cancel can land in the wait (test_cancel_e2e, and
 # the form's cancel button, which a browser on a loaded machine reaches seconds after the code is confirmed).
 # The dataset job every 5 s rather than the local cloud's 30 s: most of the suite's requests touch the sample lake,
 # and each would otherwise wait up to half a minute for the next job.
 E2E_CONTEXT: dict[str, Any] = {
-    "verification_timeout_seconds": 30,
+    "verification_timeout_seconds": 120,
     "retention_segments": 3,
     "erasure_grace_seconds": 12,
     "dataset_job_schedule": "rate(5 seconds)",
