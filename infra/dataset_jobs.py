@@ -63,7 +63,7 @@ class DatasetJobs(Construct):
         )
         for function in (job, store_task):
             function.add_environment("DATASET_QUEUE_TABLE", self.queue.table_name)
-        self.queue.grant(store_task, "dynamodb:PutItem")
+        self.queue.grant(store_task, "dynamodb:UpdateItem")  # enqueue: a retry keeps what an earlier job carried
         self.queue.grant_read_write_data(job)
         job.add_environment("DATASET_WORK_BUCKET", work_bucket.bucket_name)
         work_bucket.grant_read_write(job, WORK)

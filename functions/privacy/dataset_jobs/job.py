@@ -8,10 +8,11 @@ batch  for the keys of one batch: reads each key's versions once with the union 
        request's rows to its export parts; per-key results (counts, digests, statuses; no values, no keys)
        go to the work bucket.
 finish adds up each entry's results: an entry every object of which is clean gets its store evidence
-       (first-time-only, the fields run_store_task writes) and its task resumed with the same outcome; an entry
-       whose object changed meanwhile, was deleted while being rewritten or was not reached fails its task with
-       StoreUnavailable (the request's Retry queues it again for the next job); an object too large or failing
-       verification fails it with StoreError. Nothing succeeds that was not checked. The job's files go.
+       (first-time-only, the fields run_store_task writes, with the objects earlier jobs changed for it) and
+       its task resumed with the same outcome; an entry whose object changed meanwhile, was deleted while being
+       rewritten or was not reached fails its task with StoreUnavailable (the request's Retry queues it again
+       for the next job, which carries what this one changed); an object too large or failing verification
+       fails it with StoreError. Nothing succeeds that was not checked. The job's files go.
 
 This module imports the dataset formats (pyarrow on demand): only the python3.12 dataset job function runs it.
 """
@@ -292,10 +293,17 @@ def finish_job(job_id: str, failed: bool, settings: DatasetJobSettings, clients:
             )
         else:
             error, cause = _verdict(shares.get((entry.store, entry.entry), []))
+        share = shares.get((entry.store, entry.entry), [])
         if error is None:
-            output = _record(entry, shares.get((entry.store, entry.entry), []), settings, clients)
+            output = _record(entry, [*queue.carried_shares(entry), *share], settings, clients)
             resumed = _resume(sfn, entry, "send_task_success", output=output)
             counts["succeeded" if resumed else "gone"] += 1
+        elif error == "StoreUnavailable" and _changed(share):
+            # Released before its task hears of the failure, so the retry re-queues it with these shares kept.
+            queue.release(table, job_id, entry, _changed(share))
+            _resume(sfn, entry, "send_task_failure", error=error, cause=cause)
+            counts["retried"] += 1
+            continue
         else:
             _resume(sfn, entry, "send_task_failure", error=error, cause=cause)
             counts["retried" if error == "StoreUnavailable" else "failed"] += 1
@@ -316,6 +324,11 @@ def _results(s3: Any, bucket: str, job_id: str) -> tuple[dict[tuple[str, str], l
             for entry_id, share in body.get("entries", {}).items():
                 shares.setdefault((store, entry_id), []).append(share)
     return shares, unreached
+
+
+def _changed(shares: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The shares of objects this job rewrote or deleted for the entry (their evidence must not be lost)."""
+    return [s for s in shares if s["status"] == "clean" and "object" in s]
 
 
 def _verdict(shares: list[dict[str, Any]]) -> tuple[str | None, str]:

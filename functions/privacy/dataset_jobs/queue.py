@@ -7,12 +7,18 @@ the subjects from the requests table, where they are already kept (KMS-encrypted
 A job claims items with a conditional update (``job_id``), so two jobs running at once never act for the same
 task; a claim older than the lease (a job that died) can be taken over. Finishing deletes the item only while
 this job still holds it: a task retried meanwhile (a new token) stays queued for the next job.
+
+A task failed for a retry after its job had already rewritten some of its objects is released rather than
+deleted: the item keeps those objects' shares (``carried``: JSON, counts, digests and version ids, no values)
+and the retry re-queues it in place, so the evidence the next job writes still lists every object changed for
+the request, not only the ones left for it.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -30,6 +36,7 @@ class Entry:
     request_id: str
     operation: str
     task_token: str
+    carried: tuple[str, ...] = field(default=(), compare=False)  # shares of earlier jobs' changes (JSON)
 
     @property
     def entry(self) -> str:
@@ -42,21 +49,56 @@ def entry_id(request_id: str, operation: str) -> str:
 
 def _entry(item: dict[str, Any]) -> Entry:
     request_id, operation = str(item["entry"]).rsplit("#", 1)
-    return Entry(str(item["store"]), request_id, operation, str(item["task_token"]))
+    carried = tuple(str(c) for c in item.get("carried", []))
+    return Entry(str(item["store"]), request_id, operation, str(item["task_token"]), carried)
+
+
+# DynamoDB's item limit is 400 KB: past this many bytes of carried shares, an earlier job's objects are summed.
+CARRIED_BYTES = 300_000
 
 
 def enqueue(table: Any, store: str, request_id: str, operation: str, task_token: str, at: datetime) -> None:
-    """Queue one store task (a retried task replaces its earlier item and token, and drops any claim on it)."""
+    """Queue one store task (a retried task takes its earlier item with a new token, and drops any claim on it;
+    what an earlier job did for it is kept)."""
     if operation not in OPERATIONS:
         raise ValueError(f"operation {operation} is not queued (only {', '.join(OPERATIONS)})")
-    table.put_item(
-        Item={
-            "store": store,
-            "entry": entry_id(request_id, operation),
-            "task_token": task_token,
-            "queued_at": format_utc(at),
-        }
+    table.update_item(
+        Key={"store": store, "entry": entry_id(request_id, operation)},
+        UpdateExpression="SET task_token = :token, queued_at = :at REMOVE job_id, claimed_at",
+        ExpressionAttributeValues={":token": task_token, ":at": format_utc(at)},
     )
+
+
+def carried_shares(entry: Entry) -> list[dict[str, Any]]:
+    return [json.loads(c) for c in entry.carried]
+
+
+def release(table: Any, job_id: str, entry: Entry, shares: list[dict[str, Any]]) -> bool:
+    """Give back a task failed for a retry, keeping the shares of the objects this job changed for it."""
+    carried = [*entry.carried, *(json.dumps(s, sort_keys=True) for s in shares)]
+    if sum(len(c) for c in carried) > CARRIED_BYTES:
+        carried = [json.dumps(summed([json.loads(c) for c in carried]), sort_keys=True)]
+    try:
+        table.update_item(
+            Key={"store": entry.store, "entry": entry.entry},
+            UpdateExpression="SET carried = :carried REMOVE job_id, claimed_at",
+            ConditionExpression="job_id = :job AND task_token = :token",
+            ExpressionAttributeValues={":carried": carried, ":job": job_id, ":token": entry.task_token},
+        )
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            return False  # retried meanwhile (its task timed out): those objects are found clean next time, unlisted
+        raise
+    return True
+
+
+def summed(shares: list[dict[str, Any]]) -> dict[str, Any]:
+    """Many objects' shares as one: the row counts kept, the per-object list and key digests left out."""
+    total: dict[str, Any] = {"found": 0, "deleted": 0, "anonymised": 0, "kept": 0}
+    for share in shares:
+        for name in total:
+            total[name] += int(share.get(name, 0))
+    return {**total, "status": "clean", "objects_summed": sum(int(s.get("objects_summed", 1)) for s in shares)}
 
 
 def _items(table: Any, **params: Any) -> Iterator[dict[str, Any]]:

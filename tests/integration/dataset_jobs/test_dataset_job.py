@@ -241,3 +241,49 @@ def test_one_job_exports_each_subjects_rows_into_their_own_archive_parts(engine,
         assert other["customer_id"].encode() not in bodies and other["email"].encode() not in bodies
     answer = clients.tokens.answers[first_tokens[0]]["success"]
     assert answer["status"] == "succeeded" and answer["records"] > 0 and answer["objects"] > 0
+
+
+def test_objects_rewritten_before_a_retry_stay_in_the_evidence_the_next_job_writes(engine, datamap):
+    settings, clients, (alice, *_) = engine
+    raced_stores = {n for n, s in datamap.stores_of_kind(StoreKind.S3_DATASET).items() if s.dataset.format != "parquet"}
+    rows_before = {n: holdings(datamap, clients, alice)[n]["found"] for n in raced_stores}
+    request_id, tokens = _queue(settings, clients, alice, "erase", datamap)
+    s3 = clients.client("s3")
+    raced: list[str] = []
+
+    def concurrent_writer(params: dict[str, Any], **_: Any) -> None:
+        # Only each text store's first file changes under the job: its second file is rewritten in this job.
+        key = params["Key"]
+        if "IfMatch" in params and "-0000." in key and not key.endswith(".parquet") and key not in raced:
+            raced.append(key)
+            source = s3.get_object(Bucket=params["Bucket"], Key=key)["Body"].read()
+            s3.put_object(
+                Bucket=params["Bucket"],
+                Key=key,
+                Body=source + (gzip.compress(b"\n", mtime=0) if key.endswith(".gz") else b"\n"),
+            )
+
+    s3.meta.events.register("provide-client-params.s3.PutObject", concurrent_writer)
+    first = _run_job("job-partly", settings, clients)
+    s3.meta.events.unregister("provide-client-params.s3.PutObject", concurrent_writer)
+
+    assert len(raced) == len(raced_stores) and first["retried"] == len(raced_stores)
+    for store in raced_stores:
+        assert clients.tokens.answers[f"{request_id}-{store}"]["error"] == "StoreUnavailable"
+        assert holdings(datamap, clients, alice)[store]["found"] > 0  # the raced file still holds her
+        queue_store_task(request_id, store, "erase", f"again-{store}", settings, clients)
+    assert {r["store"] for r in queue.waiting(clients.resource_table(QUEUE))} == raced_stores
+
+    _run_job("job-rest", settings, clients)
+
+    for store in raced_stores:
+        answer = clients.tokens.answers[f"again-{store}"]["success"]
+        assert holdings(datamap, clients, alice)[store]["found"] == 0
+        recorded, _ = evidence.read_record(
+            s3, settings.AUDIT_BUCKET, evidence.store_outcome_key(request_id, store, "erase")
+        )
+        # Both files: the one the first job rewrote before the retry, and the one the second job did.
+        assert answer["deleted"] == rows_before[store], (answer, rows_before)
+        assert len(recorded["outcome"]["objects"]) == 2, json.dumps(recorded)[:1500]
+        assert sum(o["subject_rows"] for o in recorded["outcome"]["objects"]) == rows_before[store]
+    assert queue.waiting(clients.resource_table(QUEUE)) == []
