@@ -47,16 +47,32 @@ def queued_subjects(
     kms: Any,
     hmac_key_id: str,
 ) -> QueuedSubjects:
+    """The entries' subjects, read from the requests table, merged into one Selection."""
+    return merge_subjects(
+        (
+            (
+                entry,
+                Subject(requests.get_identifiers(requests_table, entry.request_id)),
+                key_digester(kms, hmac_key_id, entry.request_id).digest,
+            )
+            for entry in entries
+        ),
+        connector,
+    )
+
+
+def merge_subjects(
+    queued_entries: Iterable[tuple[Entry, Subject, KeyDigester]], connector: S3DatasetConnector
+) -> QueuedSubjects:
     """Merge the entries' selections (the connector checks each identifier as the per-request path does)."""
     values: dict[str, set[str]] = {}
     owners: dict[Hit, set[str]] = {}
     queued = QueuedSubjects(selection=None)
     template: Selection | None = None
-    for entry in entries:
-        subject = Subject(requests.get_identifiers(requests_table, entry.request_id))
+    for entry, subject, digest in queued_entries:
         queued.entries[entry.entry] = entry
         queued.subjects[entry.entry] = subject
-        queued.digests[entry.entry] = key_digester(kms, hmac_key_id, entry.request_id).digest
+        queued.digests[entry.entry] = digest
         selection = connector.selection_for(subject)
         if selection is None:
             continue  # no identifier this store has a column for: nothing of the subject can be here

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +11,7 @@ from functions.privacy.connectors.base import Subject
 from functions.privacy.connectors.s3_dataset import S3DatasetConnector
 from functions.privacy.dataset_jobs.job import erase_key
 from functions.privacy.dataset_jobs.queue import Entry
-from functions.privacy.dataset_jobs.subjects import QueuedSubjects
+from functions.privacy.dataset_jobs.subjects import QueuedSubjects, merge_subjects
 from tests.integration.datasets.test_s3_dataset_connector import (
     IDENTIFIERS,
     JSONL_KEY,
@@ -50,25 +49,13 @@ ROWS = [
 
 def _queued(connector: S3DatasetConnector, subjects: dict[str, Subject]) -> QueuedSubjects:
     """What queued_subjects builds from the requests table, for subjects given directly."""
-    values: dict[str, set[str]] = {}
-    owners: dict[tuple[str, str], set[str]] = {}
-    queued = QueuedSubjects(selection=None)
-    template = None
-    for request_id, subject in subjects.items():
-        entry = Entry("orders", request_id, "erase", f"token-{request_id}")
-        queued.entries[entry.entry], queued.subjects[entry.entry] = entry, subject
-        queued.digests[entry.entry] = digest
-        selection = connector.selection_for(subject)
-        assert selection is not None
-        template = template or selection
-        for name, spellings in selection.values.items():
-            values.setdefault(name, set()).update(spellings)
-            for spelling in spellings:
-                owners.setdefault((name, spelling), set()).add(entry.entry)
-    assert template is not None
-    queued.selection = replace(template, values={n: frozenset(v) for n, v in values.items()})
-    queued.owners = {hit: frozenset(o) for hit, o in owners.items()}
-    return queued
+    return merge_subjects(
+        (
+            (Entry("orders", request_id, "erase", f"token-{request_id}"), subject, digest)
+            for request_id, subject in subjects.items()
+        ),
+        connector,
+    )
 
 
 def _puts(s3: Any) -> list[dict[str, Any]]:
