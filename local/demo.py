@@ -7,6 +7,7 @@ exception), the evidence is in the audit bucket and cannot be deleted, and nobod
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sys
 import tempfile
@@ -107,7 +108,7 @@ def _report(clients, datamap, outputs, request_id, result, target, others, befor
         if outcome.get("status") != "succeeded":
             problems.append(f"store {name}: {outcome.get('status')} {outcome.get('error', '')}")
     console.print(table)
-    for line in _lake_lines(datamap, evidence, problems):
+    for line in _lake_lines(datamap, evidence, s3, bucket, problems):
         console.print(line)
 
     after = holdings(datamap, clients, target)
@@ -139,12 +140,19 @@ def _report(clients, datamap, outputs, request_id, result, target, others, befor
     return problems
 
 
-def _lake_lines(datamap, evidence: dict, problems: list[str]) -> list[str]:
-    """What erasure did inside the shared lake files: rows removed and files rewritten, from the evidence."""
+def _lake_lines(datamap, evidence: dict, s3, bucket: str, problems: list[str]) -> list[str]:
+    """What erasure did inside the shared lake files: rows removed and files rewritten, from each store's record
+    (the per-object list lives there only; the completion record links it by its SHA-256)."""
     lines = []
     for name, store in datamap.stores_of_kind(StoreKind.S3_DATASET).items():
         outcome = evidence["stores"].get(name, {})
-        rewritten = [o for o in outcome.get("objects", []) if o["status"] in {"rewritten", "deleted"}]
+        objects = []
+        if "record" in outcome:
+            raw = s3.get_object(Bucket=bucket, Key=outcome["record"])["Body"].read()
+            if hashlib.sha256(raw).hexdigest() != outcome["record_sha256"]:
+                problems.append(f"{name}: the store record does not match the digest the completion record holds")
+            objects = json.loads(raw)["outcome"].get("objects", [])
+        rewritten = [o for o in objects if o["status"] in {"rewritten", "deleted"}]
         before, after = sum(o["rows_before"] for o in rewritten), sum(o["rows_after"] for o in rewritten)
         older = sum(o["older_versions_deleted"] for o in rewritten)
         kind = store.dataset.format if store.dataset else "?"

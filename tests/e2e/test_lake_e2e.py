@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import gzip
+import hashlib
 import io
 import json
 import zipfile
@@ -97,7 +98,12 @@ def test_erasure_removes_the_subjects_rows_from_every_version_of_every_lake_file
     for name in lake:
         outcome = evidence["stores"][name]
         assert outcome["status"] == "succeeded" and outcome["deleted"] == 2, outcome
-        (obj,) = [o for o in outcome["objects"] if o["status"] == "rewritten"]
+        # The per-object evidence is in the store's record, which the completion record pins by digest.
+        assert "objects" not in outcome
+        record_raw = _evidence(local_cloud, outcome["record"])
+        assert hashlib.sha256(record_raw.encode()).hexdigest() == outcome["record_sha256"]
+        (obj,) = [o for o in json.loads(record_raw)["outcome"]["objects"] if o["status"] == "rewritten"]
+        assert subject["email"] not in record_raw and subject["customer_id"] not in record_raw
         assert obj["rows_before"] - obj["rows_after"] == 2 and obj["source_version_id"] != obj["new_version_id"]
         assert obj["new_sha256"] and obj["schema_hash"]
     assert not _values(subject) & set(evidence_raw.replace('"', " ").split())
