@@ -283,6 +283,7 @@ def finish_job(job_id: str, failed: bool, settings: DatasetJobSettings, clients:
     counts: Counter[str] = Counter()
     sfn = clients.client("stepfunctions")
     for entry in entries:
+        share = shares.get((entry.store, entry.entry), [])
         error: str | None
         if failed:
             error, cause = "StoreUnavailable", "the dataset job failed before this store was done; queued again"
@@ -292,22 +293,20 @@ def finish_job(job_id: str, failed: bool, settings: DatasetJobSettings, clients:
                 f"{unreached[entry.store]} object(s) not reached by the job; queued again",
             )
         else:
-            error, cause = _verdict(shares.get((entry.store, entry.entry), []))
-        share = shares.get((entry.store, entry.entry), [])
+            error, cause = _verdict(share)
+        released = False
         if error is None:
-            output = _record(entry, [*queue.carried_shares(entry), *share], settings, clients)
+            output = _record(entry, [*entry.carried, *share], settings, clients)
             resumed = _resume(sfn, entry, "send_task_success", output=output)
             counts["succeeded" if resumed else "gone"] += 1
-        elif error == "StoreUnavailable" and _changed(share):
-            # Released before its task hears of the failure, so the retry re-queues it with these shares kept.
-            queue.release(table, job_id, entry, _changed(share))
-            _resume(sfn, entry, "send_task_failure", error=error, cause=cause)
-            counts["retried"] += 1
-            continue
         else:
+            changed = _changed(share) if error == "StoreUnavailable" else []
+            if changed:  # released before its task hears of the failure, so the retry re-queues it with these kept
+                released = queue.release(table, job_id, entry, changed)
             _resume(sfn, entry, "send_task_failure", error=error, cause=cause)
             counts["retried" if error == "StoreUnavailable" else "failed"] += 1
-        queue.done(table, job_id, entry)
+        if not released:
+            queue.done(table, job_id, entry)
     _remove_files(s3, bucket, job_id)
     return {"job_id": job_id, "entries": len(entries), **counts}
 

@@ -36,7 +36,7 @@ class Entry:
     request_id: str
     operation: str
     task_token: str
-    carried: tuple[str, ...] = field(default=(), compare=False)  # shares of earlier jobs' changes (JSON)
+    carried: tuple[dict[str, Any], ...] = field(default=(), compare=False)  # shares of earlier jobs' changes
 
     @property
     def entry(self) -> str:
@@ -49,7 +49,7 @@ def entry_id(request_id: str, operation: str) -> str:
 
 def _entry(item: dict[str, Any]) -> Entry:
     request_id, operation = str(item["entry"]).rsplit("#", 1)
-    carried = tuple(str(c) for c in item.get("carried", []))
+    carried = tuple(json.loads(str(c)) for c in item.get("carried", []))  # JSON: no Decimals from DynamoDB
     return Entry(str(item["store"]), request_id, operation, str(item["task_token"]), carried)
 
 
@@ -69,15 +69,11 @@ def enqueue(table: Any, store: str, request_id: str, operation: str, task_token:
     )
 
 
-def carried_shares(entry: Entry) -> list[dict[str, Any]]:
-    return [json.loads(c) for c in entry.carried]
-
-
 def release(table: Any, job_id: str, entry: Entry, shares: list[dict[str, Any]]) -> bool:
     """Give back a task failed for a retry, keeping the shares of the objects this job changed for it."""
-    carried = [*entry.carried, *(json.dumps(s, sort_keys=True) for s in shares)]
+    carried = [json.dumps(s, sort_keys=True) for s in (*entry.carried, *shares)]
     if sum(len(c) for c in carried) > CARRIED_BYTES:
-        carried = [json.dumps(summed([json.loads(c) for c in carried]), sort_keys=True)]
+        carried = [json.dumps(summed([*entry.carried, *shares]), sort_keys=True)]
     try:
         table.update_item(
             Key={"store": entry.store, "entry": entry.entry},
@@ -98,7 +94,7 @@ def summed(shares: list[dict[str, Any]]) -> dict[str, Any]:
     for share in shares:
         for name in total:
             total[name] += int(share.get(name, 0))
-    return {**total, "status": "clean", "objects_summed": sum(int(s.get("objects_summed", 1)) for s in shares)}
+    return {**total, "status": "clean"}
 
 
 def _items(table: Any, **params: Any) -> Iterator[dict[str, Any]]:
