@@ -7,7 +7,6 @@ exception), the evidence is in the audit bucket and cannot be deleted, and nobod
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sys
 import tempfile
@@ -18,6 +17,7 @@ from rich.table import Table
 
 from functions.privacy.core.clients import Clients
 from functions.privacy.datamap.model import StoreKind
+from functions.privacy.evidence import records as evidence_records
 from functions.privacy.requests.record import RequestType
 
 from .cloud import LocalCloud
@@ -147,11 +147,13 @@ def _lake_lines(datamap, evidence: dict, s3, bucket: str, problems: list[str]) -
     for name, store in datamap.stores_of_kind(StoreKind.S3_DATASET).items():
         outcome = evidence["stores"].get(name, {})
         objects = []
-        if "record" in outcome:
-            raw = s3.get_object(Bucket=bucket, Key=outcome["record"])["Body"].read()
-            if hashlib.sha256(raw).hexdigest() != outcome["record_sha256"]:
+        recorded = evidence_records.read_record(s3, bucket, outcome["record"]) if "record" in outcome else None
+        if recorded is not None:
+            if recorded[1] != outcome["record_sha256"]:
                 problems.append(f"{name}: the store record does not match the digest the completion record holds")
-            objects = json.loads(raw)["outcome"].get("objects", [])
+            objects = recorded[0]["outcome"].get("objects", [])
+        elif "record" in outcome:
+            problems.append(f"{name}: the store record the completion record names is missing")
         rewritten = [o for o in objects if o["status"] in {"rewritten", "deleted"}]
         before, after = sum(o["rows_before"] for o in rewritten), sum(o["rows_after"] for o in rewritten)
         older = sum(o["older_versions_deleted"] for o in rewritten)
