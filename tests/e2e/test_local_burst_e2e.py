@@ -18,6 +18,7 @@ import requests
 from tests.e2e import intake_support as support
 
 FRESH, THREADS, KEYS, RETRIES = 100, 20, 5, 4
+_answered: dict[str, float] = {}  # address -> when its first filing was answered (epoch seconds)
 
 
 @pytest.fixture(scope="module")
@@ -30,9 +31,6 @@ def _file(url: str, body: dict[str, Any], key: str | None = None) -> tuple[int, 
     answer = _post(url, body, key)
     _answered.setdefault(body["email"], time.time())  # the first answer to an address: its code is due after it
     return answer
-
-
-_answered: dict[str, float] = {}
 
 
 def _post(url: str, body: dict[str, Any], key: str | None) -> tuple[int, dict[str, Any] | str]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import gzip
 import json
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 import boto3
@@ -109,6 +110,34 @@ def _run_job(job_id: str, settings, clients) -> dict[str, Any]:
     return finish_job(job_id, False, settings, clients)
 
 
+def _run_job_racing(races: Callable[[str], bool], job_id: str, settings, clients) -> tuple[list[str], dict[str, Any]]:
+    """Run a job while another writer changes each lake file ``races`` picks between the job's pin and its
+    conditional PUT (a gzip member or a blank line appended: new bytes, new ETag, the subject's rows still in it).
+    Returns the keys raced and the job's result."""
+    s3 = clients.client("s3")
+    raced: list[str] = []
+
+    def concurrent_writer(params: dict[str, Any], **_: Any) -> None:
+        key = params["Key"]
+        if "IfMatch" in params and races(key) and key not in raced:
+            raced.append(key)
+            source = s3.get_object(Bucket=params["Bucket"], Key=key)["Body"].read()
+            extra = gzip.compress(b"\n", mtime=0) if key.endswith(".gz") else b"\n"
+            s3.put_object(Bucket=params["Bucket"], Key=key, Body=source + extra)
+
+    s3.meta.events.register("provide-client-params.s3.PutObject", concurrent_writer)
+    try:
+        result = _run_job(job_id, settings, clients)
+    finally:
+        s3.meta.events.unregister("provide-client-params.s3.PutObject", concurrent_writer)
+    return raced, result
+
+
+def _text_stores(datamap) -> set[str]:
+    """The lake stores of JSON Lines and CSV files (the ones the tests race)."""
+    return {n for n, s in datamap.stores_of_kind(StoreKind.S3_DATASET).items() if s.dataset.format != "parquet"}
+
+
 def _lake_puts(clients, datamap) -> list[dict[str, Any]]:
     lakes = {s.resource for s in datamap.stores_of_kind(StoreKind.S3_DATASET).values()}
     puts: list[dict[str, Any]] = []
@@ -175,25 +204,12 @@ def test_an_object_changed_during_the_job_fails_the_task_for_a_retry_and_the_nex
     settings, clients, (alice, *_) = engine
     request_id, tokens = _queue(settings, clients, alice, "erase", datamap)
     s3 = clients.client("s3")
-    raced: list[str] = []
-
-    def concurrent_writer(params: dict[str, Any], **_: Any) -> None:
-        # Another writer changes each JSON Lines and CSV file between the job's pin and its conditional PUT
-        # (a gzip member or a blank line appended: new bytes, new ETag, the subject's rows still in it).
-        key = params["Key"]
-        if "IfMatch" in params and not key.endswith(".parquet") and key not in raced:
-            raced.append(key)
-            source = s3.get_object(Bucket=params["Bucket"], Key=key)["Body"].read()
-            extra = gzip.compress(b"\n", mtime=0) if key.endswith(".gz") else b"\n"
-            s3.put_object(Bucket=params["Bucket"], Key=key, Body=source + extra)
-
-    s3.meta.events.register("provide-client-params.s3.PutObject", concurrent_writer)
-    _run_job("job-race", settings, clients)
-    s3.meta.events.unregister("provide-client-params.s3.PutObject", concurrent_writer)
+    # Another writer changes each JSON Lines and CSV file under the job.
+    raced, _ = _run_job_racing(lambda key: not key.endswith(".parquet"), "job-race", settings, clients)
 
     assert raced, "the concurrent writer never ran"
     answers = {t.removeprefix(f"{request_id}-"): clients.tokens.answers[t] for t in tokens}
-    raced_stores = {n for n, s in datamap.stores_of_kind(StoreKind.S3_DATASET).items() if s.dataset.format != "parquet"}
+    raced_stores = _text_stores(datamap)
     for store, answer in answers.items():
         key = evidence.store_outcome_key(request_id, store, "erase")
         if store in raced_stores:  # retried, never reported clean
@@ -247,27 +263,14 @@ def test_one_job_exports_each_subjects_rows_into_their_own_archive_parts(engine,
 
 def test_objects_rewritten_before_a_retry_stay_in_the_evidence_the_next_job_writes(engine, datamap):
     settings, clients, (alice, *_) = engine
-    raced_stores = {n for n, s in datamap.stores_of_kind(StoreKind.S3_DATASET).items() if s.dataset.format != "parquet"}
+    raced_stores = _text_stores(datamap)
     rows_before = {n: holdings(datamap, clients, alice)[n]["found"] for n in raced_stores}
     request_id, tokens = _queue(settings, clients, alice, "erase", datamap)
     s3 = clients.client("s3")
-    raced: list[str] = []
-
-    def concurrent_writer(params: dict[str, Any], **_: Any) -> None:
-        # Only each text store's first file changes under the job: its second file is rewritten in this job.
-        key = params["Key"]
-        if "IfMatch" in params and "-0000." in key and not key.endswith(".parquet") and key not in raced:
-            raced.append(key)
-            source = s3.get_object(Bucket=params["Bucket"], Key=key)["Body"].read()
-            s3.put_object(
-                Bucket=params["Bucket"],
-                Key=key,
-                Body=source + (gzip.compress(b"\n", mtime=0) if key.endswith(".gz") else b"\n"),
-            )
-
-    s3.meta.events.register("provide-client-params.s3.PutObject", concurrent_writer)
-    first = _run_job("job-partly", settings, clients)
-    s3.meta.events.unregister("provide-client-params.s3.PutObject", concurrent_writer)
+    # Only each text store's first file changes under the job: its second file is rewritten in this job.
+    raced, first = _run_job_racing(
+        lambda key: "-0000." in key and not key.endswith(".parquet"), "job-partly", settings, clients
+    )
 
     assert len(raced) == len(raced_stores) and first["retried"] == len(raced_stores)
     for store in raced_stores:
