@@ -476,8 +476,10 @@ def invoke(cloud: Any, arn: str, event: dict[str, Any]) -> dict[str, Any]:
 def test_concurrent_invocations_of_one_function_see_their_own_logger_keys(cloud: Any) -> None:
     arn = cloud.outputs["EchoAArn"]
     ids = [f"inv-{n}-{uuid.uuid4()}" for n in range(3)]
+    # Each waits inside its invocation until all three arrived: they overlap however slow a cold start is.
+    meet = {"id": f"meet-{uuid.uuid4()}", "count": len(ids)}
     with ThreadPoolExecutor(len(ids)) as pool:
-        results = list(pool.map(lambda i: invoke(cloud, arn, {"action": "keys", "id": i}), ids))
+        results = list(pool.map(lambda i: invoke(cloud, arn, {"action": "keys", "id": i, "meet": meet}), ids))
     assert [r["invocation"] for r in results] == ids  # nobody else's key, though all three overlapped
     assert {r["service"] for r in results} == {"echo-a"}  # the function's POWERTOOLS_SERVICE_NAME, not undefined
     assert len({r["environment"] for r in results}) == 3  # one execution environment each
