@@ -240,7 +240,7 @@ def test_concurrent_map_iterations_each_see_their_own_function_environment(cloud
         assert (result["before"], result["after"]) == (expected, expected)
         assert result["function"] == arn.rsplit(":", 1)[1]
         assert 0 < result["remaining_ms"] <= 30_000
-    # The invocations really overlapped: one of A's ran while one of B's was running.
+    # The invocations really overlapped (each waited until both functions had one running): A's ran while B's ran.
     a_runs = [(r["started"], r["finished"]) for r in results[::2]]
     b_runs = [(r["started"], r["finished"]) for r in results[1::2]]
     assert any(a0 < b1 and b0 < a1 for a0, a1 in a_runs for b0, b1 in b_runs)
