@@ -66,11 +66,15 @@ def function(name: str, concurrency: int | None = None) -> Any:
     )
 
 
-def call(pool: lambda_environments.EnvironmentPool, event: Any, hold: float = 0.0) -> dict[str, Any]:
+def call(
+    pool: lambda_environments.EnvironmentPool, event: Any, hold: float = 0.0, meet: threading.Barrier | None = None
+) -> dict[str, Any]:
     with pool.environment() as environment:
         handler = environment.load(pool.fn.handler)
         with environment.active():
             result = handler(event, None)
+            if meet:
+                meet.wait(timeout=20)  # every caller is inside an environment at once, however slow the others start
             time.sleep(hold)
             return result
 
@@ -78,7 +82,8 @@ def call(pool: lambda_environments.EnvironmentPool, event: Any, hold: float = 0.
 def test_each_environment_has_its_own_modules_and_variables(code: Path) -> None:
     pool = lambda_environments.pool_for(function("a"), code)
     results: list[dict[str, Any]] = []
-    threads = [threading.Thread(target=lambda n=n: results.append(call(pool, n, hold=0.3))) for n in range(2)]
+    meet = threading.Barrier(2)
+    threads = [threading.Thread(target=lambda n=n: results.append(call(pool, n, meet=meet))) for n in range(2)]
     for thread in threads:
         thread.start()
     for thread in threads:
