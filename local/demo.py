@@ -147,13 +147,14 @@ def _lake_lines(datamap, evidence: dict, s3, bucket: str, problems: list[str]) -
     for name, store in datamap.stores_of_kind(StoreKind.S3_DATASET).items():
         outcome = evidence["stores"].get(name, {})
         objects = []
-        recorded = evidence_records.read_record(s3, bucket, outcome["record"]) if "record" in outcome else None
-        if recorded is not None:
-            if recorded[1] != outcome["record_sha256"]:
-                problems.append(f"{name}: the store record does not match the digest the completion record holds")
-            objects = recorded[0]["outcome"].get("objects", [])
-        elif "record" in outcome:
-            problems.append(f"{name}: the store record the completion record names is missing")
+        if "record" in outcome:
+            recorded = evidence_records.read_record(s3, bucket, outcome["record"])
+            if recorded is None:
+                problems.append(f"{name}: the store record the completion record names is missing")
+            else:
+                if recorded[1] != outcome["record_sha256"]:
+                    problems.append(f"{name}: the store record does not match the digest the completion record holds")
+                objects = recorded[0]["outcome"].get("objects", [])
         rewritten = [o for o in objects if o["status"] in {"rewritten", "deleted"}]
         before, after = sum(o["rows_before"] for o in rewritten), sum(o["rows_after"] for o in rewritten)
         older = sum(o["older_versions_deleted"] for o in rewritten)
