@@ -71,9 +71,10 @@ def enqueue(table: Any, store: str, request_id: str, operation: str, task_token:
 
 def release(table: Any, job_id: str, entry: Entry, shares: list[dict[str, Any]]) -> bool:
     """Give back a task failed for a retry, keeping the shares of the objects this job changed for it."""
-    carried = [json.dumps(s, sort_keys=True) for s in (*entry.carried, *shares)]
+    kept = [*entry.carried, *shares]
+    carried = [json.dumps(s, sort_keys=True) for s in kept]
     if sum(len(c) for c in carried) > CARRIED_BYTES:
-        carried = [json.dumps(summed([*entry.carried, *shares]), sort_keys=True)]
+        carried = [json.dumps(summed(kept), sort_keys=True)]
     try:
         table.update_item(
             Key={"store": entry.store, "entry": entry.entry},
