@@ -10,6 +10,7 @@ import gzip
 import json
 from collections import Counter
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
@@ -292,3 +293,35 @@ def test_objects_rewritten_before_a_retry_stay_in_the_evidence_the_next_job_writ
         assert len(recorded["outcome"]["objects"]) == 2, json.dumps(recorded)[:1500]
         assert sum(o["subject_rows"] for o in recorded["outcome"]["objects"]) == rows_before[store]
     assert queue.waiting(clients.resource_table(QUEUE)) == []
+
+
+def test_a_released_task_keeps_its_shares_and_past_the_item_limit_keeps_their_sums(engine):
+    _, clients, _ = engine
+    table = clients.resource_table(QUEUE)
+    now, lease = datetime.now(UTC), timedelta(hours=6)
+
+    def share(n: int, size: int) -> dict[str, Any]:
+        evidence = {"key_digest": f"{n:064x}", "new_version_id": "v" * size, "subject_rows": 2}
+        return {"status": "clean", "found": 2, "deleted": 2, "anonymised": 0, "kept": 0, "object": evidence}
+
+    def claimed_by(job_id: str) -> queue.Entry:
+        (entry,) = queue.claim(table, job_id, now, lease, 10)
+        return entry
+
+    small, large = [share(n, 10) for n in range(3)], [share(n, 1_000) for n in range(400)]
+    queue.enqueue(table, "lake_orders", "req-1", "erase", "token-1", now)
+    assert queue.release(table, "job-1", claimed_by("job-1"), small)
+    queue.enqueue(table, "lake_orders", "req-1", "erase", "token-2", now)  # the retry: a new token, same item
+    second = claimed_by("job-2")
+    assert (second.task_token, list(second.carried)) == ("token-2", small)
+
+    # 403 shares of about 1 KB: past CARRIED_BYTES, so one summed share keeps the counts, not the list.
+    assert queue.release(table, "job-2", second, large)
+    queue.enqueue(table, "lake_orders", "req-1", "erase", "token-3", now)
+    third = claimed_by("job-3")
+    assert list(third.carried) == [{"found": 806, "deleted": 806, "anonymised": 0, "kept": 0, "status": "clean"}]
+
+    # A job whose task was retried meanwhile (a new token) releases nothing, and the new item keeps its shares.
+    queue.enqueue(table, "lake_orders", "req-1", "erase", "token-4", now)
+    assert not queue.release(table, "job-3", third, small)
+    assert list(claimed_by("job-4").carried) == list(third.carried)
